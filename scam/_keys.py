@@ -1,0 +1,37 @@
+"""Names of everything scam writes into an AnnData, in one place.
+
+``key`` is the ``key_added`` of the call (default ``"scam"``).
+"""
+
+from __future__ import annotations
+
+DEFAULT_KEY = "scam"
+
+
+def velocity(key: str = DEFAULT_KEY) -> str:
+    """``obsm`` key of the velocity in ``use_rep`` coordinates."""
+    return f"{key}_velocity"
+
+
+def potential(key: str = DEFAULT_KEY) -> str:
+    """``obs`` key of the action (potential) value."""
+    return f"{key}_potential"
+
+
+def growth(key: str = DEFAULT_KEY) -> str:
+    """``obs`` key of the growth rate ``λ s`` per unit time."""
+    return f"{key}_growth"
+
+
+def weight(key: str = DEFAULT_KEY) -> str:
+    """``obs`` key of the mass multiplier over the interval to the next observed time."""
+    return f"{key}_weight"
+
+
+def uns(key: str = DEFAULT_KEY) -> str:
+    """``uns`` key holding params, history, time mapping and masses."""
+    return key
+
+
+#: Sub-key of ``uns[key]`` with simulated trajectories.
+TRAJECTORIES = "trajectories"

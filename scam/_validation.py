@@ -1,0 +1,193 @@
+"""Checks of user input. Each raises a ``ValueError`` that names the fix; none modifies ``adata``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from scipy import sparse
+
+#: Fewer cells than this at one time point cannot describe a distribution.
+MIN_CELLS_PER_TIME = 10
+
+
+@dataclass
+class TimeInfo:
+    """Observed time points of a time course."""
+
+    key: str
+    labels: list[str]  # one per time point, in order
+    values: np.ndarray  # numeric value per time point (user units), increasing
+    codes: np.ndarray  # per cell: index into labels
+
+    @property
+    def n_times(self) -> int:
+        """Number of observed time points."""
+        return len(self.labels)
+
+    def counts(self) -> np.ndarray:
+        """Cells per time point."""
+        return np.bincount(self.codes, minlength=self.n_times)
+
+
+def check_adata(adata) -> None:
+    """``adata`` must be an AnnData."""
+    if not isinstance(adata, AnnData):
+        raise TypeError(f"Expected an AnnData object, got {type(adata).__name__}.")
+
+
+def get_time(adata: AnnData, time_key: str, *, min_cells: int = MIN_CELLS_PER_TIME) -> TimeInfo:
+    """Read and check the time column ``adata.obs[time_key]``.
+
+    Numeric columns are used as values (days stay days); ordered categoricals use their order
+    (0, 1, …); a categorical whose categories are numbers uses those numbers.
+    """
+    if not isinstance(time_key, str) or time_key not in adata.obs.columns:
+        cols = ", ".join(map(repr, adata.obs.columns)) or "none"
+        raise ValueError(f"`time_key={time_key!r}` is not a column of adata.obs. Available columns: {cols}.")
+    col = adata.obs[time_key]
+    fix_hint = (
+        f"Make it numeric (e.g. `adata.obs[{time_key!r}] = adata.obs[{time_key!r}].astype(float)`) or an ordered "
+        f"categorical (`adata.obs[{time_key!r}] = adata.obs[{time_key!r}].astype(pd.CategoricalDtype([...], "
+        "ordered=True))` with the labels in time order)."
+    )
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        if col.isna().any():
+            raise ValueError(f"adata.obs[{time_key!r}] has {int(col.isna().sum())} missing values; drop or fill them.")
+        cats = col.cat.categories
+        present = np.unique(col.cat.codes.to_numpy())
+        if col.cat.ordered:
+            values_all = np.arange(len(cats), dtype=np.float64)
+        elif pd.api.types.is_numeric_dtype(cats.dtype) and not pd.api.types.is_bool_dtype(cats.dtype):
+            values_all = cats.to_numpy(dtype=np.float64)
+        else:
+            raise ValueError(
+                f"adata.obs[{time_key!r}] is an unordered categorical of labels, so time order is unknown. " + fix_hint
+            )
+        order = present[np.argsort(values_all[present])]
+        labels = [str(cats[i]) for i in order]
+        values = values_all[order]
+        remap = np.full(len(cats), -1)
+        remap[order] = np.arange(len(order))
+        codes = remap[col.cat.codes.to_numpy()]
+    elif pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        raw = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        if not np.all(np.isfinite(raw)):
+            bad = int((~np.isfinite(raw)).sum())
+            raise ValueError(
+                f"adata.obs[{time_key!r}] has {bad} NaN or infinite values; drop those cells or fill them."
+            )
+        values, codes = np.unique(raw, return_inverse=True)
+        labels = [f"{v:g}" for v in values]
+    else:
+        raise ValueError(f"adata.obs[{time_key!r}] has dtype {col.dtype}, which has no time order. " + fix_hint)
+    info = TimeInfo(key=time_key, labels=labels, values=np.asarray(values, dtype=np.float64), codes=codes.astype(int))
+    if info.n_times < 2:
+        raise ValueError(f"adata.obs[{time_key!r}] has {info.n_times} time point(s); scam needs at least two.")
+    counts = info.counts()
+    few = [(lab, int(c)) for lab, c in zip(info.labels, counts, strict=True) if c < min_cells]
+    if few:
+        desc = ", ".join(f"{lab!r}: {c}" for lab, c in few)
+        raise ValueError(
+            f"Time points with fewer than {min_cells} cells in adata.obs[{time_key!r}] ({desc}). "
+            "Remove those cells or merge them with a neighbouring time point."
+        )
+    return info
+
+
+def get_rep(adata: AnnData, use_rep: str, n_dims: int | None) -> np.ndarray:
+    """The first ``n_dims`` columns of ``adata.obsm[use_rep]`` as float64, checked."""
+    if not isinstance(use_rep, str):
+        raise ValueError(f"`use_rep` must be the name of an adata.obsm key, got {use_rep!r}.")
+    if use_rep not in adata.obsm:
+        keys = ", ".join(map(repr, adata.obsm.keys())) or "none"
+        hint = " Run `sc.pp.pca(adata)` first." if use_rep == "X_pca" else ""
+        raise ValueError(f"`use_rep={use_rep!r}` is not in adata.obsm (available: {keys}).{hint}")
+    rep = adata.obsm[use_rep]
+    if isinstance(rep, pd.DataFrame):
+        rep = rep.to_numpy()
+    if sparse.issparse(rep):
+        rep = rep.toarray()
+    rep = np.asarray(rep)
+    if rep.ndim != 2 or not np.issubdtype(rep.dtype, np.number):
+        raise ValueError(
+            f"adata.obsm[{use_rep!r}] must be a numeric (n_cells, n_dims) array, got {rep.dtype} {rep.shape}."
+        )
+    if n_dims is not None:
+        if not isinstance(n_dims, (int, np.integer)) or isinstance(n_dims, bool) or n_dims < 1:
+            raise ValueError(f"`n_dims` must be a positive integer or None, got {n_dims!r}.")
+        if n_dims > rep.shape[1]:
+            raise ValueError(
+                f"`n_dims={n_dims}` is larger than adata.obsm[{use_rep!r}], which has {rep.shape[1]} "
+                "columns; lower `n_dims` or compute more components."
+            )
+        rep = rep[:, :n_dims]
+    rep = rep.astype(np.float64)
+    if not np.all(np.isfinite(rep)):
+        rows = int((~np.isfinite(rep)).any(1).sum())
+        raise ValueError(f"adata.obsm[{use_rep!r}] has NaN or infinite values in {rows} cells; remove or impute them.")
+    return rep
+
+
+def check_nonnegative(name: str, value) -> float:
+    """A finite, non-negative float."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a non-negative number, got {value!r}.") from None
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"`{name}` must be a finite non-negative number, got {value!r}.")
+    return value
+
+
+def check_positive_int(name: str, value) -> int:
+    """A positive integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def check_key(name: str, value) -> str:
+    """A non-empty string key."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"`{name}` must be a non-empty string, got {value!r}.")
+    return value
+
+
+def get_masses(masses, time: TimeInfo) -> np.ndarray:
+    """Relative masses per time point, normalised so that the first is 1.
+
+    ``None``: equal; ``"counts"``: relative cell counts; a mapping from time label or value to mass;
+    or a sequence with one mass per time point.
+    """
+    if masses is None:
+        m = np.ones(time.n_times)
+    elif isinstance(masses, str):
+        if masses != "counts":
+            raise ValueError(f"`masses={masses!r}` is not understood; use None, 'counts', or a mapping time -> mass.")
+        m = time.counts().astype(np.float64)
+    elif isinstance(masses, Mapping):
+        m = []
+        for label, value in zip(time.labels, time.values, strict=True):
+            found = [
+                masses[k]
+                for k in (label, value, int(value) if float(value).is_integer() else None)
+                if k is not None and k in masses
+            ]
+            if not found:
+                raise ValueError(
+                    f"`masses` has no entry for time {label!r}; give one mass per observed time "
+                    f"({', '.join(map(repr, time.labels))})."
+                )
+            m.append(found[0])
+        m = np.asarray(m, dtype=np.float64)
+    else:
+        m = np.asarray(masses, dtype=np.float64).ravel()
+        if m.shape != (time.n_times,):
+            raise ValueError(f"`masses` has {m.size} values but there are {time.n_times} time points.")
+    if not np.all(np.isfinite(m)) or np.any(m <= 0):
+        raise ValueError(f"`masses` must be positive and finite, got {m.tolist()}.")
+    return m / m[0]

@@ -1,0 +1,28 @@
+"""Pure-torch core of scam: the action network, the AM loss, interpolants, integrators, training.
+
+Nothing here knows about AnnData; coordinates are standardised and times lie in ``[0, 1]``.
+"""
+
+from .integrate import action_and_velocity, integrate
+from .interpolants import INTERPOLANTS, Interpolant, PairInterpolant, get_interpolant
+from .losses import action_matching_loss, laplacian
+from .metrics import mmd_rbf, wasserstein
+from .network import ActionNet
+from .train import TrainConfig, TrainResult, train_action
+
+__all__ = [
+    "INTERPOLANTS",
+    "ActionNet",
+    "Interpolant",
+    "PairInterpolant",
+    "TrainConfig",
+    "TrainResult",
+    "action_and_velocity",
+    "action_matching_loss",
+    "get_interpolant",
+    "integrate",
+    "laplacian",
+    "mmd_rbf",
+    "train_action",
+    "wasserstein",
+]

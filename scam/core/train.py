@@ -1,0 +1,250 @@
+"""The training loop: minibatch AM loss, Adam with warm-up and cosine decay, EMA, clipping, validation."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .integrate import integrate
+from .interpolants import Interpolant
+from .losses import Estimator, LaplacianMethod, action_matching_loss
+from .metrics import wasserstein
+
+logger = logging.getLogger("scam")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings (internal units: time in ``[0, 1]``, standardised coordinates).
+
+    Attributes
+    ----------
+    n_iters
+        Optimisation steps.
+    batch_size
+        Path samples per step (and boundary cells per side).
+    lr
+        Peak learning rate of Adam (linear warm-up, then cosine decay to 5 %).
+    warmup
+        Warm-up steps.
+    weight_decay
+        Adam weight decay.
+    ema_decay
+        Decay of the exponential moving average of the weights (the returned model).
+    grad_clip
+        Maximal gradient norm.
+    sigma, lam
+        Noise level σ and growth weight λ of the loss.
+    laplacian
+        ``"auto"``, ``"exact"`` or ``"hutchinson"`` (only used when ``σ > 0``).
+    estimator
+        ``"path"`` (low variance, default) or ``"boundary"`` (the paper's form); see
+        :func:`~scam.core.losses.action_matching_loss`.
+    val_every
+        Steps between validations (W1 of pushed vs held-back cells); 0 disables.
+    val_steps
+        Euler steps per interval in validation.
+    """
+
+    n_iters: int = 2000
+    batch_size: int = 512
+    lr: float = 1e-3
+    warmup: int = 100
+    weight_decay: float = 0.0
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    sigma: float = 0.0
+    lam: float = 0.0
+    laplacian: LaplacianMethod = "auto"
+    estimator: Estimator = "path"
+    val_every: int = 250
+    val_steps: int = 20
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable copy."""
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_action` returns."""
+
+    net: nn.Module
+    history: dict[str, list[float]] = field(default_factory=dict)
+    best_iteration: int = -1
+    interrupted: bool = False
+
+
+def _lr_factor(i: int, config: TrainConfig) -> float:
+    if i < config.warmup:
+        return (i + 1) / config.warmup
+    progress = (i - config.warmup) / max(1, config.n_iters - config.warmup)
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+@torch.no_grad()
+def validation_w1(
+    net: nn.Module,
+    val_marginals: Sequence[torch.Tensor | None],
+    times: Sequence[float],
+    config: TrainConfig,
+    generator: torch.Generator,
+) -> float:
+    """Mean W1 between held-back cells of each time pushed one interval forward and those of the next."""
+    values = []
+    for k in range(len(times) - 1):
+        xa, xb = val_marginals[k], val_marginals[k + 1]
+        if xa is None or xb is None or len(xa) == 0 or len(xb) == 0:
+            continue
+        x, logw = integrate(
+            net,
+            xa,
+            float(times[k]),
+            float(times[k + 1]),
+            n_steps=config.val_steps,
+            lam=config.lam,
+            sigma=config.sigma,
+            stochastic=config.sigma > 0,
+            generator=generator,
+        )
+        w = torch.softmax(logw, 0).cpu().numpy() if config.lam > 0 else None
+        values.append(wasserstein(x.cpu().numpy(), xb.cpu().numpy(), x_weights=w))
+    return float(np.mean(values)) if values else float("nan")
+
+
+def train_action(
+    net: nn.Module,
+    interpolant: Interpolant,
+    marginals: Sequence[torch.Tensor],
+    times: Sequence[float],
+    masses: Sequence[float] | None = None,
+    config: TrainConfig | None = None,
+    *,
+    val_marginals: Sequence[torch.Tensor | None] | None = None,
+    generator: torch.Generator,
+    progress_bar: bool = True,
+    callback: Callable[[int, dict], None] | None = None,
+) -> TrainResult:
+    """Fit the action ``net`` to snapshots by minimising the AM loss.
+
+    Parameters
+    ----------
+    net
+        The action network (trained in place; an EMA copy is returned).
+    interpolant
+        A fitted interpolant providing path samples.
+    marginals
+        Training cells per time (internal units, on the training device).
+    times
+        Internal times of the snapshots.
+    masses
+        Relative masses per time (``None``: equal).
+    config
+        Optimisation settings.
+    val_marginals
+        Held-back cells per time (or ``None`` entries) for the validation W1.
+    generator
+        CPU random generator for all sampling.
+    progress_bar
+        Show a tqdm progress bar.
+    callback
+        Called as ``callback(iteration, stats)`` after every step (for monitoring).
+
+    Returns
+    -------
+    The EMA network with the best validation W1 (the last one if there is no validation), the
+    history, and whether training was interrupted with Ctrl-C.
+    """
+    config = config or TrainConfig()
+    masses = [1.0] * len(marginals) if masses is None else [float(m) for m in masses]
+    t_start, t_end = float(times[0]), float(times[-1])
+    x_first, x_last = marginals[0], marginals[-1]
+    ema = copy.deepcopy(net).requires_grad_(False)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: _lr_factor(i, config))
+    history: dict[str, list[float]] = {"iteration": [], "loss": [], "kinetic": [], "val_iteration": [], "val_w1": []}
+    has_val = bool(config.val_every) and val_marginals is not None and sum(v is not None for v in val_marginals) > 1
+    best = (math.inf, -1, None)
+    log_every = max(1, config.n_iters // 200)
+    running: dict[str, float] = {}
+
+    def validate(i: int) -> None:
+        nonlocal best
+        value = validation_w1(ema, val_marginals, times, config, generator)
+        history["val_iteration"].append(i)
+        history["val_w1"].append(value)
+        if value <= best[0] or best[2] is None:
+            best = (value, i, copy.deepcopy(ema.state_dict()))
+
+    bar = tqdm(range(config.n_iters), desc="scam: training", disable=not progress_bar, leave=False)
+    interrupted = False
+    i = -1
+    try:
+        for i in bar:
+            path = interpolant.sample(config.batch_size, generator=generator)
+            x_start = x_end = None
+            if config.estimator == "boundary":
+                ia = torch.randint(0, len(x_first), (config.batch_size,), generator=generator).to(x_first.device)
+                ib = torch.randint(0, len(x_last), (config.batch_size,), generator=generator).to(x_last.device)
+                x_start, x_end = x_first[ia], x_last[ib]
+            loss, stats = action_matching_loss(
+                net,
+                path,
+                x_start,
+                x_end,
+                m_start=masses[0],
+                m_end=masses[-1],
+                t_start=t_start,
+                t_end=t_end,
+                sigma=config.sigma,
+                lam=config.lam,
+                estimator=config.estimator,
+                laplacian_method=config.laplacian,
+                generator=generator,
+            )
+            if not math.isfinite(stats["loss"]):
+                raise FloatingPointError(
+                    f"Training diverged at iteration {i}: the loss is {stats['loss']}. Lower the learning rate "
+                    f"(`lr`, now {config.lr:g}), lengthen `warmup`, lower `lam` ({config.lam:g}) or `sigma` "
+                    f"({config.sigma:g}), or check the representation for extreme values."
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            decay = min(config.ema_decay, (1 + i) / (10 + i))
+            with torch.no_grad():
+                for p_ema, p in zip(ema.parameters(), net.parameters(), strict=True):
+                    p_ema.lerp_(p, 1 - decay)
+            for key in ("loss", "kinetic"):
+                running[key] = running.get(key, 0.0) + stats[key]
+            if (i + 1) % log_every == 0:
+                history["iteration"].append(i + 1)
+                for key in ("loss", "kinetic"):
+                    history[key].append(running.pop(key) / log_every)
+            if has_val and ((i + 1) % config.val_every == 0 or i + 1 == config.n_iters):
+                validate(i + 1)
+                bar.set_postfix(loss=f"{stats['loss']:.3g}", val_w1=f"{history['val_w1'][-1]:.3f}")
+            if callback is not None:
+                callback(i, stats)
+    except KeyboardInterrupt:
+        interrupted = True
+        logger.warning("training interrupted at iteration %d; keeping the best model so far", i + 1)
+        if has_val and i >= 0 and (not history["val_iteration"] or history["val_iteration"][-1] != i + 1):
+            validate(i + 1)
+    finally:
+        bar.close()
+    if best[2] is not None:
+        ema.load_state_dict(best[2])
+    return TrainResult(
+        net=ema, history=history, best_iteration=best[1] if best[2] is not None else i + 1, interrupted=interrupted
+    )

@@ -1,0 +1,290 @@
+"""``ActionModel``: a trained action with its coordinate and time mapping; save/load without pickle."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .core.integrate import action_and_velocity, integrate
+from .core.network import ActionNet
+
+#: Cells processed at once when evaluating or simulating (bounds memory on large data).
+CHUNK_SIZE = 65_536
+_WEIGHTS_FILE = "model.pt"
+_PARAMS_FILE = "params.json"
+_FORMAT_VERSION = 1
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; a device that is not available raises ``ValueError``."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise ValueError(f"`device` must be 'auto', 'cpu', 'cuda' or a torch device string, got {device!r}.")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise ValueError(f"Unknown device {device!r}; use 'auto', 'cpu' or 'cuda'.") from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("`device='cuda'` was requested but CUDA is not available; use device='cpu' or 'auto'.")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("`device='mps'` was requested but MPS is not available; use device='cpu' or 'auto'.")
+    return dev
+
+
+class ActionModel:
+    """A trained action ``s(x, t)`` in the user's coordinates and time units.
+
+    Internally the network sees standardised coordinates ``z = (x − center) / scale`` (one
+    scalar ``scale``, so the geometry is unchanged) and times ``τ = (t − t_origin) / t_span``
+    in ``[0, 1]``; ``sigma`` and ``lam`` are in those internal units. All methods take and
+    return numpy arrays in the user's units: velocities per unit of the user's time, growth
+    rates per unit of the user's time.
+
+    Parameters
+    ----------
+    net
+        The action network (internal units).
+    center, scale
+        Standardisation of the representation.
+    t_origin, t_span
+        Time mapping: internal ``τ = (t − t_origin) / t_span``.
+    sigma, lam
+        Noise level σ and growth weight λ (internal units).
+    metadata
+        JSON-serialisable facts about the fit (time labels, ``use_rep``, masses, …).
+    """
+
+    def __init__(
+        self,
+        net: ActionNet,
+        *,
+        center: np.ndarray,
+        scale: float,
+        t_origin: float,
+        t_span: float,
+        sigma: float = 0.0,
+        lam: float = 0.0,
+        metadata: dict | None = None,
+    ):
+        self.net = net.eval().requires_grad_(False)
+        self.center = np.asarray(center, dtype=np.float64)
+        self.scale = float(scale)
+        self.t_origin = float(t_origin)
+        self.t_span = float(t_span)
+        self.sigma = float(sigma)
+        self.lam = float(lam)
+        self.metadata = dict(metadata or {})
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def n_dims(self) -> int:
+        """Number of coordinates the model uses (the first ``n_dims`` of the representation)."""
+        return self.net.n_dims
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the network."""
+        return next(self.net.parameters()).device
+
+    @property
+    def diffusion(self) -> float:
+        """σ in user units: representation units per square root of the user's time unit."""
+        return self.sigma * self.scale / np.sqrt(self.t_span)
+
+    def to(self, device: str | torch.device) -> ActionModel:
+        """Move the network to ``device`` (``"auto"`` allowed); returns ``self``."""
+        self.net.to(resolve_device(device))
+        return self
+
+    def __repr__(self) -> str:
+        kind = {(False, False): "AM", (True, False): "eAM", (False, True): "uAM", (True, True): "ueAM"}[
+            (self.sigma > 0, self.lam > 0)
+        ]
+        return (
+            f"ActionModel({kind}, n_dims={self.n_dims}, sigma={self.sigma:g}, lam={self.lam:g}, "
+            f"time=[{self.t_origin:g}, {self.t_origin + self.t_span:g}], device={self.device.type})"
+        )
+
+    # ------------------------------------------------------------------ conversions
+    def _x(self, X) -> torch.Tensor:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim == 1:
+            X = X[None, :]
+        if X.ndim != 2 or X.shape[1] < self.n_dims:
+            raise ValueError(f"Expected an array of shape (n_cells, >= {self.n_dims}), got shape {X.shape}.")
+        if not np.all(np.isfinite(X[:, : self.n_dims])):
+            raise ValueError("The coordinates contain NaN or infinite values.")
+        z = (X[:, : self.n_dims] - self.center) / self.scale
+        return torch.as_tensor(z, dtype=torch.float32, device=self.device)
+
+    def _t(self, t, n: int) -> torch.Tensor:
+        t = np.asarray(t, dtype=np.float64)
+        if t.ndim == 0:
+            t = np.full(n, float(t))
+        if t.shape != (n,):
+            raise ValueError(f"`t` must be a number or one time per cell ({n}), got shape {t.shape}.")
+        if not np.all(np.isfinite(t)):
+            raise ValueError("`t` contains NaN or infinite values.")
+        return torch.as_tensor((t - self.t_origin) / self.t_span, dtype=torch.float32, device=self.device)
+
+    def _evaluate(self, X, t) -> tuple[np.ndarray, np.ndarray]:
+        """Internal action and gradient at user inputs, chunked."""
+        z = self._x(X)
+        tau = self._t(t, z.shape[0])
+        s_out, v_out = [], []
+        for start in range(0, z.shape[0], CHUNK_SIZE):
+            s, v = action_and_velocity(self.net, z[start : start + CHUNK_SIZE], tau[start : start + CHUNK_SIZE])
+            s_out.append(s.cpu().numpy())
+            v_out.append(v.cpu().numpy())
+        return np.concatenate(s_out).astype(np.float64), np.concatenate(v_out).astype(np.float64)
+
+    # ------------------------------------------------------------------ read-outs
+    def potential(self, X, t) -> np.ndarray:
+        """Action ``s`` in user units (its gradient is :meth:`velocity`), shape ``(n,)``."""
+        s, _ = self._evaluate(X, t)
+        return (s * self.scale**2 / self.t_span).astype(np.float32)
+
+    def velocity(self, X, t) -> np.ndarray:
+        """Velocity ``∇s`` (the SDE drift when σ > 0) per unit time, shape ``(n, n_dims)``."""
+        _, v = self._evaluate(X, t)
+        return (v * self.scale / self.t_span).astype(np.float32)
+
+    def growth(self, X, t) -> np.ndarray:
+        """Growth rate ``λ s`` per unit time, shape ``(n,)`` (zeros when ``lam == 0``)."""
+        s, _ = self._evaluate(X, t)
+        return (self.lam * s / self.t_span).astype(np.float32)
+
+    def simulate(
+        self,
+        X,
+        t_start: float,
+        t_end: float,
+        *,
+        n_steps: int = 100,
+        stochastic: bool | None = None,
+        return_weights: bool = False,
+        return_path: bool = False,
+        method: str = "euler",
+        random_state: int | None = 0,
+    ):
+        """Push cells from ``t_start`` to ``t_end`` (forward, or backward for the ODE).
+
+        Parameters
+        ----------
+        X
+            Cells ``(n, ≥ n_dims)`` at ``t_start`` in the representation's coordinates.
+        t_start, t_end
+            Times in the user's units.
+        n_steps
+            Fixed integration steps.
+        stochastic
+            Simulate the SDE ``dx = ∇s dt + σ dW`` (Euler–Maruyama, torchsde) instead of the ODE.
+            ``None`` (default): the SDE when the model has σ > 0, else the ODE.
+        return_weights
+            Also return each particle's weight ``exp(∫ λ s dt)`` along its path, unnormalised (their
+            mean is the predicted mass multiplier; normalise them before computing distances).
+        return_path
+            Return every step: positions ``(n_steps + 1, n, n_dims)`` and weights ``(n_steps + 1, n)``.
+        method
+            ODE scheme: ``"euler"`` or ``"rk4"``.
+        random_state
+            Seed of the SDE noise.
+
+        Returns
+        -------
+        Positions, and with ``return_weights`` a tuple ``(positions, weights)``.
+        """
+        for name, value in (("t_start", t_start), ("t_end", t_end)):
+            if not np.isfinite(value):
+                raise ValueError(f"`{name}` must be a finite number, got {value!r}.")
+        if stochastic is None:
+            stochastic = self.sigma > 0 and t_end >= t_start
+        z = self._x(X)
+        tau0 = (t_start - self.t_origin) / self.t_span
+        tau1 = (t_end - self.t_origin) / self.t_span
+        gen = torch.Generator().manual_seed(int(random_state)) if random_state is not None else None
+        xs, ws = [], []
+        for start in range(0, z.shape[0], CHUNK_SIZE):
+            x, logw = integrate(
+                self.net,
+                z[start : start + CHUNK_SIZE],
+                tau0,
+                tau1,
+                n_steps=n_steps,
+                lam=self.lam,
+                sigma=self.sigma,
+                stochastic=stochastic,
+                method=method,
+                save_path=return_path,
+                generator=gen,
+            )
+            xs.append(x.cpu().numpy().astype(np.float64))
+            ws.append(logw.cpu().numpy().astype(np.float64))
+        axis = 1 if return_path else 0
+        positions = (np.concatenate(xs, axis=axis) * self.scale + self.center).astype(np.float32)
+        if not return_weights:
+            return positions
+        return positions, np.exp(np.concatenate(ws, axis=axis)).astype(np.float32)
+
+    # ------------------------------------------------------------------ persistence
+    def params(self) -> dict:
+        """Everything needed to rebuild the model besides the weights (JSON-serialisable)."""
+        return {
+            "format_version": _FORMAT_VERSION,
+            "net": self.net.config,
+            "center": self.center.tolist(),
+            "scale": self.scale,
+            "t_origin": self.t_origin,
+            "t_span": self.t_span,
+            "sigma": self.sigma,
+            "lam": self.lam,
+            "metadata": self.metadata,
+        }
+
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write ``model.pt`` (state dict) and ``params.json`` into the folder ``path``."""
+        path = Path(path)
+        if path.exists() and any(path.iterdir()) and not overwrite:
+            if not (path / _PARAMS_FILE).exists():
+                raise FileExistsError(f"{path} exists and is not a scam model folder; choose another path.")
+            raise FileExistsError(f"{path} already holds a model; pass overwrite=True to replace it.")
+        path.mkdir(parents=True, exist_ok=True)
+        torch.save({k: v.detach().cpu() for k, v in self.net.state_dict().items()}, path / _WEIGHTS_FILE)
+        (path / _PARAMS_FILE).write_text(json.dumps(self.params(), indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str | torch.device = "auto") -> ActionModel:
+        """Load a model written by :meth:`save` (``weights_only`` loading: no pickled code runs)."""
+        path = Path(path)
+        if not (path / _PARAMS_FILE).is_file() or not (path / _WEIGHTS_FILE).is_file():
+            raise FileNotFoundError(f"{path} is not a scam model folder (needs {_PARAMS_FILE} and {_WEIGHTS_FILE}).")
+        params = json.loads((path / _PARAMS_FILE).read_text())
+        if params.get("format_version") != _FORMAT_VERSION:
+            raise ValueError(f"Unsupported model format {params.get('format_version')!r} in {path}.")
+        net = ActionNet(**params["net"])
+        state = torch.load(path / _WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
+        model = cls(
+            net,
+            center=np.asarray(params["center"]),
+            scale=params["scale"],
+            t_origin=params["t_origin"],
+            t_span=params["t_span"],
+            sigma=params["sigma"],
+            lam=params["lam"],
+            metadata=params["metadata"],
+        )
+        return model.to(device)
+
+    @property
+    def observed_times(self) -> Sequence[float]:
+        """Observed time values (user units) the model was fitted on."""
+        return list(self.metadata.get("time_values", []))

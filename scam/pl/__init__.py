@@ -1,0 +1,3 @@
+"""Plotting (``scam.pl``)."""
+
+__all__: list[str] = []

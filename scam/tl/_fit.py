@@ -1,0 +1,308 @@
+"""``scam.tl.fit``: fit Action Matching to a time course in an AnnData."""
+
+from __future__ import annotations
+
+import logging
+import time as _time
+import warnings
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from anndata import AnnData
+
+from .. import _keys
+from .._validation import (
+    check_adata,
+    check_key,
+    check_nonnegative,
+    check_positive_int,
+    get_masses,
+    get_rep,
+    get_time,
+)
+from ..core import ActionNet, TrainConfig, get_interpolant, train_action
+from ..core.interpolants import INTERPOLANTS, Interpolant
+from ..model import ActionModel, resolve_device
+
+logger = logging.getLogger("scam")
+
+#: Defaults of :func:`fit`; see the docstring for why.
+DEFAULTS = {
+    "sigma": 0.0,
+    "lam": 0.0,
+    "interpolant": "ot",
+    "n_iters": 3000,
+    "batch_size": 512,
+    "hidden": (256, 256, 256),
+    "lr": 1e-3,
+}
+#: Held-back cells per time point for the validation W1 (at most; none below 50 cells).
+VAL_FRACTION, VAL_MAX_CELLS, VAL_MIN_TIME_CELLS = 0.1, 250, 50
+
+
+def _seeded_net(n_dims: int, hidden: Sequence[int], seed: int) -> ActionNet:
+    """Build the network with a local seed, leaving the global torch RNG untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return ActionNet(n_dims, hidden)
+
+
+def _split_validation(codes: np.ndarray, n_times: int, rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask of held-back validation cells."""
+    val = np.zeros(len(codes), dtype=bool)
+    for k in range(n_times):
+        idx = np.flatnonzero(codes == k)
+        if len(idx) >= VAL_MIN_TIME_CELLS:
+            n_val = min(VAL_MAX_CELLS, int(VAL_FRACTION * len(idx)))
+            val[rng.choice(idx, n_val, replace=False)] = True
+    return val
+
+
+def fit(
+    adata: AnnData,
+    time_key: str = "time",
+    *,
+    use_rep: str = "X_pca",
+    n_dims: int | None = None,
+    sigma: float = DEFAULTS["sigma"],
+    lam: float = DEFAULTS["lam"],
+    masses: None | str | Mapping | Sequence[float] = None,
+    interpolant: str | Interpolant = DEFAULTS["interpolant"],
+    n_iters: int = DEFAULTS["n_iters"],
+    batch_size: int = DEFAULTS["batch_size"],
+    hidden: Sequence[int] = DEFAULTS["hidden"],
+    lr: float = DEFAULTS["lr"],
+    validation: bool = True,
+    device: str = "auto",
+    random_state: int = 0,
+    key_added: str = _keys.DEFAULT_KEY,
+    progress_bar: bool = True,
+    copy: bool = False,
+) -> ActionModel | tuple[ActionModel, AnnData]:
+    """Learn the cells' dynamics from time-course snapshots with Action Matching.
+
+    One scalar action ``s(x, t)`` is trained so that cells move with velocity ``∇s``, grow at
+    rate ``λ s`` and diffuse with noise ``σ`` (Neklyudov et al., ICML 2023), matching the
+    observed snapshots along the path given by ``interpolant``.
+
+    Parameters
+    ----------
+    adata
+        Annotated data with a time column and a representation (usually PCA).
+    time_key
+        Column of ``adata.obs`` with each cell's time point. Numeric columns are used as values
+        (days stay days); ordered categoricals use their order (0, 1, 2, …).
+    use_rep
+        Key of ``adata.obsm`` with the coordinates (default ``"X_pca"``).
+    n_dims
+        Use only the first ``n_dims`` columns of ``use_rep`` (``None``: all).
+    sigma
+        Noise level σ of ``dx = ∇s dt + σ dW`` (0: an ODE). Internal units: the representation
+        divided by its overall standard deviation, time scaled to ``[0, 1]`` over the time course
+        (``model.diffusion`` gives σ in your units).
+    lam
+        Growth weight λ: growth rate ``λ s`` (0: no growth, mass is conserved). ``1/λ`` is the
+        cost of creating or destroying mass relative to moving it; same internal units as σ.
+    masses
+        Relative total mass per time point: ``None`` (equal), ``"counts"`` (cell counts), or a
+        mapping from time (label or value) to mass. Only used when ``lam > 0``.
+    interpolant
+        Path between snapshots: ``"ot"`` (minibatch exact-OT pairs), ``"independent"``, ``"sb"``
+        (entropic OT + Brownian bridge, with σ), ``"unbalanced"`` (unbalanced OT, carries mass),
+        ``"spline"`` (cubic splines through OT-chained cells of all time points), or an
+        :class:`~scam.core.Interpolant`.
+    n_iters
+        Optimisation steps.
+    batch_size
+        Path samples per step.
+    hidden
+        Widths of the hidden layers of the action network.
+    lr
+        Peak learning rate.
+    validation
+        Hold back up to 10 % of the cells of each time point (at most 250) to track the W1 of
+        simulated against observed cells; the returned model is the checkpoint with the best one.
+    device
+        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+    random_state
+        Seed of every random draw (network initialisation, couplings, minibatches).
+    key_added
+        Prefix of the keys written to ``adata``.
+    progress_bar
+        Show a progress bar.
+    copy
+        Write results into a copy of ``adata`` and return ``(model, copy)``.
+
+    Returns
+    -------
+    The trained :class:`~scam.ActionModel` (and the annotated copy if ``copy=True``). Writes:
+
+    ``adata.obsm['scam_velocity']``
+        ``∇s`` at each cell and its own time, in ``use_rep`` coordinates per unit of time
+        (columns beyond ``n_dims`` are 0: not modelled).
+    ``adata.obs['scam_potential']``
+        The action ``s`` in your units (its gradient is the velocity).
+    ``adata.obs['scam_growth']``
+        Growth rate ``λ s`` per unit time.
+    ``adata.obs['scam_weight']``
+        Expected mass multiplier of each cell over the interval to the next observed time:
+        ``exp(∫ λ s dt)`` along its deterministic path (NaN at the last time point).
+    ``adata.uns['scam']``
+        ``params``, ``history`` (loss, validation W1), ``time`` mapping, ``masses``.
+
+    Examples
+    --------
+    >>> import scam
+    >>> adata = scam.datasets.embryoid_body()
+    >>> model = scam.tl.fit(adata, time_key="day")  # doctest: +SKIP
+    >>> X1 = model.simulate(adata.obsm["X_pca"][:100], 0, 1)  # doctest: +SKIP
+    """
+    # --- check everything before touching adata
+    check_adata(adata)
+    key_added = check_key("key_added", key_added)
+    sigma = check_nonnegative("sigma", sigma)
+    lam = check_nonnegative("lam", lam)
+    n_iters = check_positive_int("n_iters", n_iters)
+    batch_size = check_positive_int("batch_size", batch_size)
+    lr = check_nonnegative("lr", lr)
+    if lr == 0:
+        raise ValueError("`lr` must be positive.")
+    hidden = [check_positive_int("hidden", h) for h in hidden]
+    if isinstance(interpolant, str) and interpolant not in INTERPOLANTS:
+        raise ValueError(f"Unknown interpolant {interpolant!r}; choose one of {sorted(INTERPOLANTS)}.")
+    dev = resolve_device(device)
+    if adata.isbacked and copy:
+        raise ValueError("`copy=True` is not supported for backed AnnData; load it with `adata.to_memory()` first.")
+    time = get_time(adata, time_key)
+    X = get_rep(adata, use_rep, n_dims)
+    n_dims = X.shape[1]
+    mass = get_masses(masses, time)
+    if lam == 0 and not np.allclose(mass, 1.0):
+        warnings.warn(
+            "`masses` are ignored when `lam=0` (no growth: mass is conserved); set `lam > 0` to use them.",
+            UserWarning,
+            stacklevel=2,
+        )
+        mass = np.ones_like(mass)
+
+    start = _time.perf_counter()
+    logger.info(
+        "fitting Action Matching on %d cells, %d time points, %d dims (device %s)",
+        X.shape[0],
+        time.n_times,
+        n_dims,
+        dev,
+    )
+    # --- internal units: one scalar scale keeps the geometry; time in [0, 1]
+    center = X.mean(0)
+    scale = float(np.sqrt(X.var(0).mean())) or 1.0
+    t_origin, t_span = float(time.values[0]), float(time.values[-1] - time.values[0])
+    tau = (time.values - t_origin) / t_span
+    Z = torch.as_tensor((X - center) / scale, dtype=torch.float32)
+
+    rng = np.random.default_rng(random_state)
+    generator = torch.Generator().manual_seed(int(random_state))
+    val_mask = _split_validation(time.codes, time.n_times, rng) if validation else np.zeros(len(X), dtype=bool)
+    train_marg = [Z[(time.codes == k) & ~val_mask].to(dev) for k in range(time.n_times)]
+    val_marg = [
+        Z[(time.codes == k) & val_mask].to(dev) if (val_mask & (time.codes == k)).any() else None
+        for k in range(time.n_times)
+    ]
+
+    interp = get_interpolant(interpolant, sigma=sigma).fit(train_marg, tau, mass, generator=generator)
+    net = _seeded_net(n_dims, hidden, int(random_state)).to(dev)
+    config = TrainConfig(n_iters=n_iters, batch_size=batch_size, lr=lr, sigma=sigma, lam=lam)
+    result = train_action(
+        net,
+        interp,
+        train_marg,
+        tau,
+        mass,
+        config,
+        val_marginals=val_marg,
+        generator=generator,
+        progress_bar=progress_bar,
+    )
+    model = ActionModel(
+        result.net,
+        center=center,
+        scale=scale,
+        t_origin=t_origin,
+        t_span=t_span,
+        sigma=sigma,
+        lam=lam,
+        metadata={
+            "time_key": time.key,
+            "time_labels": time.labels,
+            "time_values": time.values.tolist(),
+            "use_rep": use_rep,
+            "masses": mass.tolist(),
+        },
+    )
+    train_seconds = _time.perf_counter() - start
+
+    # --- read-outs at every cell
+    t_cell = time.values[time.codes]
+    s, v = model._evaluate(X, t_cell)
+    weight = np.full(len(X), np.nan)
+    for k in range(time.n_times - 1):
+        idx = np.flatnonzero(time.codes == k)
+        _, w = model.simulate(X[idx], time.values[k], time.values[k + 1], stochastic=False, return_weights=True)
+        weight[idx] = w
+    velocity = np.zeros(adata.obsm[use_rep].shape, dtype=np.float32)
+    velocity[:, :n_dims] = v * scale / t_span
+
+    params = {
+        "time_key": time.key,
+        "use_rep": use_rep,
+        "n_dims": n_dims,
+        "sigma": sigma,
+        "lam": lam,
+        "interpolant": interpolant if isinstance(interpolant, str) else type(interpolant).__name__,
+        "n_iters": n_iters,
+        "batch_size": batch_size,
+        "hidden": list(hidden),
+        "lr": lr,
+        "validation": validation,
+        "device": str(dev),
+        "random_state": int(random_state),
+        "masses": "none" if masses is None else str(masses),
+        "diffusion": model.diffusion,
+    }
+    history = {k: np.asarray(v, dtype=np.float64) for k, v in result.history.items()}
+    uns = {
+        "params": params,
+        "history": history,
+        "time": {"key": time.key, "labels": np.asarray(time.labels), "values": time.values},
+        "masses": mass,
+        "scaling": {"center": center, "scale": scale, "t_origin": t_origin, "t_span": t_span},
+        "training": {
+            "seconds": train_seconds,
+            "best_iteration": int(result.best_iteration),
+            "interrupted": bool(result.interrupted),
+            "val_w1": float(np.nanmin(history["val_w1"])) if len(history["val_w1"]) else float("nan"),
+        },
+    }
+
+    # --- write
+    if copy:
+        adata = adata.copy()
+    elif adata.is_view:
+        logger.warning("adata is a view; making it an actual AnnData (the parent object is not modified)")
+        adata._init_as_actual(adata.copy())
+    adata.obsm[_keys.velocity(key_added)] = velocity
+    adata.obs[_keys.potential(key_added)] = (s * scale**2 / t_span).astype(np.float32)
+    adata.obs[_keys.growth(key_added)] = (lam * s / t_span).astype(np.float32)
+    adata.obs[_keys.weight(key_added)] = weight.astype(np.float32)
+    adata.uns[_keys.uns(key_added)] = uns
+    logger.info(
+        "finished (%.1f s): added '%s' (obsm), '%s', '%s', '%s' (obs), '%s' (uns)",
+        _time.perf_counter() - start,
+        _keys.velocity(key_added),
+        _keys.potential(key_added),
+        _keys.growth(key_added),
+        _keys.weight(key_added),
+        _keys.uns(key_added),
+    )
+    return (model, adata) if copy else model

@@ -1,0 +1,119 @@
+"""``scam.tl.trajectories``: simulate paths of cells for plotting and analysis."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from anndata import AnnData
+
+from .. import _keys
+from .._validation import check_adata, check_key, check_positive_int, get_rep, get_time
+from ..model import ActionModel
+
+logger = logging.getLogger("scam")
+
+
+def trajectories(
+    adata: AnnData,
+    model: ActionModel,
+    *,
+    n_cells: int = 200,
+    n_steps: int = 100,
+    t_start: float | None = None,
+    t_end: float | None = None,
+    stochastic: bool | None = None,
+    random_state: int = 0,
+    key_added: str = _keys.DEFAULT_KEY,
+    copy: bool = False,
+) -> AnnData | None:
+    """Simulate paths from cells observed at ``t_start`` to ``t_end``.
+
+    Start cells are drawn at random (without replacement) among the cells observed at
+    ``t_start``.
+
+    Parameters
+    ----------
+    adata
+        The AnnData the model was fitted on (``uns[key_added]`` from :func:`scam.tl.fit`).
+    model
+        The fitted :class:`~scam.ActionModel`.
+    n_cells
+        Number of start cells (all of them if fewer are observed).
+    n_steps
+        Integration steps (the path has ``n_steps + 1`` points).
+    t_start, t_end
+        Start and end time in the time units of the fit; default: the first and last observed
+        time. ``t_end < t_start`` simulates backward (ODE only).
+    stochastic
+        Simulate the SDE; ``None``: when the model has σ > 0 and the simulation runs forward.
+    random_state
+        Seed of the start-cell choice and the noise.
+    key_added
+        Results go to ``adata.uns[key_added]['trajectories']``.
+    copy
+        Return a modified copy instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None`` (or the copy), writing ``uns[key_added]['trajectories']`` with ``paths``
+    ``(n_cells, n_steps + 1, n_dims)`` in ``use_rep`` coordinates, ``times`` ``(n_steps + 1,)``,
+    ``start_cells`` (obs names), ``start_index`` (row numbers), ``weights``
+    ``(n_cells, n_steps + 1)`` (``exp ∫ λ s dt``, 1 when ``lam == 0``) and ``params``.
+    """
+    check_adata(adata)
+    if not isinstance(model, ActionModel):
+        raise TypeError(f"`model` must be the ActionModel returned by scam.tl.fit, got {type(model).__name__}.")
+    key_added = check_key("key_added", key_added)
+    n_cells = check_positive_int("n_cells", n_cells)
+    n_steps = check_positive_int("n_steps", n_steps)
+    meta = model.metadata
+    time_key, use_rep = meta.get("time_key"), meta.get("use_rep")
+    if _keys.uns(key_added) not in adata.uns or time_key not in adata.obs:
+        raise ValueError(
+            f"adata.uns[{key_added!r}] from scam.tl.fit is missing; run `scam.tl.fit(adata, ...)` first "
+            "(with the same `key_added`)."
+        )
+    time = get_time(adata, time_key, min_cells=0)
+    t_start = float(time.values[0]) if t_start is None else float(t_start)
+    t_end = float(time.values[-1]) if t_end is None else float(t_end)
+    if not np.isfinite(t_start) or not np.isclose(time.values, t_start).any():
+        raise ValueError(f"`t_start={t_start:g}` is not an observed time; choose one of {time.values.tolist()}.")
+    if not np.isfinite(t_end):
+        raise ValueError(f"`t_end` must be a finite number, got {t_end!r}.")
+    X = get_rep(adata, use_rep, model.n_dims)
+    candidates = np.flatnonzero(time.codes == int(np.argmin(np.abs(time.values - t_start))))
+    rng = np.random.default_rng(random_state)
+    start = np.sort(rng.choice(candidates, min(n_cells, len(candidates)), replace=False))
+    paths, weights = model.simulate(
+        X[start],
+        t_start,
+        t_end,
+        n_steps=n_steps,
+        stochastic=stochastic,
+        return_weights=True,
+        return_path=True,
+        random_state=random_state,
+    )
+    is_stochastic = bool(model.sigma > 0 and t_end >= t_start) if stochastic is None else bool(stochastic)
+    result = {
+        "paths": np.ascontiguousarray(paths.transpose(1, 0, 2)),
+        "times": np.linspace(t_start, t_end, n_steps + 1),
+        "start_cells": np.asarray(adata.obs_names[start], dtype=str),
+        "start_index": start.astype(np.int64),
+        "weights": np.ascontiguousarray(weights.T),
+        "params": {
+            "n_cells": len(start),
+            "n_steps": n_steps,
+            "t_start": t_start,
+            "t_end": t_end,
+            "stochastic": is_stochastic,
+            "random_state": int(random_state),
+            "use_rep": use_rep,
+        },
+    }
+    if copy:
+        adata = adata.copy()
+    adata.uns[_keys.uns(key_added)][_keys.TRAJECTORIES] = result
+    logger.info("added '%s' (adata.uns[%r])", _keys.TRAJECTORIES, key_added)
+    return adata if copy else None
