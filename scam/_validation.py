@@ -36,7 +36,10 @@ class TimeInfo:
 def check_adata(adata) -> None:
     """``adata`` must be an AnnData."""
     if not isinstance(adata, AnnData):
-        raise TypeError(f"Expected an AnnData object, got {type(adata).__name__}.")
+        raise TypeError(
+            f"Expected an AnnData object, got {type(adata).__name__}. Wrap your data in one "
+            "(`anndata.AnnData(X, obs=...)`) or read it with `anndata.read_h5ad(path)`."
+        )
 
 
 def get_time(adata: AnnData, time_key: str, *, min_cells: int = MIN_CELLS_PER_TIME) -> TimeInfo:
@@ -143,6 +146,36 @@ def check_nonnegative(name: str, value) -> float:
     return value
 
 
+def check_positive(name: str, value) -> float:
+    """A finite, positive float."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a positive number, got {value!r}.") from None
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"`{name}` must be a finite positive number, got {value!r}.")
+    return value
+
+
+def check_hidden(hidden) -> list[int]:
+    """Hidden-layer widths: a non-empty sequence of positive integers."""
+    if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+        raise ValueError(f"`hidden` must be a sequence of positive integers, e.g. (256, 256, 256), got {hidden!r}.")
+    widths = list(hidden)
+    if not widths or any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1 for h in widths):
+        raise ValueError(f"`hidden` must be a sequence of positive integers, e.g. (256, 256, 256), got {hidden!r}.")
+    return [int(h) for h in widths]
+
+
+def check_seed(random_state) -> int:
+    """A non-negative integer seed; ``None`` draws one from the operating system."""
+    if random_state is None:
+        return int(np.random.SeedSequence().entropy % (2**31))
+    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or random_state < 0:
+        raise ValueError(f"`random_state` must be a non-negative integer or None, got {random_state!r}.")
+    return int(random_state)
+
+
 def check_positive_int(name: str, value) -> int:
     """A positive integer."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -185,9 +218,18 @@ def get_masses(masses, time: TimeInfo) -> np.ndarray:
             m.append(found[0])
         m = np.asarray(m, dtype=np.float64)
     else:
-        m = np.asarray(masses, dtype=np.float64).ravel()
+        try:
+            m = np.asarray(masses, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"`masses={masses!r}` is not understood; use None, 'counts', a mapping time -> mass, or one number "
+                "per time point."
+            ) from None
         if m.shape != (time.n_times,):
-            raise ValueError(f"`masses` has {m.size} values but there are {time.n_times} time points.")
+            raise ValueError(
+                f"`masses` has {m.size} values but there are {time.n_times} time points; give one mass per time "
+                f"point, in time order ({', '.join(map(repr, time.labels))}), or a mapping time -> mass."
+            )
     if not np.all(np.isfinite(m)) or np.any(m <= 0):
         raise ValueError(f"`masses` must be positive and finite, got {m.tolist()}.")
     return m / m[0]

@@ -287,7 +287,12 @@ class SBInterpolant(PairInterpolant):
 
         # P ∝ exp(−|x − y|² / (2σ²Δt)): POT's entropic problem with cost |x − y|² and reg = 2σ²Δt.
         plan = ot.sinkhorn(
-            ot.unif(len(xa)), ot.unif(len(xb)), ot.dist(xa, xb), reg=2 * self.sigma**2 * dt, method="sinkhorn_log"
+            ot.unif(len(xa)),
+            ot.unif(len(xb)),
+            ot.dist(xa, xb),
+            reg=2 * self.sigma**2 * dt,
+            method="sinkhorn_log",
+            numItermax=10_000,
         )
         return _sample_plan(plan, max(len(xa), len(xb)), generator)
 

@@ -14,9 +14,12 @@ from anndata import AnnData
 from .. import _keys
 from .._validation import (
     check_adata,
+    check_hidden,
     check_key,
     check_nonnegative,
+    check_positive,
     check_positive_int,
+    check_seed,
     get_masses,
     get_rep,
     get_time,
@@ -75,7 +78,7 @@ def fit(
     lr: float = DEFAULTS["lr"],
     validation: bool = True,
     device: str = "auto",
-    random_state: int = 0,
+    random_state: int | None = 0,
     key_added: str = _keys.DEFAULT_KEY,
     progress_bar: bool = True,
     copy: bool = False,
@@ -126,7 +129,8 @@ def fit(
     device
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
     random_state
-        Seed of every random draw (network initialisation, couplings, minibatches).
+        Seed of every random draw (network initialisation, couplings, minibatches); ``None`` draws
+        one (recorded in ``uns[key_added]['params']``).
     key_added
         Prefix of the keys written to ``adata``.
     progress_bar
@@ -165,10 +169,9 @@ def fit(
     lam = check_nonnegative("lam", lam)
     n_iters = check_positive_int("n_iters", n_iters)
     batch_size = check_positive_int("batch_size", batch_size)
-    lr = check_nonnegative("lr", lr)
-    if lr == 0:
-        raise ValueError("`lr` must be positive.")
-    hidden = [check_positive_int("hidden", h) for h in hidden]
+    lr = check_positive("lr", lr)
+    hidden = check_hidden(hidden)
+    random_state = check_seed(random_state)
     if isinstance(interpolant, str) and interpolant not in INTERPOLANTS:
         raise ValueError(f"Unknown interpolant {interpolant!r}; choose one of {sorted(INTERPOLANTS)}.")
     dev = resolve_device(device)

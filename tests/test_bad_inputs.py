@@ -1,0 +1,526 @@
+"""Bad inputs raise a clear error naming the fix, and leave the user's ``adata`` unchanged.
+
+Project rule: every bad input a user can plausibly give gets a test here.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import sparse
+
+import scam
+from scam import ActionModel
+
+# Tiny settings: a case that fails to raise finishes quickly.
+TINY = {"n_iters": 2, "hidden": (8,), "progress_bar": False}
+SMALL = {"n_iters": 20, "hidden": (8,), "progress_bar": False}
+
+
+def make_adata() -> ad.AnnData:
+    """180 cells, obs['time'] in {0, 1, 2} (float), obsm['X_pca'] with 2 columns."""
+    return scam.datasets.gaussian_path(n_cells=60, times=(0, 1, 2), n_dims=2)
+
+
+# --------------------------------------------------------------------------------------------
+# snapshot helper
+# --------------------------------------------------------------------------------------------
+
+
+def _dense(x):
+    if x is None:
+        return None
+    if hasattr(x, "shape") and not isinstance(x, (np.ndarray, pd.DataFrame)) and not sparse.issparse(x):
+        x = x[()]  # backed h5py dataset
+    if sparse.issparse(x):
+        x = x.toarray()
+    if isinstance(x, pd.DataFrame):
+        return x.copy()
+    return np.array(x, copy=True)
+
+
+@dataclass
+class Snapshot:
+    obs: pd.DataFrame
+    obs_names: list
+    var_names: list
+    obsm: dict
+    uns_keys: list
+    X: np.ndarray | None
+    layers: dict
+    is_view: bool
+
+    @classmethod
+    def of(cls, adata: ad.AnnData) -> Snapshot:
+        return cls(
+            obs=adata.obs.copy(),
+            obs_names=list(adata.obs_names),
+            var_names=list(adata.var_names),
+            obsm={k: _dense(v) for k, v in adata.obsm.items()},
+            uns_keys=sorted(adata.uns.keys()),
+            X=_dense(adata.X),
+            layers={k: _dense(v) for k, v in adata.layers.items()},
+            is_view=adata.is_view,
+        )
+
+    def assert_unchanged(self, adata: ad.AnnData) -> None:
+        pd.testing.assert_frame_equal(adata.obs, self.obs)
+        assert list(adata.obs_names) == self.obs_names
+        assert list(adata.var_names) == self.var_names
+        assert sorted(adata.obsm.keys()) == sorted(self.obsm.keys())
+        for k, v in self.obsm.items():
+            new = _dense(adata.obsm[k])
+            if isinstance(v, pd.DataFrame):
+                pd.testing.assert_frame_equal(new, v)
+            else:
+                np.testing.assert_array_equal(new, v)
+        assert sorted(adata.uns.keys()) == self.uns_keys
+        if self.X is None:
+            assert adata.X is None
+        else:
+            np.testing.assert_array_equal(_dense(adata.X), self.X)
+        assert sorted(adata.layers.keys()) == sorted(self.layers.keys())
+        for k, v in self.layers.items():
+            np.testing.assert_array_equal(_dense(adata.layers[k]), v)
+        assert adata.is_view == self.is_view
+
+
+def _change_one_time(adata: ad.AnnData) -> None:
+    adata.obs.loc[adata.obs_names[0], "time"] = 5.0
+
+
+def test_snapshot_detects_changes():
+    """The helper itself must notice every kind of change it claims to check."""
+    changes = [
+        lambda a: a.obs.__setitem__("new", 1.0),
+        _change_one_time,
+        lambda a: a.obsm.__setitem__("X_new", np.zeros((a.n_obs, 1))),
+        lambda a: a.obsm["X_pca"].__setitem__((0, 0), 99.0),
+        lambda a: a.uns.__setitem__("new", {}),
+        lambda a: a.X.__setitem__((0, 0), 99.0),
+        lambda a: a.layers.__setitem__("counts", np.ones(a.shape)),
+    ]
+    for change in changes:
+        adata = make_adata()
+        snap = Snapshot.of(adata)
+        change(adata)
+        with pytest.raises(AssertionError):
+            snap.assert_unchanged(adata)
+
+
+# --------------------------------------------------------------------------------------------
+# scam.tl.fit: bad adata
+# --------------------------------------------------------------------------------------------
+
+
+def _subset(mask_fn: Callable[[ad.AnnData], np.ndarray]) -> Callable[[ad.AnnData], ad.AnnData]:
+    def make(adata: ad.AnnData) -> ad.AnnData:
+        return adata[mask_fn(adata)].copy()
+
+    return make
+
+
+def _set_obs(fn: Callable[[pd.Series], pd.Series]) -> Callable[[ad.AnnData], ad.AnnData]:
+    def make(adata: ad.AnnData) -> ad.AnnData:
+        adata.obs["time"] = fn(adata.obs["time"])
+        return adata
+
+    return make
+
+
+def _nonfinite_rep(value: float) -> Callable[[ad.AnnData], ad.AnnData]:
+    def make(adata: ad.AnnData) -> ad.AnnData:
+        adata.obsm["X_pca"][3, 1] = value
+        return adata
+
+    return make
+
+
+def _drop_pca(adata: ad.AnnData) -> ad.AnnData:
+    del adata.obsm["X_pca"]
+    return adata
+
+
+def _few_cells(adata: ad.AnnData) -> np.ndarray:
+    keep = adata.obs["time"].to_numpy() < 2
+    keep[np.flatnonzero(adata.obs["time"].to_numpy() == 2)[:5]] = True
+    return keep
+
+
+def _nan_time(t: pd.Series) -> pd.Series:
+    t = t.copy()
+    t.iloc[7] = np.nan
+    return t
+
+
+BAD_ADATA = {
+    "missing-time-key": (lambda a: a, {"time_key": "day"}, r"`time_key='day'` is not a column.*Available.*'time'"),
+    "one-time-point": (_subset(lambda a: a.obs["time"].to_numpy() == 0), {}, r"1 time point.*at least two"),
+    "few-cells": (_subset(_few_cells), {}, r"fewer than 10 cells.*'2': 5.*Remove those cells or merge"),
+    "missing-X_pca": (_drop_pca, {}, r"`use_rep='X_pca'` is not in adata\.obsm.*Run `sc\.pp\.pca\(adata\)`"),
+    "missing-custom-rep": (lambda a: a, {"use_rep": "X_umap"}, r"`use_rep='X_umap'` is not in.*available: 'X_pca'"),
+    "nan-rep": (_nonfinite_rep(np.nan), {}, r"NaN or infinite values in 1 cells; remove or impute"),
+    "inf-rep": (_nonfinite_rep(np.inf), {}, r"NaN or infinite values in 1 cells; remove or impute"),
+    "nan-time": (_set_obs(_nan_time), {}, r"1 NaN or infinite values; drop those cells or fill"),
+    "string-time": (
+        _set_obs(lambda t: t.map(lambda v: f"day {v:g}").astype(object)),
+        {},
+        r"no time order.*Make it numeric.*or an ordered categorical",
+    ),
+    "unordered-categorical": (
+        _set_obs(lambda t: t.map(lambda v: f"day {v:g}").astype("category")),
+        {},
+        r"unordered categorical.*Make it numeric.*or an ordered categorical",
+    ),
+    "bool-time": (_set_obs(lambda t: t > 0.5), {}, r"dtype bool.*Make it numeric.*or an ordered categorical"),
+}
+
+
+@pytest.mark.parametrize(("make_bad", "kwargs", "match"), list(BAD_ADATA.values()), ids=list(BAD_ADATA))
+def test_fit_bad_adata(make_bad, kwargs, match):
+    adata = make_bad(make_adata())
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=match):
+        scam.tl.fit(adata, **{**TINY, **kwargs})
+    snap.assert_unchanged(adata)
+
+
+# --------------------------------------------------------------------------------------------
+# scam.tl.fit: bad arguments
+# --------------------------------------------------------------------------------------------
+
+BAD_ARGS = {
+    "negative-sigma": ({"sigma": -0.1}, r"`sigma` must be a finite non-negative number"),
+    "nan-sigma": ({"sigma": math.nan}, r"`sigma` must be a finite non-negative number"),
+    "inf-sigma": ({"sigma": math.inf}, r"`sigma` must be a finite non-negative number"),
+    "string-sigma": ({"sigma": "high"}, r"`sigma` must be a non-negative number"),
+    "negative-lam": ({"lam": -1.0}, r"`lam` must be a finite non-negative number"),
+    "zero-lr": ({"lr": 0.0}, r"`lr` must be a finite positive number"),
+    "n_dims-too-large": ({"n_dims": 5}, r"`n_dims=5` is larger than.*2 columns; lower `n_dims` or compute more"),
+    "n_dims-zero": ({"n_dims": 0}, r"`n_dims` must be a positive integer or None"),
+    "n_dims-float": ({"n_dims": 1.5}, r"`n_dims` must be a positive integer or None"),
+    "device-nonsense": ({"device": "nonsense"}, r"Unknown device 'nonsense'; use 'auto', 'cpu' or 'cuda'"),
+    "masses-zero": ({"lam": 1.0, "masses": [1.0, 0.0, 1.0]}, r"`masses` must be positive and finite"),
+    "masses-negative": ({"lam": 1.0, "masses": {0: 1.0, 1: -2.0, 2: 1.0}}, r"`masses` must be positive and finite"),
+    "masses-nan": ({"lam": 1.0, "masses": [1.0, np.nan, 1.0]}, r"`masses` must be positive and finite"),
+    "masses-missing-time": (
+        {"lam": 1.0, "masses": {0: 1.0, 1: 2.0}},
+        r"`masses` has no entry for time '2'; give one mass per observed time",
+    ),
+    "masses-wrong-length": (
+        {"lam": 1.0, "masses": [1.0, 2.0]},
+        r"`masses` has 2 values but there are 3 time points.*give one mass per time point",
+    ),
+    "masses-set": ({"lam": 1.0, "masses": {1.0, 2.0, 3.0}}, r"`masses=.*` is not understood; use None, 'counts'"),
+    "masses-strings": ({"lam": 1.0, "masses": ["a", "b", "c"]}, r"`masses=.*` is not understood; use None, 'counts'"),
+    "masses-foo": ({"lam": 1.0, "masses": "foo"}, r"`masses='foo'` is not understood; use None, 'counts'"),
+    "interpolant": ({"interpolant": "linear"}, r"Unknown interpolant 'linear'; choose one of"),
+    "n_iters-zero": ({"n_iters": 0}, r"`n_iters` must be a positive integer"),
+    "n_iters-float": ({"n_iters": 10.0}, r"`n_iters` must be a positive integer"),
+    "batch_size-negative": ({"batch_size": -1}, r"`batch_size` must be a positive integer"),
+    "hidden-zero": ({"hidden": (8, 0)}, r"`hidden` must be a sequence of positive integers"),
+    "key_added-empty": ({"key_added": ""}, r"`key_added` must be a non-empty string"),
+    "key_added-none": ({"key_added": None}, r"`key_added` must be a non-empty string"),
+    "use_rep-not-str": ({"use_rep": 0}, r"`use_rep` must be the name of an adata\.obsm key"),
+}
+
+
+@pytest.mark.parametrize(("kwargs", "match"), list(BAD_ARGS.values()), ids=list(BAD_ARGS))
+def test_fit_bad_args(kwargs, match):
+    adata = make_adata()
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=match):
+        scam.tl.fit(adata, **{**TINY, **kwargs})
+    snap.assert_unchanged(adata)
+
+
+def test_fit_hidden_int():
+    adata = make_adata()
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=r"`hidden` must be a sequence of positive integers"):
+        scam.tl.fit(adata, **{**TINY, "hidden": 8})
+    snap.assert_unchanged(adata)
+
+
+@pytest.mark.parametrize("random_state", [None, -1], ids=["none", "negative"])
+def test_fit_bad_random_state(random_state):
+    adata = make_adata()
+    snap = Snapshot.of(adata)
+    try:
+        scam.tl.fit(adata, **{**TINY, "random_state": random_state})
+    except ValueError as e:  # a clear error is fine too
+        assert "`random_state`" in str(e)
+        snap.assert_unchanged(adata)
+
+
+def test_fit_negative_lr_says_positive():
+    adata = make_adata()
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=r"`lr` must be (a )?(finite )?positive"):
+        scam.tl.fit(adata, **{**TINY, "lr": -1.0})
+    snap.assert_unchanged(adata)
+
+
+def test_fit_bad_args_on_view_keeps_view():
+    adata = make_adata()
+    snap = Snapshot.of(adata)
+    view = adata[adata.obs["time"] < 2]
+    view_snap = Snapshot.of(view)
+    with pytest.raises(ValueError, match=r"`sigma` must be a finite non-negative number"):
+        scam.tl.fit(view, **{**TINY, "sigma": -1.0})
+    view_snap.assert_unchanged(view)  # still a view
+    snap.assert_unchanged(adata)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_fit_cuda_unavailable():
+    adata = make_adata()
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=r"CUDA is not available; use device='cpu' or 'auto'"):
+        scam.tl.fit(adata, device="cuda", **TINY)
+    snap.assert_unchanged(adata)
+
+
+@pytest.mark.parametrize("obj", [pd.DataFrame({"time": [0, 1]}), np.zeros((10, 2)), None], ids=["df", "array", "none"])
+def test_fit_not_anndata(obj):
+    with pytest.raises(TypeError, match=r"Expected an AnnData object, got \w+.*anndata\.AnnData"):
+        scam.tl.fit(obj, **TINY)
+
+
+def test_fit_masses_ignored_without_growth_warns():
+    """Not an error, but a user-visible hint: masses only matter with lam > 0."""
+    adata = make_adata()
+    with pytest.warns(UserWarning, match=r"`masses` are ignored when `lam=0`.*set `lam > 0`"):
+        scam.tl.fit(adata, masses=[1.0, 2.0, 3.0], **TINY)
+
+
+# --------------------------------------------------------------------------------------------
+# views and backed AnnData
+# --------------------------------------------------------------------------------------------
+
+
+def test_fit_on_view_makes_it_actual(caplog):
+    adata = make_adata()
+    snap = Snapshot.of(adata)
+    view = adata[adata.obs["time"] < 2]
+    assert view.is_view
+    with caplog.at_level(logging.WARNING, logger="scam"):
+        model = scam.tl.fit(view, **SMALL)
+    assert isinstance(model, ActionModel)
+    assert any("view" in r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+    assert not view.is_view
+    assert view.obsm["scam_velocity"].shape == (120, 2)
+    assert "scam_potential" in view.obs
+    assert "scam" in view.uns
+    snap.assert_unchanged(adata)
+
+
+def test_fit_on_view_copy_leaves_view_and_parent(caplog):
+    adata = make_adata()
+    snap = Snapshot.of(adata)
+    view = adata[adata.obs["time"] < 2]
+    _, out = scam.tl.fit(view, copy=True, **SMALL)
+    assert "scam_velocity" in out.obsm
+    assert view.is_view
+    assert "scam_velocity" not in view.obsm
+    snap.assert_unchanged(adata)
+
+
+@pytest.fixture
+def backed(tmp_path) -> ad.AnnData:
+    path = tmp_path / "small.h5ad"
+    make_adata().write_h5ad(path)
+    adata = ad.read_h5ad(path, backed="r")
+    yield adata
+    adata.file.close()
+
+
+def test_fit_on_backed(backed):
+    assert backed.isbacked
+    scam.tl.fit(backed, **SMALL)
+    assert backed.obsm["scam_velocity"].shape == (180, 2)
+    assert np.isfinite(backed.obs["scam_potential"]).all()
+    assert "scam" in backed.uns
+
+
+def test_fit_backed_copy_raises(backed):
+    snap = Snapshot.of(backed)
+    with pytest.raises(ValueError, match=r"`copy=True` is not supported for backed.*`adata\.to_memory\(\)`"):
+        scam.tl.fit(backed, copy=True, **TINY)
+    snap.assert_unchanged(backed)
+
+
+# --------------------------------------------------------------------------------------------
+# scam.tl.trajectories and ActionModel
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[ActionModel, ad.AnnData]:
+    """A tiny model with sigma > 0 (for the backward-SDE case) and the adata it was fitted on."""
+    adata = make_adata()
+    model = scam.tl.fit(adata, sigma=0.1, **SMALL)
+    return model, adata
+
+
+def test_trajectories_before_fit(fitted):
+    model, _ = fitted
+    adata = make_adata()
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=r"run `scam\.tl\.fit\(adata, \.\.\.\)` first"):
+        scam.tl.trajectories(adata, model, n_cells=5, n_steps=2)
+    snap.assert_unchanged(adata)
+
+
+BAD_TRAJ = {
+    "t_start-unobserved": (
+        {"t_start": 0.5},
+        r"`t_start=0\.5` is not an observed time; choose one of \[0\.0, 1\.0, 2\.0\]",
+    ),
+    "t_start-nan": ({"t_start": math.nan}, r"`t_start=nan` is not an observed time"),
+    "t_end-inf": ({"t_end": math.inf}, r"`t_end` must be a finite number"),
+    "n_cells-zero": ({"n_cells": 0}, r"`n_cells` must be a positive integer"),
+    "n_steps-zero": ({"n_steps": 0}, r"`n_steps` must be a positive integer"),
+    "key_added-other": ({"key_added": "other"}, r"adata\.uns\['other'\].*missing; run `scam\.tl\.fit"),
+    "key_added-empty": ({"key_added": ""}, r"`key_added` must be a non-empty string"),
+}
+
+
+@pytest.mark.parametrize(("kwargs", "match"), list(BAD_TRAJ.values()), ids=list(BAD_TRAJ))
+def test_trajectories_bad_args(fitted, kwargs, match):
+    model, adata = fitted
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=match):
+        scam.tl.trajectories(adata, model, **{"n_cells": 5, "n_steps": 2, **kwargs})
+    snap.assert_unchanged(adata)
+
+
+def test_trajectories_backward_stochastic(fitted):
+    model, adata = fitted
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=r"simulate backward with `stochastic=False`"):
+        scam.tl.trajectories(adata, model, t_start=2.0, t_end=0.0, stochastic=True, n_cells=5, n_steps=2)
+    snap.assert_unchanged(adata)
+
+
+@pytest.mark.parametrize("model", [None, "model", {"sigma": 0}], ids=["none", "str", "dict"])
+def test_trajectories_not_a_model(fitted, model):
+    _, adata = fitted
+    snap = Snapshot.of(adata)
+    with pytest.raises(TypeError, match=r"`model` must be the ActionModel returned by scam\.tl\.fit"):
+        scam.tl.trajectories(adata, model)
+    snap.assert_unchanged(adata)
+
+
+def test_trajectories_not_anndata(fitted):
+    model, adata = fitted
+    with pytest.raises(TypeError, match=r"Expected an AnnData object"):
+        scam.tl.trajectories(adata.obs, model)
+
+
+X_OK = np.zeros((4, 2))
+X_NAN = np.array([[0.0, 0.0], [np.nan, 1.0]])
+X_INF = np.array([[0.0, np.inf]])
+
+BAD_MODEL_X = {
+    "too-few-columns": (np.zeros((4, 1)), r"Expected an array of shape \(n_cells, >= 2\), got shape \(4, 1\)"),
+    "3d": (np.zeros((4, 2, 1)), r"Expected an array of shape \(n_cells, >= 2\)"),
+    "nan": (X_NAN, r"coordinates contain NaN or infinite values"),
+    "inf": (X_INF, r"coordinates contain NaN or infinite values"),
+}
+
+
+@pytest.mark.parametrize("method", ["velocity", "potential", "growth"])
+@pytest.mark.parametrize(("X", "match"), list(BAD_MODEL_X.values()), ids=list(BAD_MODEL_X))
+def test_model_readouts_bad_x(fitted, method, X, match):
+    model, _ = fitted
+    with pytest.raises(ValueError, match=match):
+        getattr(model, method)(X, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("t", "match"),
+    [
+        (np.zeros(3), r"`t` must be a number or one time per cell \(4\), got shape \(3,\)"),
+        (np.zeros((4, 1)), r"`t` must be a number or one time per cell \(4\)"),
+        (np.array([0.0, np.nan, 1.0, 1.0]), r"`t` contains NaN or infinite values"),
+        (np.inf, r"`t` contains NaN or infinite values"),
+    ],
+    ids=["short", "2d", "nan", "inf"],
+)
+def test_model_velocity_bad_t(fitted, t, match):
+    model, _ = fitted
+    with pytest.raises(ValueError, match=match):
+        model.velocity(X_OK, t)
+
+
+@pytest.mark.parametrize(("X", "match"), list(BAD_MODEL_X.values()), ids=list(BAD_MODEL_X))
+def test_model_simulate_bad_x(fitted, X, match):
+    model, _ = fitted
+    with pytest.raises(ValueError, match=match):
+        model.simulate(X, 0.0, 1.0, n_steps=2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"t_start": math.nan}, r"`t_start` must be a finite number"),
+        ({"t_end": math.inf}, r"`t_end` must be a finite number"),
+        ({"n_steps": 0}, r"`n_steps` must be at least 1"),
+        ({"method": "rk45"}, r"Unknown ODE method 'rk45'; use 'euler' or 'rk4'"),
+    ],
+    ids=["t_start-nan", "t_end-inf", "n_steps-zero", "method"],
+)
+def test_model_simulate_bad_args(fitted, kwargs, match):
+    model, _ = fitted
+    args = {"t_start": 0.0, "t_end": 1.0, "n_steps": 2, "stochastic": False, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        model.simulate(X_OK, **args)
+
+
+def test_model_simulate_backward_stochastic(fitted):
+    model, _ = fitted
+    assert model.sigma > 0
+    with pytest.raises(ValueError, match=r"simulate backward with `stochastic=False`"):
+        model.simulate(X_OK, 2.0, 0.0, n_steps=2, stochastic=True)
+    # the fix works
+    assert model.simulate(X_OK, 2.0, 0.0, n_steps=2, stochastic=False).shape == (4, 2)
+
+
+def test_model_load_empty_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"is not a scam model folder \(needs params\.json and model\.pt\)"):
+        ActionModel.load(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"is not a scam model folder"):
+        ActionModel.load(tmp_path / "does-not-exist")
+
+
+def test_model_save_existing(fitted, tmp_path):
+    model, _ = fitted
+    path = model.save(tmp_path / "model")
+    before = {p.name: p.read_bytes() for p in path.iterdir()}
+    with pytest.raises(FileExistsError, match=r"already holds a model; pass overwrite=True"):
+        model.save(path)
+    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+    model.save(path, overwrite=True)  # the fix works
+
+
+def test_model_save_foreign_folder(fitted, tmp_path):
+    model, _ = fitted
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match=r"is not a scam model folder; choose another path"):
+        model.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_model_to_bad_device(fitted):
+    model, _ = fitted
+    with pytest.raises(ValueError, match=r"Unknown device 'nonsense'"):
+        model.to("nonsense")

@@ -1,0 +1,96 @@
+"""API conventions (after scanpy's ``test_sig_conventions``) and import hygiene."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from anndata import AnnData
+
+import scam
+
+ADATA_MODULES = {"tl": scam.tl, "pp": scam.pp, "pl": scam.pl}
+ALL_MODULES = {**ADATA_MODULES, "datasets": scam.datasets}
+BOOL_ANNOTATIONS = {bool, "bool", "bool | None", "None | bool"}
+CORE_DIR = Path(scam.__file__).parent / "core"
+
+
+def _public(modules: dict[str, ModuleType]) -> list[tuple[str, object]]:
+    return [
+        (f"scam.{mod_name}.{name}", getattr(mod, name)) for mod_name, mod in modules.items() for name in mod.__all__
+    ]
+
+
+PUBLIC = _public(ALL_MODULES)
+PUBLIC_ADATA = _public(ADATA_MODULES)
+
+
+def test_public_functions_collected():
+    assert PUBLIC, "no public functions found"
+    for qualname, f in PUBLIC:
+        assert callable(f), f"{qualname} in __all__ is not callable"
+
+
+@pytest.mark.parametrize(("qualname", "f"), PUBLIC, ids=[q for q, _ in PUBLIC])
+def test_sig_conventions(qualname, f):
+    params = list(inspect.signature(f).parameters.values())
+    n_pos = sum(p.kind == p.POSITIONAL_OR_KEYWORD for p in params)
+    assert n_pos <= 3, f"{qualname} has {n_pos} positional parameters; make all but at most 3 keyword-only"
+    assert not any(p.kind == p.POSITIONAL_ONLY for p in params), f"{qualname} has positional-only parameters"
+    for p in params:
+        if p.annotation in BOOL_ANNOTATIONS or isinstance(p.default, bool):
+            assert p.kind == p.KEYWORD_ONLY, f"{qualname}: bool parameter `{p.name}` must be keyword-only"
+
+
+@pytest.mark.parametrize(("qualname", "f"), PUBLIC_ADATA, ids=[q for q, _ in PUBLIC_ADATA])
+def test_first_param_is_adata(qualname, f):
+    first = next(iter(inspect.signature(f).parameters.values()))
+    assert first.name == "adata", f"{qualname}: first parameter is `{first.name}`, not `adata`"
+    assert first.annotation in {AnnData, "AnnData"}, f"{qualname}: `adata` is annotated {first.annotation!r}"
+
+
+CORE_FILES = sorted(CORE_DIR.glob("*.py"))
+
+
+def _imported_modules(path: Path) -> list[tuple[int, int, str]]:
+    """(line, relative level, module) of every import in a file, including ones inside functions."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, 0, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            out.append((node.lineno, node.level, node.module or ""))
+    return out
+
+
+def test_core_files_found():
+    assert {p.name for p in CORE_FILES} >= {"__init__.py", "train.py", "network.py"}
+
+
+@pytest.mark.parametrize("path", CORE_FILES, ids=[p.name for p in CORE_FILES])
+def test_core_does_not_import_anndata_or_scanpy(path):
+    for line, level, module in _imported_modules(path):
+        top = module.split(".")[0]
+        where = f"{path.name}:{line} imports {'.' * level}{module}"
+        if level == 0:
+            assert top not in {"anndata", "scanpy", "scam"}, where
+        else:  # relative imports must stay inside scam.core (leaving it would pull in scam and anndata)
+            assert level == 1, where
+    # the text check catches what ast cannot (importlib.import_module("anndata"), __import__)
+    source = path.read_text()
+    assert "import_module(" not in source and "__import__(" not in source, path.name
+
+
+def test_import_is_light():
+    """``import scam`` must not import optional heavy modules; they are imported where used."""
+    heavy = ["ot", "torchsde", "scanpy", "matplotlib.pyplot"]
+    code = f"import json, sys; import scam; print(json.dumps([m for m in {heavy!r} if m in sys.modules]))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded == [], f"`import scam` imports {loaded}"

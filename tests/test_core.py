@@ -1,0 +1,226 @@
+"""The pure-torch core against closed forms: Laplacian, loss estimators, interpolants, integrators, training."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from scam.core import ActionNet, TrainConfig, action_matching_loss, get_interpolant, integrate, laplacian, train_action
+from scam.core.interpolants import OTInterpolant, SplineInterpolant, UnbalancedInterpolant
+from scam.core.metrics import mmd_rbf, wasserstein
+
+
+class Quadratic(nn.Module):
+    """s(x, t) = b(t)·x + ½ xᵀ A x."""
+
+    def __init__(self, a: torch.Tensor, b: torch.Tensor):
+        super().__init__()
+        self.a, self.b = a, b
+
+    def forward(self, x, t):
+        t = torch.as_tensor(t, dtype=x.dtype).reshape(-1, 1)
+        return (x * (self.b * (1 + t))).sum(-1) + 0.5 * ((x @ self.a) * x).sum(-1)
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_laplacian_exact_and_hutchinson_match_trace():
+    a = torch.tensor([[2.0, 0.5, 0.0], [0.5, -1.0, 0.3], [0.0, 0.3, 0.5]])
+    net = Quadratic(a, torch.zeros(3))
+    x = torch.randn(4000, 3, requires_grad=True)
+    s = net(x, 0.0)
+    (grad,) = torch.autograd.grad(s.sum(), x, create_graph=True)
+    exact = laplacian(grad, x, method="exact")
+    assert torch.allclose(exact, torch.full_like(exact, 1.5), atol=1e-5)
+    hutch = laplacian(grad, x, method="hutchinson", generator=_gen())
+    assert abs(hutch.mean().item() - 1.5) < 0.1
+    with pytest.raises(ValueError, match="Laplacian"):
+        laplacian(grad, x, method="bogus")
+
+
+def _snapshots(n=400, d=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return [
+        torch.tensor(rng.normal(size=(n, d)) * s + m, dtype=torch.float32)
+        for m, s in ((0.0, 1.0), (1.0, 0.8), (2.5, 0.6))
+    ]
+
+
+@pytest.mark.parametrize("interpolant", ["ot", "spline", "independent"])
+@pytest.mark.parametrize(("sigma", "lam", "masses"), [(0.0, 0.0, None), (0.5, 0.0, None), (0.0, 1.0, [1.0, 1.5, 2.5])])
+def test_path_and_boundary_estimators_agree(interpolant, sigma, lam, masses):
+    """The two estimators are the same loss: their means agree for any action (signs of every term)."""
+    torch.manual_seed(0)
+    net = ActionNet(2, (32, 32))
+    marg = _snapshots()
+    times = [0.0, 0.4, 1.0]
+    interp = get_interpolant(interpolant, sigma=sigma, batch_size=400).fit(marg, times, masses, generator=_gen())
+    mass = masses or [1.0, 1.0, 1.0]
+    vals = {"path": [], "boundary": []}
+    for rep in range(6):
+        path = interp.sample(40_000, generator=_gen(rep))
+        for est in vals:
+            loss, _ = action_matching_loss(
+                net,
+                path,
+                marg[0],
+                marg[-1],
+                m_start=mass[0],
+                m_end=mass[-1],
+                sigma=sigma,
+                lam=lam,
+                estimator=est,
+                laplacian_method="exact",
+            )
+            vals[est].append(loss.item())
+    diff = np.mean(vals["path"]) - np.mean(vals["boundary"])
+    scale = abs(np.mean(vals["boundary"])) + 0.1
+    assert abs(diff) < 0.03 * scale + 0.02, (vals, diff)
+
+
+def test_loss_recovers_known_action_gap():
+    """Path estimator = ½E|∇s − ẋ|² + const: a constant-velocity path is matched by s = c·x."""
+    rng = np.random.default_rng(0)
+    x0 = torch.tensor(rng.normal(size=(500, 2)), dtype=torch.float32)
+    shift = torch.tensor([1.0, -0.5])
+    interp = OTInterpolant(batch_size=500).fit([x0, x0 + shift], [0.0, 1.0], generator=_gen())
+    path = interp.sample(2000, generator=_gen(1))
+    assert torch.allclose(path.dx, shift.expand_as(path.dx), atol=1e-5)
+    other = Quadratic(torch.zeros(2, 2), shift / 2)  # velocity b(1+t): equals the shift only at t = 1
+    exact = Quadratic(torch.zeros(2, 2), torch.zeros(2))
+    exact.forward = lambda x, t: (x * shift).sum(-1)
+    l_exact, _ = action_matching_loss(exact, path)
+    l_other, _ = action_matching_loss(other, path)
+    assert l_exact.item() == pytest.approx(-0.5 * shift.square().sum().item(), rel=1e-4)
+    assert l_other.item() > l_exact.item()
+
+
+def test_ot_interpolant_pairs_a_shift_exactly():
+    rng = np.random.default_rng(1)
+    x0 = torch.tensor(rng.normal(size=(300, 3)), dtype=torch.float32)
+    x1 = x0[torch.randperm(300, generator=_gen())] + 0.1
+    interp = OTInterpolant(batch_size=300).fit([x0, x1], [0.0, 2.0], generator=_gen())
+    a, b = interp.x[interp.pair_a], interp.x[interp.pair_b]
+    assert torch.allclose(b - a, torch.full_like(a, 0.1), atol=1e-5)
+    path = interp.sample(1000, generator=_gen())
+    assert path.t.min() >= 0 and path.t.max() <= 2.0
+    assert torch.allclose(path.dx, torch.full_like(path.dx, 0.05), atol=1e-5)
+    assert torch.allclose(path.w, torch.ones_like(path.w))
+
+
+def test_spline_interpolant_is_smooth_and_hits_the_knots():
+    # points on a parabola in time: chains pass through matched cells; the spline is C1 at the knots
+    rng = np.random.default_rng(2)
+    base = rng.normal(size=(200, 2)) * 0.01
+    times = [0.0, 0.3, 0.6, 1.0]
+    marg = [torch.tensor(base + [t, t**2], dtype=torch.float32) for t in times]
+    interp = SplineInterpolant(batch_size=200).fit(marg, times, generator=_gen())
+    path = interp.sample(20_000, generator=_gen())
+    # the mean path follows (t, t²) closely; its derivative ≈ (1, 2t)
+    t = path.t.numpy()
+    assert np.abs(path.x[:, 0].numpy() - t).max() < 0.06
+    assert np.abs(path.x[:, 1].numpy() - t**2).max() < 0.06
+    assert np.abs(path.dx[:, 0].numpy() - 1).mean() < 0.05
+    assert np.abs(path.dx[:, 1].numpy() - 2 * t).mean() < 0.15
+    m = interp.second_derivatives
+    assert torch.all(m[:, 0] == 0) and torch.all(m[:, -1] == 0)  # natural boundary
+
+
+def test_unbalanced_interpolant_carries_the_masses():
+    marg = _snapshots(n=300)
+    interp = UnbalancedInterpolant(batch_size=300).fit(marg, [0.0, 0.5, 1.0], [1.0, 2.0, 3.0], generator=_gen())
+    path = interp.sample(60_000, generator=_gen())
+    t, w = path.t.numpy(), path.w.numpy()
+    for t0, m in ((0.0, 1.0), (0.5, 2.0), (1.0, 3.0)):
+        near = np.abs(t - t0) < 0.02
+        assert w[near].mean() == pytest.approx(m, rel=0.1)
+
+
+def test_integrate_constant_velocity_and_growth():
+    c = torch.tensor([1.0, -2.0])
+    net = Quadratic(torch.zeros(2, 2), torch.zeros(2))
+    net.forward = lambda x, t: (x * c).sum(-1)  # ∇s = c, s(x) = c·x
+    x0 = torch.randn(50, 2)
+    for method in ("euler", "rk4"):
+        x1, logw = integrate(net, x0, 0.0, 2.0, n_steps=400, lam=0.5, method=method)
+        assert torch.allclose(x1, x0 + 2 * c, atol=1e-4)
+        # log w = λ ∫ c·(x0 + c t) dt = λ (2 c·x0 + 2 |c|²)
+        expected = 0.5 * (2 * (x0 * c).sum(-1) + 2 * c.square().sum())
+        tol = 1e-3 if method == "rk4" else 0.05
+        assert torch.allclose(logw, expected, atol=tol)
+        back, _ = integrate(net, x1, 2.0, 0.0, n_steps=400, method=method)
+        assert torch.allclose(back, x0, atol=1e-4)
+    path, logws = integrate(net, x0, 0.0, 1.0, n_steps=10, save_path=True)
+    assert path.shape == (11, 50, 2) and logws.shape == (11, 50)
+    with pytest.raises(ValueError, match="n_steps"):
+        integrate(net, x0, 0.0, 1.0, n_steps=0)
+
+
+def test_integrate_sde_diffuses_with_sigma():
+    net = Quadratic(torch.zeros(2, 2), torch.zeros(2))  # s = 0: pure noise
+    x0 = torch.zeros(4000, 2)
+    x1, _ = integrate(net, x0, 0.0, 2.0, n_steps=50, sigma=0.7, stochastic=True, generator=_gen())
+    assert x1.var(0).numpy() == pytest.approx([0.98, 0.98], rel=0.1)  # σ² t
+    again, _ = integrate(net, x0, 0.0, 2.0, n_steps=50, sigma=0.7, stochastic=True, generator=_gen())
+    assert torch.equal(x1, again)
+    with pytest.raises(ValueError, match="stochastic=False"):
+        integrate(net, x0, 2.0, 0.0, sigma=0.7, stochastic=True)
+
+
+def test_metrics_closed_forms():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 2))
+    assert wasserstein(x, x + [3.0, 4.0]) == pytest.approx(5.0, rel=1e-6)
+    assert wasserstein(x, x + [3.0, 4.0], p=2) == pytest.approx(5.0, rel=1e-6)
+    assert wasserstein(np.zeros((1, 2)), np.ones((1, 2))) == pytest.approx(math.sqrt(2))
+    # weights: all mass on the first point
+    w = np.zeros(300)
+    w[0] = 1.0
+    assert wasserstein(x, x[:1], x_weights=w) == pytest.approx(0.0, abs=1e-9)
+    assert mmd_rbf(x, x) == pytest.approx(0.0, abs=1e-9)
+    assert mmd_rbf(x, x + 2) > mmd_rbf(x, x + 0.5) > 0
+    with pytest.raises(ValueError, match="Weights"):
+        wasserstein(x, x, x_weights=-np.ones(300))
+
+
+def _train(n_iters, callback=None, lr=1e-3):
+    marg = _snapshots(n=200)
+    times = [0.0, 0.5, 1.0]
+    interp = get_interpolant("ot").fit(marg, times, generator=_gen())
+    torch.manual_seed(0)
+    net = ActionNet(2, (16,))
+    config = TrainConfig(n_iters=n_iters, batch_size=64, val_every=5, lr=lr)
+    val = [m[:50] for m in marg]
+    return train_action(
+        net,
+        interp,
+        marg,
+        times,
+        None,
+        config,
+        val_marginals=val,
+        generator=_gen(),
+        progress_bar=False,
+        callback=callback,
+    )
+
+
+def test_training_diverges_with_a_clear_error():
+    with pytest.raises(FloatingPointError, match="Lower the learning rate"):
+        _train(20, lr=1e30)
+
+
+def test_ctrl_c_keeps_the_best_model_so_far():
+    def interrupt(i, stats):
+        if i == 12:
+            raise KeyboardInterrupt
+
+    result = _train(100, callback=interrupt)
+    assert result.interrupted
+    assert result.history["val_iteration"][-1] == 13
+    best = int(np.argmin(result.history["val_w1"]))
+    assert result.best_iteration == result.history["val_iteration"][best]
