@@ -1,3 +1,5 @@
-"""Plotting (``scam.pl``)."""
+"""Plotting (``scam.pl``); matplotlib is imported when a function draws."""
 
-__all__: list[str] = []
+from ._benchmark import benchmark
+
+__all__ = ["benchmark"]

@@ -13,6 +13,7 @@ from anndata import AnnData
 
 from .. import _keys
 from .._validation import (
+    TimeInfo,
     check_adata,
     check_hidden,
     check_key,
@@ -24,7 +25,7 @@ from .._validation import (
     get_rep,
     get_time,
 )
-from ..core import ActionNet, TrainConfig, get_interpolant, train_action
+from ..core import ActionNet, TrainConfig, TrainResult, get_interpolant, train_action
 from ..core.interpolants import INTERPOLANTS, Interpolant
 from ..model import ActionModel, resolve_device
 
@@ -60,6 +61,97 @@ def _split_validation(codes: np.ndarray, n_times: int, rng: np.random.Generator)
             n_val = min(VAL_MAX_CELLS, int(VAL_FRACTION * len(idx)))
             val[rng.choice(idx, n_val, replace=False)] = True
     return val
+
+
+def check_fit_args(*, sigma, lam, interpolant, n_iters, batch_size, hidden, lr, random_state, device) -> dict:
+    """Check and normalise the optimisation arguments of :func:`fit` (raises ``ValueError`` naming the fix)."""
+    if isinstance(interpolant, str) and interpolant not in INTERPOLANTS:
+        raise ValueError(f"Unknown interpolant {interpolant!r}; choose one of {sorted(INTERPOLANTS)}.")
+    return {
+        "sigma": check_nonnegative("sigma", sigma),
+        "lam": check_nonnegative("lam", lam),
+        "interpolant": interpolant,
+        "n_iters": check_positive_int("n_iters", n_iters),
+        "batch_size": check_positive_int("batch_size", batch_size),
+        "hidden": check_hidden(hidden),
+        "lr": check_positive("lr", lr),
+        "random_state": check_seed(random_state),
+        "device": resolve_device(device),
+    }
+
+
+def train_model(
+    X: np.ndarray,
+    time: TimeInfo,
+    mass: np.ndarray,
+    *,
+    use_rep: str,
+    sigma: float,
+    lam: float,
+    interpolant: str | Interpolant,
+    n_iters: int,
+    batch_size: int,
+    hidden: Sequence[int],
+    lr: float,
+    validation: bool,
+    device: torch.device,
+    random_state: int,
+    progress_bar: bool,
+) -> tuple[ActionModel, TrainResult]:
+    """Train an :class:`ActionModel` on checked arrays (no AnnData is read or written)."""
+    logger.info(
+        "fitting Action Matching on %d cells, %d time points, %d dims (device %s)",
+        X.shape[0],
+        time.n_times,
+        X.shape[1],
+        device,
+    )
+    # --- internal units: one scalar scale keeps the geometry; time in [0, 1]
+    center = X.mean(0)
+    scale = float(np.sqrt(X.var(0).mean())) or 1.0
+    t_origin, t_span = float(time.values[0]), float(time.values[-1] - time.values[0])
+    tau = (time.values - t_origin) / t_span
+    Z = torch.as_tensor((X - center) / scale, dtype=torch.float32)
+
+    rng = np.random.default_rng(random_state)
+    generator = torch.Generator().manual_seed(int(random_state))
+    val_mask = _split_validation(time.codes, time.n_times, rng) if validation else np.zeros(len(X), dtype=bool)
+    train_marg = [Z[(time.codes == k) & ~val_mask].to(device) for k in range(time.n_times)]
+    val_marg = [
+        Z[(time.codes == k) & val_mask].to(device) if (val_mask & (time.codes == k)).any() else None
+        for k in range(time.n_times)
+    ]
+    interp = get_interpolant(interpolant, sigma=sigma).fit(train_marg, tau, mass, generator=generator)
+    net = _seeded_net(X.shape[1], hidden, int(random_state)).to(device)
+    config = TrainConfig(n_iters=n_iters, batch_size=batch_size, lr=lr, sigma=sigma, lam=lam)
+    result = train_action(
+        net,
+        interp,
+        train_marg,
+        tau,
+        mass,
+        config,
+        val_marginals=val_marg,
+        generator=generator,
+        progress_bar=progress_bar,
+    )
+    model = ActionModel(
+        result.net,
+        center=center,
+        scale=scale,
+        t_origin=t_origin,
+        t_span=t_span,
+        sigma=sigma,
+        lam=lam,
+        metadata={
+            "time_key": time.key,
+            "time_labels": time.labels,
+            "time_values": time.values.tolist(),
+            "use_rep": use_rep,
+            "masses": mass.tolist(),
+        },
+    )
+    return model, result
 
 
 def fit(
@@ -165,85 +257,35 @@ def fit(
     # --- check everything before touching adata
     check_adata(adata)
     key_added = check_key("key_added", key_added)
-    sigma = check_nonnegative("sigma", sigma)
-    lam = check_nonnegative("lam", lam)
-    n_iters = check_positive_int("n_iters", n_iters)
-    batch_size = check_positive_int("batch_size", batch_size)
-    lr = check_positive("lr", lr)
-    hidden = check_hidden(hidden)
-    random_state = check_seed(random_state)
-    if isinstance(interpolant, str) and interpolant not in INTERPOLANTS:
-        raise ValueError(f"Unknown interpolant {interpolant!r}; choose one of {sorted(INTERPOLANTS)}.")
-    dev = resolve_device(device)
+    args = check_fit_args(
+        sigma=sigma,
+        lam=lam,
+        interpolant=interpolant,
+        n_iters=n_iters,
+        batch_size=batch_size,
+        hidden=hidden,
+        lr=lr,
+        random_state=random_state,
+        device=device,
+    )
     if adata.isbacked and copy:
         raise ValueError("`copy=True` is not supported for backed AnnData; load it with `adata.to_memory()` first.")
     time = get_time(adata, time_key)
     X = get_rep(adata, use_rep, n_dims)
-    n_dims = X.shape[1]
     mass = get_masses(masses, time)
-    if lam == 0 and not np.allclose(mass, 1.0):
+    if args["lam"] == 0 and not np.allclose(mass, 1.0):
         warnings.warn(
             "`masses` are ignored when `lam=0` (no growth: mass is conserved); set `lam > 0` to use them.",
             UserWarning,
             stacklevel=2,
         )
         mass = np.ones_like(mass)
-
     start = _time.perf_counter()
-    logger.info(
-        "fitting Action Matching on %d cells, %d time points, %d dims (device %s)",
-        X.shape[0],
-        time.n_times,
-        n_dims,
-        dev,
-    )
-    # --- internal units: one scalar scale keeps the geometry; time in [0, 1]
-    center = X.mean(0)
-    scale = float(np.sqrt(X.var(0).mean())) or 1.0
-    t_origin, t_span = float(time.values[0]), float(time.values[-1] - time.values[0])
-    tau = (time.values - t_origin) / t_span
-    Z = torch.as_tensor((X - center) / scale, dtype=torch.float32)
-
-    rng = np.random.default_rng(random_state)
-    generator = torch.Generator().manual_seed(int(random_state))
-    val_mask = _split_validation(time.codes, time.n_times, rng) if validation else np.zeros(len(X), dtype=bool)
-    train_marg = [Z[(time.codes == k) & ~val_mask].to(dev) for k in range(time.n_times)]
-    val_marg = [
-        Z[(time.codes == k) & val_mask].to(dev) if (val_mask & (time.codes == k)).any() else None
-        for k in range(time.n_times)
-    ]
-
-    interp = get_interpolant(interpolant, sigma=sigma).fit(train_marg, tau, mass, generator=generator)
-    net = _seeded_net(n_dims, hidden, int(random_state)).to(dev)
-    config = TrainConfig(n_iters=n_iters, batch_size=batch_size, lr=lr, sigma=sigma, lam=lam)
-    result = train_action(
-        net,
-        interp,
-        train_marg,
-        tau,
-        mass,
-        config,
-        val_marginals=val_marg,
-        generator=generator,
-        progress_bar=progress_bar,
-    )
-    model = ActionModel(
-        result.net,
-        center=center,
-        scale=scale,
-        t_origin=t_origin,
-        t_span=t_span,
-        sigma=sigma,
-        lam=lam,
-        metadata={
-            "time_key": time.key,
-            "time_labels": time.labels,
-            "time_values": time.values.tolist(),
-            "use_rep": use_rep,
-            "masses": mass.tolist(),
-        },
+    model, result = train_model(
+        X, time, mass, use_rep=use_rep, validation=validation, progress_bar=progress_bar, **args
     )
     train_seconds = _time.perf_counter() - start
+    n_dims, center, scale, t_origin, t_span = model.n_dims, model.center, model.scale, model.t_origin, model.t_span
 
     # --- read-outs at every cell
     t_cell = time.values[time.codes]
@@ -251,25 +293,22 @@ def fit(
     weight = np.full(len(X), np.nan)
     for k in range(time.n_times - 1):
         idx = np.flatnonzero(time.codes == k)
+        if model.lam == 0:  # no growth: every weight is exactly 1
+            weight[idx] = 1.0
+            continue
         _, w = model.simulate(X[idx], time.values[k], time.values[k + 1], stochastic=False, return_weights=True)
         weight[idx] = w
     velocity = np.zeros(adata.obsm[use_rep].shape, dtype=np.float32)
     velocity[:, :n_dims] = v * scale / t_span
 
     params = {
+        **{k: v for k, v in args.items() if k not in ("interpolant", "device")},
         "time_key": time.key,
         "use_rep": use_rep,
         "n_dims": n_dims,
-        "sigma": sigma,
-        "lam": lam,
         "interpolant": interpolant if isinstance(interpolant, str) else type(interpolant).__name__,
-        "n_iters": n_iters,
-        "batch_size": batch_size,
-        "hidden": list(hidden),
-        "lr": lr,
         "validation": validation,
-        "device": str(dev),
-        "random_state": int(random_state),
+        "device": str(args["device"]),
         "masses": "none" if masses is None else str(masses),
         "diffusion": model.diffusion,
     }
@@ -296,7 +335,7 @@ def fit(
         adata._init_as_actual(adata.copy())
     adata.obsm[_keys.velocity(key_added)] = velocity
     adata.obs[_keys.potential(key_added)] = (s * scale**2 / t_span).astype(np.float32)
-    adata.obs[_keys.growth(key_added)] = (lam * s / t_span).astype(np.float32)
+    adata.obs[_keys.growth(key_added)] = (model.lam * s / t_span).astype(np.float32)
     adata.obs[_keys.weight(key_added)] = weight.astype(np.float32)
     adata.uns[_keys.uns(key_added)] = uns
     logger.info(

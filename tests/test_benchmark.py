@@ -1,0 +1,156 @@
+"""Baselines with known answers, the LOT loop's no-leak rule, and its table."""
+
+import anndata as ad
+import numpy as np
+import pytest
+
+import scam
+from scam.benchmark import BASELINES, available_methods, run_lot, summarize
+from scam.benchmark.baselines import entropic_ot_midpoint, ot_midpoint, unbalanced_ot_midpoint
+from scam.core import wasserstein
+
+FIT = {"n_iters": 30, "hidden": (16,), "batch_size": 64}
+
+
+def test_ot_midpoint_of_two_point_masses():
+    pred, w = ot_midpoint(np.array([[0.0, 0.0]]), np.array([[2.0, 4.0]]), 0.0, 2.0, 0.5)
+    np.testing.assert_allclose(pred, [[0.5, 1.0]])
+    np.testing.assert_allclose(w, [1.0])
+
+
+def test_ot_midpoint_of_a_shifted_cloud_is_the_half_shift():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    shift = np.array([1.0, -2.0, 0.5])
+    pred, w = ot_midpoint(x, rng.permutation(x) + shift, 1.0, 3.0, 2.0)
+    assert wasserstein(pred, x + shift / 2, x_weights=w) == pytest.approx(0.0, abs=1e-7)
+    # with a small ε, pairs drawn from the entropic and unbalanced plans are (nearly all) the OT pairs
+    truth = x + shift / 2
+
+    def on_truth(pred):
+        return (np.linalg.norm(pred[:, None] - truth[None], axis=-1).min(1) < 1e-6).mean()
+
+    pred_e, w_e = entropic_ot_midpoint(x, x + shift, 1.0, 3.0, 2.0, epsilon=0.001)
+    assert w_e is None and len(pred_e) == 200 and on_truth(pred_e) > 0.95
+    # the unbalanced plan is blurrier: check the weighted mean moves half-way
+    pred_u, w_u = unbalanced_ot_midpoint(x, x + shift, 1.0, 3.0, 2.0, m_prev=1.0, m_next=2.0, reg_m=10.0)
+    assert w_u.sum() == pytest.approx(1.0) and len(pred_u) == 200
+    np.testing.assert_allclose(w_u @ pred_u, truth.mean(0), atol=0.1)
+
+
+def test_previous_next_and_time_checks():
+    a, b = np.zeros((3, 2)), np.ones((4, 2))
+    np.testing.assert_array_equal(BASELINES["previous"](a, b, 0, 2, 1)[0], a)
+    np.testing.assert_array_equal(BASELINES["next"](a, b, 0, 2, 1)[0], b)
+    with pytest.raises(ValueError, match="strictly between"):
+        ot_midpoint(a, b, 0, 2, 3)
+
+
+def _course(n=120, seed=0):
+    return scam.datasets.gaussian_path(n_cells=n, times=(0.0, 1.0, 2.0, 3.0), n_dims=2, random_state=seed)
+
+
+def test_lot_never_sees_the_held_out_cells():
+    """Replacing the held-out snapshot with garbage changes the scores, never the predictions."""
+    clean = _course()
+    dirty = clean.copy()
+    held = dirty.obs["time"].to_numpy() == 1.0
+    dirty.obsm["X_pca"][held] = 1e3 + np.random.default_rng(1).normal(size=(held.sum(), 2))
+    methods = ["scam", "scam_uam", "ot_midpoint", "entropic_ot", "previous"]
+    out = {}
+    for name, adata in (("clean", clean), ("dirty", dirty)):
+        from scam._validation import get_rep, get_time
+
+        time = get_time(adata, "time")
+
+        def fit_scam(keep, variant, seed, adata=adata):
+            sub = adata[keep].copy()
+            sub.obs = sub.obs[["time"]]
+            return scam.tl.fit(sub, "time", random_state=seed, progress_bar=False, **{**FIT, **variant})
+
+        out[name] = run_lot(
+            get_rep(adata, "X_pca", None),
+            time.codes,
+            time.values,
+            time.labels,
+            fit_scam,
+            held_out=[1],
+            methods=methods,
+            metrics=("w1",),
+            progress_bar=False,
+            return_predictions=True,
+        )
+    for key, (pred, weights) in out["clean"][1].items():
+        np.testing.assert_array_equal(pred, out["dirty"][1][key][0])
+        assert (weights is None) == (out["dirty"][1][key][1] is None)
+    assert (out["dirty"][0]["value"] > 100).all() and (out["clean"][0]["value"] < 10).all()
+
+
+def test_leave_one_timepoint_out_table_and_uns(tmp_path):
+    adata = _course()
+    adata.obs["stage"] = adata.obs["time"].map({0.0: "a", 1.0: "b", 2.0: "c", 3.0: "d"}).astype("category")
+    adata.obs["stage"] = adata.obs["stage"].cat.as_ordered()
+    df = scam.tl.leave_one_timepoint_out(
+        adata,
+        "stage",
+        methods=["scam", "ot_midpoint", "previous", "next"],
+        n_seeds=2,
+        fit_kwargs=FIT,
+        progress_bar=False,
+        masses=[1.0, 1.5, 2.0, 3.0],
+    )
+    assert set(df.columns) == {"method", "held_out", "seed", "metric", "value", "fit_seconds"}
+    assert set(df["held_out"]) == {"b", "c"} and set(df["metric"]) == {"w1", "w2", "mmd"}
+    assert len(df) == 4 * 2 * 2 * 3
+    table = summarize(df)
+    assert table.loc["ot_midpoint", "mean"] < table.loc["previous", "mean"]
+    assert table.loc["ot_midpoint", "std"] == 0.0  # deterministic
+    assert list(table.columns[:2]) == ["mean", "std"]
+    adata.write_h5ad(tmp_path / "lot.h5ad")
+    back = ad.read_h5ad(tmp_path / "lot.h5ad")
+    assert list(back.uns["scam_lot"]["results"]["method"]) == list(df["method"])
+
+
+def test_mass_error_uses_true_masses():
+    adata = _course()
+    df = scam.tl.leave_one_timepoint_out(
+        adata,
+        "time",
+        held_out=2.0,
+        methods=["scam_uam"],
+        fit_kwargs=FIT,
+        metrics=("w1",),
+        masses=[1.0, 1.5, 2.0, 3.0],
+        progress_bar=False,
+    )
+    assert set(df["metric"]) == {"w1", "mass_error"} and set(df["held_out"]) == {"2"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"held_out": 0.0}, "not an interior time point"),
+        ({"held_out": 3.0}, "not an interior time point"),
+        ({"methods": ["magic"]}, "Unknown methods"),
+        ({"fit_kwargs": {"random_state": 3}}, "may not set 'random_state'"),
+        ({"n_seeds": 0}, "n_seeds"),
+    ],
+)
+def test_lot_bad_input(kwargs, match):
+    adata = _course(n=40)
+    before = set(adata.uns)
+    with pytest.raises(ValueError, match=match):
+        scam.tl.leave_one_timepoint_out(adata, "time", progress_bar=False, **{"fit_kwargs": FIT, **kwargs})
+    assert set(adata.uns) == before
+
+
+def test_lot_needs_an_interior_time():
+    adata = scam.datasets.gaussian_path(n_cells=40, times=(0.0, 1.0), n_dims=2)
+    with pytest.raises(ValueError, match="at least three time points"):
+        scam.tl.leave_one_timepoint_out(adata, "time", progress_bar=False)
+
+
+def test_every_method_is_listed():
+    names = available_methods()
+    for name in ("scam", "scam_am", "scam_eam", "scam_uam", "scam_ueam", "scam_spline", "ot_midpoint", "otcfm"):
+        assert name in names
