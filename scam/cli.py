@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -115,11 +116,113 @@ def _print_summary(adata, model, source, seconds, out, model_dir) -> None:
     print(f"  model       {model_dir} (load with scam.ActionModel.load({str(model_dir)!r}))")
 
 
+def _benchmark_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "benchmark",
+        help="leave-one-timepoint-out benchmark against OT baselines and peers (or 'scale')",
+        description="Hold out each interior time point, predict it, and score W1/W2/MMD; or, with 'scale', time "
+        "fits on 10k-1M synthetic cells.",
+    )
+    p.add_argument("what", nargs="?", choices=["lot", "scale"], default="lot", help="lot (default) or scale")
+    p.add_argument("--data", default="eb", help="'eb' (bundled Embryoid Body, 5 PCs) or a .h5ad path")
+    p.add_argument("--time-key", help="obs column with time points (default 'time' for eb)")
+    p.add_argument("--use-rep", default="X_pca", help="obsm key of the coordinates")
+    p.add_argument("--seeds", type=int, default=5, help="seeds per held-out time (default 5)")
+    p.add_argument("--methods", nargs="+", help="methods to run (default: scam otcfm ot_midpoint previous next)")
+    p.add_argument("--variants", action="store_true", help="also run every scam variant (AM, eAM, uAM, ueAM, ...)")
+    p.add_argument("--out", default="scam_benchmark", help="output folder (default scam_benchmark)")
+    p.add_argument("--quick", action="store_true", help="one seed, fewer iterations, W1 only (minutes)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000, 1_000_000], help="cells for 'scale'")
+    p.set_defaults(func=_run_benchmark)
+
+
+def _run_benchmark(args: argparse.Namespace) -> int:
+    import json
+    import platform
+
+    out = Path(args.out)
+    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {_torch_version()}"
+    if args.what == "scale":
+        from scam.benchmark.scale import markdown, run_scale
+
+        n_iters = 200 if args.quick else 1000
+        print(f"scam benchmark scale: {n_iters} steps per size, 50 dims, on {machine}")
+        rows = run_scale(args.sizes, n_iters=n_iters, device=args.device)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "scale.json").write_text(json.dumps(rows, indent=2))
+        (out / "scale.md").write_text(f"# Scale ({machine})\n\n" + markdown(rows) + "\n")
+        print(markdown(rows))
+        print(f"wrote {out / 'scale.md'} and {out / 'scale.json'}")
+        return 0
+
+    import anndata as ad
+
+    import scam
+    from scam.benchmark import PUBLISHED_EB_W1, SCAM_VARIANTS
+    from scam.benchmark.report import markdown_table, write_report
+
+    if args.data == "eb":
+        adata, time_key, published = scam.datasets.embryoid_body(), args.time_key or "time", PUBLISHED_EB_W1
+        name = "Embryoid Body, 5 PCs"
+    else:
+        path = Path(args.data)
+        if not path.is_file() or args.time_key is None:
+            print("scam benchmark: --data must be 'eb' or an existing .h5ad with --time-key", file=sys.stderr)
+            return 2
+        adata, time_key, published, name = ad.read_h5ad(path), args.time_key, None, str(path)
+    methods = list(args.methods or ["scam", "otcfm", "ot_midpoint", "previous", "next"])
+    if args.variants:
+        methods += [m for m in SCAM_VARIANTS if m not in methods]
+    seeds = 1 if args.quick else args.seeds
+    fit_kwargs = {"device": args.device, **({"n_iters": 1000} if args.quick else {})}
+    metrics = ("w1",) if args.quick else ("w1", "w2", "mmd")
+    print(f"scam benchmark: {name}; methods {', '.join(methods)}; {seeds} seed(s); on {machine}")
+    start = time.perf_counter()
+    try:
+        df = scam.tl.leave_one_timepoint_out(
+            adata,
+            time_key,
+            methods=methods,
+            n_seeds=seeds,
+            metrics=metrics,
+            fit_kwargs=fit_kwargs,
+            use_rep=args.use_rep,
+            progress_bar=True,
+        )
+    except (ValueError, TypeError) as e:
+        print(f"scam benchmark: {e}", file=sys.stderr)
+        return 2
+    total = time.perf_counter() - start
+    notes = (
+        f"Data: {name}. {seeds} seed(s). Machine: {machine}. Total time {total / 60:.1f} min. "
+        + ("Quick mode: 1,000 scam steps, W1 only. " if args.quick else "")
+        + "Rows marked published are quoted from the papers, not re-run."
+    )
+    paths = write_report(df, out, published=published, notes=notes)
+    print(markdown_table(df, published=published))
+    seconds = df[df["metric"] == df["metric"].iloc[0]].groupby("method")["fit_seconds"].mean()
+    if "scam" in seconds and "otcfm" in seconds:
+        print(
+            f"fit time per fold: scam {seconds['scam']:.1f} s, OT-CFM {seconds['otcfm']:.1f} s "
+            f"(OT-CFM / scam = {seconds['otcfm'] / seconds['scam']:.2f})"
+        )
+    print(f"total {total / 60:.1f} min; wrote {paths['csv']}, {paths['md']}, {paths['png']}")
+    return 0
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``scam`` command."""
     parser = argparse.ArgumentParser(prog="scam", description="scam: single-cell Action Matching.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _fit_parser(sub)
+    _benchmark_parser(sub)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

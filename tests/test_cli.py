@@ -60,3 +60,47 @@ def test_fit_reports_bad_input(tmp_path, capsys):
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     assert main(["fit", str(tmp_path / "a.h5ad"), "--time-key", "time", "--model-dir", str(tmp_path / "busy")]) == 2
     assert "not a scam model folder" in capsys.readouterr().err
+
+
+def test_benchmark_command_writes_report(tmp_path, capsys):
+    adata = scam.datasets.gaussian_path(n_cells=60, times=(0.0, 1.0, 2.0, 3.0), n_dims=2)
+    adata.write_h5ad(tmp_path / "c.h5ad")
+    out = tmp_path / "bench"
+    rc = main(
+        [
+            "benchmark",
+            "--data",
+            str(tmp_path / "c.h5ad"),
+            "--time-key",
+            "time",
+            "--quick",
+            "--methods",
+            "scam",
+            "ot_midpoint",
+            "previous",
+            "next",
+            "--out",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "ot_midpoint" in printed and "| method |" in printed
+    for name in ("results.csv", "results.md", "results.png"):
+        assert (out / name).is_file()
+    import pandas as pd
+
+    df = pd.read_csv(out / "results.csv")
+    assert set(df["method"]) == {"scam", "ot_midpoint", "previous", "next"} and set(df["held_out"]) == {1, 2}
+    assert main(["benchmark", "--data", str(tmp_path / "missing.h5ad")]) == 2
+
+
+def test_benchmark_scale_small(tmp_path, capsys):
+    rc = main(["benchmark", "scale", "--sizes", "400", "800", "--quick", "--out", str(tmp_path)])
+    assert rc == 0
+    import json
+
+    rows = json.loads((tmp_path / "scale.json").read_text())
+    assert [r["n_cells"] for r in rows] == [400, 800]
+    assert all(r["peak_memory_gb"] > 0 and r["seconds_per_1000_steps"] > 0 for r in rows)
+    assert rows[0]["step_cost_ratio"] == 1.0

@@ -373,23 +373,31 @@ class SplineInterpolant(Interpolant):
 
     name = "spline"
 
-    def __init__(self, sigma: float = 0.0, batch_size: int = 512, pool_size: int | None = None):
+    def __init__(self, sigma: float = 0.0, batch_size: int = 512, pool_size: int | None = None, momentum: float = 0.0):
         self.sigma = float(sigma)
         self.batch_size = int(batch_size)
         self.pool_size = pool_size
+        self.momentum = float(momentum)
 
     def _fit(self, generator: torch.Generator) -> None:
         target = self.pool_size or min(2 * max(self.sizes), 100_000)
+        times = self.times.numpy()
         chains, n = [], 0
         while n < target:
             b = min(self.batch_size, *self.sizes)
             current = _minibatch(self.sizes[0], b, generator)
             chain = [current + self.offsets[0]]
+            velocity = None
             for k in range(1, len(self.sizes)):
                 nxt = _minibatch(self.sizes[k], b, generator)
                 xa, xb = self._marginals_np[k - 1][current], self._marginals_np[k][nxt]
-                plan = _exact_plan(xa, xb)
-                current = nxt[plan.argmax(1)]
+                dt = times[k] - times[k - 1]
+                # with momentum, cells are matched to where their incoming motion would carry them
+                source = xa if velocity is None or self.momentum == 0 else xa + self.momentum * velocity * dt
+                plan = _exact_plan(source, xb)
+                matched = nxt[plan.argmax(1)]
+                velocity = (self._marginals_np[k][matched] - xa) / dt
+                current = matched
                 chain.append(current + self.offsets[k])
             chains.append(np.stack(chain, axis=1))
             n += b

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -81,6 +82,8 @@ class TrainResult:
     history: dict[str, list[float]] = field(default_factory=dict)
     best_iteration: int = -1
     interrupted: bool = False
+    n_steps: int = 0  # optimisation steps taken
+    seconds: float = 0.0  # wall time of the optimisation loop (validation included)
 
 
 def _lr_factor(i: int, config: TrainConfig) -> float:
@@ -185,6 +188,7 @@ def train_action(
             best = (value, i, copy.deepcopy(ema.state_dict()))
 
     bar = tqdm(range(config.n_iters), desc="scam: training", disable=not progress_bar, leave=False)
+    loop_start = time.perf_counter()
     interrupted = False
     i = -1
     try:
@@ -246,5 +250,10 @@ def train_action(
     if best[2] is not None:
         ema.load_state_dict(best[2])
     return TrainResult(
-        net=ema, history=history, best_iteration=best[1] if best[2] is not None else i + 1, interrupted=interrupted
+        net=ema,
+        history=history,
+        best_iteration=best[1] if best[2] is not None else i + 1,
+        interrupted=interrupted,
+        n_steps=i + 1,
+        seconds=time.perf_counter() - loop_start,
     )

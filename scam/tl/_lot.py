@@ -9,8 +9,11 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._validation import check_adata, check_key, check_positive_int, get_masses, get_rep, get_time
-from ._fit import fit
+from .._validation import TimeInfo, check_adata, check_key, check_positive_int, get_masses, get_rep, get_time
+from ._fit import DEFAULTS, check_fit_args, train_model
+
+#: Optimisation arguments of scam.tl.fit the benchmark passes on (with fit's defaults).
+_FIT_ARG_DEFAULTS = {**DEFAULTS, "random_state": 0, "device": "auto"}
 
 logger = logging.getLogger("scam")
 
@@ -115,20 +118,32 @@ def leave_one_timepoint_out(
     ks = _held_out_indices(held_out, time)
     mass = None if masses is None else get_masses(masses, time)
     fit_kwargs = dict(fit_kwargs or {})
-    for reserved in ("use_rep", "n_dims", "random_state", "copy", "key_added"):
+    for reserved in ("use_rep", "n_dims", "random_state", "copy", "key_added", "masses", "progress_bar"):
         if reserved in fit_kwargs:
             raise ValueError(f"`fit_kwargs` may not set {reserved!r}; it is set by the benchmark.")
-    col = time_key
+    unknown = set(fit_kwargs) - set(_FIT_ARG_DEFAULTS) - {"validation"}
+    if unknown:
+        raise ValueError(f"Unknown `fit_kwargs` {sorted(unknown)}; use arguments of scam.tl.fit.")
+    check_fit_args(**{**_FIT_ARG_DEFAULTS, **{k: v for k, v in fit_kwargs.items() if k in _FIT_ARG_DEFAULTS}})
 
     def fit_scam(keep: np.ndarray, variant: Mapping, seed: int):
-        # A fresh AnnData with only the kept cells: nothing of the held-out snapshot reaches the fit.
-        sub = AnnData(obs=pd.DataFrame({col: time.values[time.codes[keep]]}, index=adata.obs_names[keep]))
-        sub.obsm["X_rep"] = X[keep]
-        kwargs = {"progress_bar": False, **fit_kwargs, **variant}
-        if kwargs.get("lam", 0) > 0 and mass is not None:
-            kept_times = np.unique(time.codes[keep])
-            kwargs.setdefault("masses", {float(time.values[j]): float(mass[j]) for j in kept_times})
-        return fit(sub, col, use_rep="X_rep", random_state=seed, **kwargs)
+        # Only the kept cells reach the fit: nothing of the held-out snapshot is sampled, coupled,
+        # normalised or used for validation.
+        kept = np.unique(time.codes[keep])
+        sub_time = TimeInfo(
+            key=time.key,
+            labels=[time.labels[j] for j in kept],
+            values=time.values[kept],
+            codes=np.searchsorted(kept, time.codes[keep]),
+        )
+        kwargs = {**_FIT_ARG_DEFAULTS, **fit_kwargs, **variant}
+        validation = kwargs.pop("validation", True)
+        sub_mass = mass[kept] / mass[kept][0] if (mass is not None and kwargs["lam"] > 0) else np.ones(len(kept))
+        args = check_fit_args(**{**kwargs, "random_state": seed})
+        model, _ = train_model(
+            X[keep], sub_time, sub_mass, use_rep=use_rep, validation=validation, progress_bar=False, **args
+        )
+        return model
 
     df = run_lot(
         X,

@@ -1,0 +1,111 @@
+"""Scale benchmark: fit on synthetic data with many cells; seconds per 1,000 steps and peak memory.
+
+Each size runs in its own process so that its peak resident memory is its own
+(``python -m scam.benchmark.scale --n-cells N`` prints one JSON line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+
+def run_one(
+    n_cells: int,
+    *,
+    n_dims: int = 50,
+    n_iters: int = 1000,
+    n_times: int = 4,
+    device: str = "auto",
+    random_state: int = 0,
+) -> dict:
+    """Fit scam (defaults, given ``n_iters``) on a Gaussian path with ``n_cells`` cells; time it and measure memory."""
+    import numpy as np
+
+    import scam
+
+    times = tuple(float(t) for t in range(n_times))
+    adata = scam.datasets.gaussian_path(
+        n_cells=n_cells // n_times, times=times, n_dims=n_dims, random_state=random_state
+    )
+    start = time.perf_counter()
+    scam.tl.fit(adata, "time", n_iters=n_iters, device=device, random_state=random_state, progress_bar=False)
+    total = time.perf_counter() - start
+    training = adata.uns["scam"]["training"]
+    assert np.isfinite(adata.obsm["scam_velocity"]).all()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    return {
+        "n_cells": int(adata.n_obs),
+        "n_dims": n_dims,
+        "n_iters": n_iters,
+        "device": adata.uns["scam"]["params"]["device"],
+        "seconds_per_1000_steps": 1000 * float(training["loop_seconds"]) / int(training["n_steps"]),
+        "fit_seconds": total,
+        "peak_memory_gb": peak_kb / 1024**2,
+    }
+
+
+def run_scale(
+    sizes=(10_000, 100_000, 1_000_000), *, n_dims: int = 50, n_iters: int = 1000, device: str = "auto", echo=print
+) -> list[dict]:
+    """Run :func:`run_one` for each size in a fresh process; returns one dict per size."""
+    rows = []
+    for n in sizes:
+        cmd = [
+            sys.executable,
+            "-m",
+            "scam.benchmark.scale",
+            "--n-cells",
+            str(n),
+            "--n-dims",
+            str(n_dims),
+            "--n-iters",
+            str(n_iters),
+            "--device",
+            device,
+        ]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"scale run with {n} cells failed:\n{out.stderr[-2000:]}")
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        echo(
+            f"  {row['n_cells']:>9,} cells × {n_dims} dims: {row['seconds_per_1000_steps']:.1f} s / 1000 steps, "
+            f"fit {row['fit_seconds']:.1f} s, peak memory {row['peak_memory_gb']:.2f} GB"
+        )
+    base = rows[0]["seconds_per_1000_steps"]
+    for row in rows:
+        row["step_cost_ratio"] = row["seconds_per_1000_steps"] / base
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    """Markdown table of :func:`run_scale` results."""
+    lines = [
+        "| cells | dims | s / 1000 steps | × smallest | fit s (all cells written) | peak memory GB | device |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['n_cells']:,} | {r['n_dims']} | {r['seconds_per_1000_steps']:.1f} | "
+            f"{r['step_cost_ratio']:.2f} | {r['fit_seconds']:.1f} | {r['peak_memory_gb']:.2f} | {r['device']} |"
+        )
+    return "\n".join(lines)
+
+
+def _main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--n-cells", type=int, required=True)
+    p.add_argument("--n-dims", type=int, default=50)
+    p.add_argument("--n-iters", type=int, default=1000)
+    p.add_argument("--device", default="auto")
+    a = p.parse_args()
+    print(json.dumps(run_one(a.n_cells, n_dims=a.n_dims, n_iters=a.n_iters, device=a.device)))
+
+
+if __name__ == "__main__":
+    _main()
