@@ -135,26 +135,25 @@ def get_rep(adata: AnnData, use_rep: str, n_dims: int | None) -> np.ndarray:
     return rep
 
 
-def check_nonnegative(name: str, value) -> float:
-    """A finite, non-negative float."""
+def _check_number(name: str, value, *, positive: bool) -> float:
+    word = "positive" if positive else "non-negative"
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a non-negative number, got {value!r}.") from None
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"`{name}` must be a finite non-negative number, got {value!r}.")
+        raise ValueError(f"`{name}` must be a {word} number, got {value!r}.") from None
+    if not np.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError(f"`{name}` must be a finite {word} number, got {value!r}.")
     return value
+
+
+def check_nonnegative(name: str, value) -> float:
+    """A finite, non-negative float."""
+    return _check_number(name, value, positive=False)
 
 
 def check_positive(name: str, value) -> float:
     """A finite, positive float."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a positive number, got {value!r}.") from None
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"`{name}` must be a finite positive number, got {value!r}.")
-    return value
+    return _check_number(name, value, positive=True)
 
 
 def check_hidden(hidden) -> list[int]:

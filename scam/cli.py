@@ -131,7 +131,9 @@ def _benchmark_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--methods", nargs="+", help="methods to run (default: scam otcfm ot_midpoint previous next)")
     p.add_argument("--variants", action="store_true", help="also run every scam variant (AM, eAM, uAM, ueAM, ...)")
     p.add_argument("--out", default="scam_benchmark", help="output folder (default scam_benchmark)")
-    p.add_argument("--quick", action="store_true", help="one seed, fewer iterations, W1 only (minutes)")
+    p.add_argument(
+        "--quick", action="store_true", help="one seed, fewer steps (scam 1,000, OT-CFM 2,000), W1 only: a few minutes"
+    )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000, 1_000_000], help="cells for 'scale'")
     p.set_defaults(func=_run_benchmark)
@@ -187,6 +189,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
             n_seeds=seeds,
             metrics=metrics,
             fit_kwargs=fit_kwargs,
+            peer_kwargs={"n_iters": 2000} if args.quick else None,
             use_rep=args.use_rep,
             progress_bar=True,
         )
@@ -196,7 +199,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
     total = time.perf_counter() - start
     notes = (
         f"Data: {name}. {seeds} seed(s). Machine: {machine}. Total time {total / 60:.1f} min. "
-        + ("Quick mode: 1,000 scam steps, W1 only. " if args.quick else "")
+        + ("Quick mode: 1,000 scam steps, 2,000 OT-CFM steps, W1 only. " if args.quick else "")
         + "Rows marked published are quoted from the papers, not re-run."
     )
     paths = write_report(df, out, published=published, notes=notes)

@@ -50,6 +50,7 @@ def leave_one_timepoint_out(
     n_seeds: int = 1,
     metrics: Sequence[str] = ("w1", "w2", "mmd"),
     fit_kwargs: Mapping | None = None,
+    peer_kwargs: Mapping | None = None,
     use_rep: str = "X_pca",
     n_dims: int | None = None,
     masses: None | str | Mapping | Sequence[float] = None,
@@ -89,6 +90,9 @@ def leave_one_timepoint_out(
     fit_kwargs
         Keyword arguments for :func:`scam.tl.fit` (e.g. ``{"n_iters": 500}``); variants override
         the settings that define them.
+    peer_kwargs
+        Keyword arguments for the OT-CFM peer (:func:`scam.benchmark.peers.otcfm_predict`), e.g.
+        ``{"n_iters": 2000}``; its defaults follow TorchCFM's EB runner.
     use_rep, n_dims
         Coordinates, as in :func:`scam.tl.fit`.
     masses
@@ -157,6 +161,7 @@ def leave_one_timepoint_out(
         metrics=metrics,
         masses=mass,
         n_steps=n_steps,
+        peer_kwargs=peer_kwargs,
         progress_bar=progress_bar,
     )
     adata.uns[key_added] = {
