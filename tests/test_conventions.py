@@ -52,7 +52,10 @@ def test_sig_conventions(qualname, f):
 def test_first_param_is_adata(qualname, f):
     first = next(iter(inspect.signature(f).parameters.values()))
     assert first.name == "adata", f"{qualname}: first parameter is `{first.name}`, not `adata`"
-    assert first.annotation in {AnnData, "AnnData"}, f"{qualname}: `adata` is annotated {first.annotation!r}"
+    # AnnData, or a union with it (scam.pl.benchmark also takes the benchmark's DataFrame)
+    assert first.annotation is AnnData or "AnnData" in str(first.annotation), (
+        f"{qualname}: `adata` is annotated {first.annotation!r}"
+    )
 
 
 CORE_FILES = sorted(CORE_DIR.glob("*.py"))

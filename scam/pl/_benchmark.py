@@ -22,7 +22,7 @@ def _results(data, key: str) -> pd.DataFrame:
 
 
 def benchmark(
-    data: pd.DataFrame | AnnData,
+    adata: AnnData | pd.DataFrame,
     *,
     metric: str = "w1",
     key: str = "scam_lot",
@@ -38,8 +38,9 @@ def benchmark(
 
     Parameters
     ----------
-    data
-        The table returned by :func:`scam.tl.leave_one_timepoint_out`, or an AnnData holding it.
+    adata
+        An AnnData holding the results of :func:`scam.tl.leave_one_timepoint_out` (in
+        ``uns[key]``), or the table it returned.
     metric
         ``"w1"``, ``"w2"``, ``"mmd"`` or ``"mass_error"``.
     key
@@ -61,7 +62,7 @@ def benchmark(
 
     from ..benchmark.lot import summarize
 
-    table = summarize(_results(data, key), metric)
+    table = summarize(_results(adata, key), metric)
     held = [c for c in table.columns if c not in ("mean", "std", "fit_seconds")]
     rows = [(name, r["mean"], r["std"], [r[h] for h in held], False) for name, r in table.iterrows()]
     rows += [(f"{name} (published)", m, s, [], True) for name, (m, s) in (published or {}).items()]
