@@ -204,11 +204,8 @@ def get_masses(masses, time: TimeInfo) -> np.ndarray:
     elif isinstance(masses, Mapping):
         m = []
         for label, value in zip(time.labels, time.values, strict=True):
-            found = [
-                masses[k]
-                for k in (label, value, int(value) if float(value).is_integer() else None)
-                if k is not None and k in masses
-            ]
+            # a float time value also finds an int key (hash(1.0) == hash(1))
+            found = [masses[k] for k in (label, value) if k in masses]
             if not found:
                 raise ValueError(
                     f"`masses` has no entry for time {label!r}; give one mass per observed time "

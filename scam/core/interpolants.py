@@ -78,6 +78,16 @@ def bridge_noise_slope(sigma: float, tau: torch.Tensor, dt: torch.Tensor) -> tor
     return sigma * (1 - 2 * tau) / (2 * torch.sqrt(tau * (1 - tau) / dt))
 
 
+#: Most pairs (or chains) an interpolant keeps per interval: the cost of a training step and the
+#: pool's memory stop growing with the number of cells here.
+MAX_POOL = 100_000
+
+
+def _pool_target(pool_size: int | None, n_cells: int) -> int:
+    """Pool size: as given, else twice the larger snapshot, capped at :data:`MAX_POOL`."""
+    return pool_size or min(2 * n_cells, MAX_POOL)
+
+
 def _stratified_times(n: int, t_start: float, t_end: float, generator: torch.Generator) -> torch.Tensor:
     """``n`` times that cover ``[t_start, t_end]`` evenly, with a random offset (lower variance)."""
     u = (torch.rand(1, generator=generator, dtype=torch.float64) + torch.arange(n, dtype=torch.float64) / n) % 1.0
@@ -186,7 +196,7 @@ class PairInterpolant(Interpolant):
         ia_all, ib_all, wa_all, wb_all, starts = [], [], [], [], [0]
         for k in range(len(self.sizes) - 1):
             na, nb = self.sizes[k], self.sizes[k + 1]
-            target = self.pool_size or min(2 * max(na, nb), 100_000)
+            target = _pool_target(self.pool_size, max(na, nb))
             dt = float(self.times[k + 1] - self.times[k])
             ma, mb = float(self.masses[k]), float(self.masses[k + 1])
             n_pairs = 0
@@ -380,7 +390,7 @@ class SplineInterpolant(Interpolant):
         self.momentum = float(momentum)
 
     def _fit(self, generator: torch.Generator) -> None:
-        target = self.pool_size or min(2 * max(self.sizes), 100_000)
+        target = _pool_target(self.pool_size, max(self.sizes))
         times = self.times.numpy()
         chains, n = [], 0
         while n < target:
