@@ -145,21 +145,34 @@ class ActionModel:
             v_out.append(v.cpu().numpy())
         return np.concatenate(s_out).astype(np.float64), np.concatenate(v_out).astype(np.float64)
 
+    def evaluate(self, X, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Potential, velocity and growth rate in user units from one pass of the network.
+
+        Returns the arrays of :meth:`potential`, :meth:`velocity` and :meth:`growth`.
+        """
+        s, v = self._evaluate(X, t)
+        return (
+            (s * self.scale**2 / self.t_span).astype(np.float32),
+            (v * self.scale / self.t_span).astype(np.float32),
+            (self.lam * s / self.t_span).astype(np.float32),
+        )
+
     # ------------------------------------------------------------------ read-outs
     def potential(self, X, t) -> np.ndarray:
         """Action ``s`` in user units (its gradient is :meth:`velocity`), shape ``(n,)``."""
-        s, _ = self._evaluate(X, t)
-        return (s * self.scale**2 / self.t_span).astype(np.float32)
+        return self.evaluate(X, t)[0]
 
     def velocity(self, X, t) -> np.ndarray:
         """Velocity ``∇s`` (the SDE drift when σ > 0) per unit time, shape ``(n, n_dims)``."""
-        _, v = self._evaluate(X, t)
-        return (v * self.scale / self.t_span).astype(np.float32)
+        return self.evaluate(X, t)[1]
 
     def growth(self, X, t) -> np.ndarray:
         """Growth rate ``λ s`` per unit time, shape ``(n,)`` (zeros when ``lam == 0``)."""
-        s, _ = self._evaluate(X, t)
-        return (self.lam * s / self.t_span).astype(np.float32)
+        return self.evaluate(X, t)[2]
+
+    def default_stochastic(self, t_start: float, t_end: float) -> bool:
+        """Whether :meth:`simulate` uses the SDE by default: σ > 0 and the simulation runs forward."""
+        return bool(self.sigma > 0 and t_end >= t_start)
 
     def simulate(
         self,
@@ -205,7 +218,7 @@ class ActionModel:
             if not np.isfinite(value):
                 raise ValueError(f"`{name}` must be a finite number, got {value!r}.")
         if stochastic is None:
-            stochastic = self.sigma > 0 and t_end >= t_start
+            stochastic = self.default_stochastic(t_start, t_end)
         z = self._x(X)
         tau0 = (t_start - self.t_origin) / self.t_span
         tau1 = (t_end - self.t_origin) / self.t_span

@@ -294,7 +294,7 @@ def fit(
 
     # --- read-outs at every cell
     t_cell = time.values[time.codes]
-    s, v = model._evaluate(X, t_cell)
+    potential, v, growth = model.evaluate(X, t_cell)
     weight = np.full(len(X), np.nan)
     for k in range(time.n_times - 1):
         idx = np.flatnonzero(time.codes == k)
@@ -304,7 +304,7 @@ def fit(
         _, w = model.simulate(X[idx], time.values[k], time.values[k + 1], stochastic=False, return_weights=True)
         weight[idx] = w
     velocity = np.zeros(adata.obsm[use_rep].shape, dtype=np.float32)
-    velocity[:, :n_dims] = v * scale / t_span
+    velocity[:, :n_dims] = v
 
     params = {
         **{k: v for k, v in args.items() if k not in ("interpolant", "device")},
@@ -341,8 +341,8 @@ def fit(
         logger.warning("adata is a view; making it an actual AnnData (the parent object is not modified)")
         adata._init_as_actual(adata.copy())
     adata.obsm[_keys.velocity(key_added)] = velocity
-    adata.obs[_keys.potential(key_added)] = (s * scale**2 / t_span).astype(np.float32)
-    adata.obs[_keys.growth(key_added)] = (model.lam * s / t_span).astype(np.float32)
+    adata.obs[_keys.potential(key_added)] = potential
+    adata.obs[_keys.growth(key_added)] = growth
     adata.obs[_keys.weight(key_added)] = weight.astype(np.float32)
     adata.uns[_keys.uns(key_added)] = uns
     logger.info(

@@ -95,7 +95,7 @@ def trajectories(
         return_path=True,
         random_state=random_state,
     )
-    is_stochastic = bool(model.sigma > 0 and t_end >= t_start) if stochastic is None else bool(stochastic)
+    is_stochastic = model.default_stochastic(t_start, t_end) if stochastic is None else bool(stochastic)
     result = {
         "paths": np.ascontiguousarray(paths.transpose(1, 0, 2)),
         "times": np.linspace(t_start, t_end, n_steps + 1),
