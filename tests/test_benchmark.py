@@ -134,6 +134,7 @@ def test_mass_error_uses_true_masses():
         ({"methods": ["magic"]}, "Unknown methods"),
         ({"fit_kwargs": {"random_state": 3}}, "may not set 'random_state'"),
         ({"n_seeds": 0}, "n_seeds"),
+        ({"n_jobs": 0}, "n_jobs"),
     ],
 )
 def test_lot_bad_input(kwargs, match):
@@ -154,3 +155,24 @@ def test_every_method_is_listed():
     names = available_methods()
     for name in ("scam", "scam_am", "scam_eam", "scam_uam", "scam_ueam", "scam_spline", "ot_midpoint", "otcfm"):
         assert name in names
+
+
+def test_lot_in_worker_processes_matches_one_process_and_stores_predictions():
+    adata = _course(n=60)
+    kwargs = dict(held_out=1.0, methods=["scam", "ot_midpoint"], n_seeds=2, fit_kwargs=FIT, metrics=("w1",))
+    one = scam.tl.leave_one_timepoint_out(adata, "time", progress_bar=False, **kwargs)
+    preds = adata.uns["scam_lot"]["predictions"]
+    two = scam.tl.leave_one_timepoint_out(adata, "time", n_jobs=2, progress_bar=False, **kwargs)
+    np.testing.assert_allclose(two["value"], one["value"], rtol=1e-4)
+    assert list(two["method"]) == list(one["method"]) and list(two["seed"]) == list(one["seed"])
+    # the deterministic baseline is scored once and its row repeated per seed
+    ot_rows = one[one["method"] == "ot_midpoint"]
+    assert len(ot_rows) == 2 and ot_rows["value"].nunique() == 1
+    # first seed's prediction per method and held-out label, pushed from the previous time's cells
+    assert set(preds) == {"scam", "ot_midpoint"} and set(preds["scam"]) == {"1"}
+    n_prev = int((adata.obs["time"] == 0.0).sum())
+    assert preds["scam"]["1"]["X"].shape == (n_prev, 2)
+    np.testing.assert_allclose(preds["scam"]["1"]["weights"].sum(), 1.0, rtol=1e-5)
+    target = adata.obsm["X_pca"][adata.obs["time"].to_numpy() == 1.0]
+    w1 = wasserstein(preds["ot_midpoint"]["1"]["X"], target, x_weights=preds["ot_midpoint"]["1"]["weights"])
+    assert w1 == pytest.approx(ot_rows["value"].iloc[0], rel=1e-4)

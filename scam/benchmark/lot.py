@@ -57,6 +57,95 @@ def _score(pred, weights, target, metrics, seed) -> dict[str, float]:
     return out
 
 
+#: Baselines whose prediction does not depend on the seed: predicted and scored once per fold.
+DETERMINISTIC = ("previous", "next", "ot_midpoint")
+
+
+def _cost(method: str) -> int:
+    """Rough cost rank, so that a pool starts the longest jobs first."""
+    return 0 if method in PEERS else 1 if method in SCAM_VARIANTS else 2
+
+
+def _run_job(job, state) -> tuple[list[dict], tuple | None]:
+    """Predict one held-out time with one method and seed, and score it."""
+    k, seed, method = job
+    X, codes, values, fit_scam, metrics, masses, n_steps, peer_kwargs = state
+    x_prev, x_next, target = X[codes == k - 1], X[codes == k + 1], X[codes == k]
+    t_prev, t_next, t = float(values[k - 1]), float(values[k + 1]), float(values[k])
+    start = _time.perf_counter()
+    mass_pred, weights = None, None
+    if method in SCAM_VARIANTS:
+        model = fit_scam(codes != k, SCAM_VARIANTS[method], seed)
+        pred, w = model.simulate(x_prev, t_prev, t, n_steps=n_steps, return_weights=True, random_state=seed)
+        if model.lam > 0:
+            mass_pred = float(w.mean()) * (masses[k - 1] if masses is not None else 1.0)
+            weights = w.astype(np.float64) / w.sum()
+    elif method in BASELINES:
+        kwargs = {} if method in DETERMINISTIC else {"random_state": seed}
+        if method == "unbalanced_ot" and masses is not None:
+            kwargs.update(m_prev=float(masses[k - 1]), m_next=float(masses[k + 1]))
+        pred, weights = BASELINES[method](x_prev, x_next, t_prev, t_next, t, **kwargs)
+    else:  # peers
+        from .peers import otcfm_predict
+
+        marg = [X[codes == j] for j in range(len(values)) if j != k]
+        times = [float(v) for j, v in enumerate(values) if j != k]
+        pred, _ = otcfm_predict(
+            marg, times, t, x_prev, t_prev, n_steps=n_steps, random_state=seed, **dict(peer_kwargs or {})
+        )
+    seconds = _time.perf_counter() - start  # fit and prediction
+    scores = _score(np.asarray(pred, dtype=np.float64), weights, target, metrics, seed)
+    if mass_pred is not None and masses is not None:
+        scores["mass_error"] = abs(mass_pred - masses[k]) / masses[k]
+    rows = [
+        {"method": method, "held_out": k, "seed": seed, "metric": m, "value": float(v), "fit_seconds": float(seconds)}
+        for m, v in scores.items()
+    ]
+    return rows, (pred, weights)
+
+
+_WORKER_STATE = None
+
+
+def _init_worker(state, n_threads: int) -> None:
+    import torch
+
+    global _WORKER_STATE
+    _WORKER_STATE = state
+    torch.set_num_threads(n_threads)
+
+
+def _run_job_in_worker(job):
+    return _run_job(job, _WORKER_STATE)
+
+
+def _jobs_done(jobs, state, n_jobs: int, progress_bar: bool):
+    """Yield ``(job, result)`` as jobs finish, in this process or in ``n_jobs`` worker processes."""
+    bar = tqdm(total=len(jobs), desc="scam: LOT", disable=not progress_bar)
+    if n_jobs == 1:
+        for job in jobs:
+            bar.set_postfix_str(f"{job[2]} @ time index {job[0]} seed {job[1]}")
+            yield job, _run_job(job, state)
+            bar.update()
+    else:
+        import multiprocessing as mp
+        import os
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # "spawn": a fresh interpreter per worker (fork after torch started its threads can hang).
+        n_threads = max(1, (os.cpu_count() or 1) // n_jobs)
+        with ProcessPoolExecutor(
+            n_jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(state, n_threads)
+        ) as pool:
+            futures = {pool.submit(_run_job_in_worker, job): job for job in sorted(jobs, key=lambda j: _cost(j[2]))}
+            for future in as_completed(futures):
+                job = futures[future]
+                bar.set_postfix_str(f"{job[2]} @ time index {job[0]} seed {job[1]} done")
+                yield job, future.result()
+                bar.update()
+    bar.close()
+
+
 def run_lot(
     X: np.ndarray,
     codes: np.ndarray,
@@ -71,6 +160,7 @@ def run_lot(
     masses: Sequence[float] | None = None,
     n_steps: int = 100,
     peer_kwargs: Mapping | None = None,
+    n_jobs: int = 1,
     progress_bar: bool = True,
     return_predictions: bool = False,
 ):
@@ -86,11 +176,13 @@ def run_lot(
         Numeric value and label of each time point.
     fit_scam
         ``fit_scam(keep_mask, variant_kwargs, seed) -> ActionModel``: fits scam on the cells in
-        ``keep_mask`` only (the held-out cells are never passed).
+        ``keep_mask`` only (the held-out cells are never passed). Must be picklable when
+        ``n_jobs > 1``.
     held_out
         Indices of the interior time points to hold out, one at a time.
     methods, n_seeds, metrics
-        What to run and score.
+        What to run and score. Deterministic baselines (``previous``, ``next``, ``ot_midpoint``)
+        are predicted and scored once per held-out time; their row is repeated for every seed.
     masses
         True relative masses per time point (for unbalanced baselines and the mass error); the
         held-out time's mass is used only for scoring.
@@ -98,6 +190,9 @@ def run_lot(
         Euler steps when pushing cells of the previous time to the held-out one.
     peer_kwargs
         Keyword arguments for the OT-CFM peer.
+    n_jobs
+        Worker processes (each job is one method, held-out time and seed; the CPU cores are
+        shared among the workers' torch threads). ``1`` runs everything in this process.
     progress_bar
         Show progress.
     return_predictions
@@ -106,68 +201,26 @@ def run_lot(
     unknown = [m for m in methods if m not in available_methods()]
     if unknown:
         raise ValueError(f"Unknown methods {unknown}; choose from {available_methods()}.")
-    rows, predictions = [], {}
-    skipped = set()
-    jobs = [(k, seed, m) for k in held_out for seed in range(n_seeds) for m in methods]
-    bar = tqdm(jobs, desc="scam: LOT", disable=not progress_bar)
-    cache: dict = {}
-    for k, seed, method in bar:
-        bar.set_postfix_str(f"{method} @ {labels[k]} seed {seed}")
-        keep = codes != k
-        x_prev, x_next, target = X[codes == k - 1], X[codes == k + 1], X[codes == k]
-        t_prev, t_next, t = float(values[k - 1]), float(values[k + 1]), float(values[k])
-        start = _time.perf_counter()
-        mass_pred = None
-        if method in SCAM_VARIANTS:
-            model = fit_scam(keep, SCAM_VARIANTS[method], seed)
-            pred, w = model.simulate(x_prev, t_prev, t, n_steps=n_steps, return_weights=True, random_state=seed)
-            if model.lam > 0:
-                mass_pred = float(w.mean()) * (masses[k - 1] if masses is not None else 1.0)
-                weights = w.astype(np.float64) / w.sum()
-            else:
-                weights = None
-        elif method in BASELINES:
-            deterministic = method in ("previous", "next", "ot_midpoint")
-            key = (method, k)
-            if not (deterministic and key in cache):  # deterministic baselines are computed once per fold
-                kwargs = {} if deterministic else {"random_state": seed}
-                if method == "unbalanced_ot" and masses is not None:
-                    kwargs.update(m_prev=float(masses[k - 1]), m_next=float(masses[k + 1]))
-                pred, weights = BASELINES[method](x_prev, x_next, t_prev, t_next, t, **kwargs)
-                cache[key] = (pred, weights, _time.perf_counter() - start)
-            pred, weights, seconds = cache[key]
-        else:  # peers
-            from .peers import have_torchcfm, otcfm_predict
+    if not isinstance(n_jobs, (int, np.integer)) or isinstance(n_jobs, bool) or n_jobs < 1:
+        raise ValueError(f"`n_jobs` must be a positive integer, got {n_jobs!r}.")
+    if any(m in PEERS for m in methods):
+        from .peers import have_torchcfm
 
-            if not have_torchcfm():
-                if method not in skipped:
-                    logger.warning("skipping %s: torchcfm is not installed (pip install 'scam[benchmark]')", method)
-                    skipped.add(method)
-                continue
-            marg = [X[(codes == j)] for j in range(len(values)) if j != k]
-            times = [float(v) for j, v in enumerate(values) if j != k]
-            pred, _ = otcfm_predict(
-                marg, times, t, x_prev, t_prev, n_steps=n_steps, random_state=seed, **dict(peer_kwargs or {})
-            )
-            weights = None
-        if method not in BASELINES:
-            seconds = _time.perf_counter() - start  # fit and prediction
-        scores = _score(np.asarray(pred, dtype=np.float64), weights, target, metrics, seed)
-        if mass_pred is not None and masses is not None:
-            scores["mass_error"] = abs(mass_pred - masses[k]) / masses[k]
-        for metric, value in scores.items():
-            rows.append(
-                {
-                    "method": method,
-                    "held_out": labels[k],
-                    "seed": seed,
-                    "metric": metric,
-                    "value": float(value),
-                    "fit_seconds": float(seconds),
-                }
-            )
-        if return_predictions:
-            predictions[(method, labels[k], seed)] = (pred, weights)
+        if not have_torchcfm():
+            logger.warning("skipping otcfm: torchcfm is not installed (pip install 'scam[benchmark]')")
+            methods = [m for m in methods if m not in PEERS]
+    seeds = range(n_seeds)
+    jobs = [(k, seed, m) for k in held_out for seed in seeds for m in methods if seed == 0 or m not in DETERMINISTIC]
+    state = (X, codes, values, fit_scam, tuple(metrics), masses, n_steps, peer_kwargs)
+    results = dict(_jobs_done(jobs, state, min(n_jobs, len(jobs)), progress_bar))
+    rows, predictions = [], {}
+    for k in held_out:
+        for seed in range(n_seeds):
+            for method in methods:
+                job_rows, pred = results[(k, 0 if method in DETERMINISTIC else seed, method)]
+                rows += [{**r, "held_out": labels[k], "seed": seed} for r in job_rows]
+                if return_predictions:
+                    predictions[(method, labels[k], seed)] = pred
     df = pd.DataFrame(rows, columns=["method", "held_out", "seed", "metric", "value", "fit_seconds"])
     return (df, predictions) if return_predictions else df
 
