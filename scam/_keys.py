@@ -28,6 +28,11 @@ def weight(key: str = DEFAULT_KEY) -> str:
     return f"{key}_weight"
 
 
+def velocity_embedding(key: str = DEFAULT_KEY, basis: str = "umap") -> str:
+    """``obsm`` key of the velocity projected into an embedding (scvelo/cellrank naming ``{vkey}_{basis}``)."""
+    return f"{velocity(key)}_{basis}"
+
+
 def uns(key: str = DEFAULT_KEY) -> str:
     """``uns`` key holding params, history, time mapping and masses."""
     return key
@@ -35,3 +40,6 @@ def uns(key: str = DEFAULT_KEY) -> str:
 
 #: Sub-key of ``uns[key]`` with simulated trajectories.
 TRAJECTORIES = "trajectories"
+
+#: Sub-key of ``uns[key]`` recording how velocities were projected into each embedding.
+VELOCITY_EMBEDDING = "velocity_embedding"
