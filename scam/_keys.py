@@ -43,3 +43,24 @@ TRAJECTORIES = "trajectories"
 
 #: Sub-key of ``uns[key]`` recording how velocities were projected into each embedding.
 VELOCITY_EMBEDDING = "velocity_embedding"
+
+
+# --- read-outs (scam.tl.fate, transition_matrix, gene_velocity, gene_trends)
+def fate(key: str = DEFAULT_KEY) -> str:
+    """``obsm`` key of the fate probabilities (``uns`` key of their ``classes`` and ``params``)."""
+    return f"{key}_fate"
+
+
+def transitions(key: str = DEFAULT_KEY) -> str:
+    """``uns`` key of the class-to-class transition matrix."""
+    return f"{key}_transitions"
+
+
+def gene_velocity(key: str = DEFAULT_KEY) -> str:
+    """``layers`` key of the velocity mapped to genes (``uns`` key of its params: ``f"{key}_gene_velocity"``)."""
+    return f"{key}_velocity"
+
+
+def gene_trends(key: str = DEFAULT_KEY) -> str:
+    """``uns`` key of the gene trends along simulated paths."""
+    return f"{key}_gene_trends"
