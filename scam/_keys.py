@@ -64,3 +64,26 @@ def gene_velocity(key: str = DEFAULT_KEY) -> str:
 def gene_trends(key: str = DEFAULT_KEY) -> str:
     """``uns`` key of the gene trends along simulated paths."""
     return f"{key}_gene_trends"
+
+
+# --- growth (scam.pp.growth_prior, scam.tl.fit(masses="growth_prior"))
+#: Default ``key_added`` of :func:`scam.pp.growth_prior`.
+GROWTH_PRIOR = "growth_prior"
+
+
+def growth_prior(key: str = GROWTH_PRIOR) -> str:
+    """``obs`` key of the prior growth rate ``birth − death`` per unit time (``uns`` key of its params)."""
+    return key
+
+
+def growth_prior_part(part: str, key: str = GROWTH_PRIOR) -> str:
+    """``obs`` key of one part of the growth prior.
+
+    ``part`` is ``"proliferation"`` or ``"apoptosis"`` (gene-set scores), ``"birth"`` or ``"death"`` (rates).
+    """
+    return f"{key}_{part}"
+
+
+def learned_masses() -> str:
+    """Sub-key of ``uns[key]`` with the mass the model predicts at each observed time (first = 1)."""
+    return "learned_masses"
