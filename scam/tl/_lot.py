@@ -142,10 +142,10 @@ def leave_one_timepoint_out(
     key_added
         The long table is also stored in ``adata.uns[key_added]``.
 
-    Also stores, in ``adata.uns[key_added]``, the long table (``"results"``), the ``"params"``,
-    and ``"predictions"``: for each method and held-out label, the first seed's predicted cells
-    ``{"X": (n, d), "weights": (n,)}`` (weights sum to 1; uniform without growth), for
-    :func:`scam.pl.interpolation`.
+        Also stores, in ``adata.uns[key_added]``, the long table (``"results"``), the ``"params"``,
+        and ``"predictions"``: for each method and held-out label, the first seed's predicted cells
+        ``{"X": (n, d), "weights": (n,)}`` (weights sum to 1; uniform without growth), for
+        :func:`scam.pl.interpolation`.
 
     Returns
     -------
