@@ -1,3 +1,5 @@
-"""Preprocessing (``scam.pp``): growth priors will live here."""
+"""Preprocessing (``scam.pp``): growth priors from gene sets."""
 
-__all__: list[str] = []
+from ._growth_prior import growth_prior
+
+__all__: list[str] = ["growth_prior"]
