@@ -224,3 +224,20 @@ def test_ctrl_c_keeps_the_best_model_so_far():
     assert result.history["val_iteration"][-1] == 13
     best = int(np.argmin(result.history["val_w1"]))
     assert result.best_iteration == result.history["val_iteration"][best]
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.0])
+def test_sb_pairs_have_the_closed_form_entropic_covariance(sigma):
+    """Entropic OT between N(0, 1) and N(0, 1) with P ∝ exp(−|x − y|²/(2σ²Δt)) has Cov(x, y) = (√(4 + s²) − s)/2,
+    s = σ²Δt (Janati et al. 2020, 1-D)."""
+    from scam.core.interpolants import SBInterpolant
+
+    g = torch.Generator().manual_seed(0)
+    x0, x1 = (
+        torch.randn(4000, 1, generator=g, dtype=torch.float64),
+        torch.randn(4000, 1, generator=g, dtype=torch.float64),
+    )
+    interp = SBInterpolant(sigma=sigma, batch_size=500).fit([x0, x1], [0.0, 1.0], generator=_gen())
+    a, b = interp.x[interp.pair_a, 0].numpy(), interp.x[interp.pair_b, 0].numpy()
+    s = sigma**2
+    assert np.cov(a, b)[0, 1] == pytest.approx((np.sqrt(4 + s**2) - s) / 2, abs=0.05)
