@@ -1,0 +1,89 @@
+"""``scam.pl.growth``: the growth rate of each cell in an embedding."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from anndata import AnnData
+
+from .. import _keys
+from .._validation import check_positive
+from ..tl._embedding import embedding_coords, fit_uns, resolve_basis
+from ._utils import check_dimensions, draw_background, finish, new_axes
+
+logger = logging.getLogger("scam")
+
+
+def growth(
+    adata: AnnData,
+    *,
+    basis: str = "umap",
+    dimensions: tuple[int, int] = (0, 1),
+    key: str = _keys.DEFAULT_KEY,
+    cmap: str = "RdBu_r",
+    vmax: float | None = None,
+    ax=None,
+    show: bool | None = None,
+    return_fig: bool = False,
+    **kwargs,
+):
+    """Growth rate ``λ s`` of each cell (``obs['scam_growth']``), on a diverging colour map centred at 0.
+
+    Red cells grow (divide faster than they die), blue cells shrink; the colour limits are
+    symmetric, ``±vmax``.
+
+    Parameters
+    ----------
+    adata
+        AnnData fitted with :func:`scam.tl.fit` (growth needs ``lam > 0``; with ``lam = 0`` it is 0
+        everywhere and a warning is logged).
+    basis
+        Embedding: ``obsm[f"X_{basis}"]`` or ``obsm[basis]``.
+    dimensions
+        Two columns of the embedding (0-based).
+    key
+        ``key_added`` of the fit.
+    cmap
+        Diverging colour map.
+    vmax
+        Colour limit; default: the 99th percentile of ``|growth|`` (robust to a few extreme cells).
+    ax
+        Axes to draw on (a new figure otherwise).
+    show
+        Show the figure; default: unless ``ax`` is given or ``return_fig``.
+    return_fig
+        Return the Figure.
+    **kwargs
+        Passed to :func:`scanpy.pl.embedding` (e.g. ``size``, ``sort_order``).
+
+    Returns
+    -------
+    The Figure with ``return_fig``, else the Axes when not shown, else ``None``.
+    """
+    uns = fit_uns(adata, key)
+    gkey = _keys.growth(key)
+    if gkey not in adata.obs:
+        raise ValueError(f"adata.obs[{gkey!r}] is missing; run `scam.tl.fit(adata, ..., key_added={key!r})` first.")
+    obsm_key = resolve_basis(adata, basis)
+    E = embedding_coords(adata, obsm_key)
+    i, j = check_dimensions(dimensions, E.shape[1], f"adata.obsm[{obsm_key!r}]")
+    g = adata.obs[gkey].to_numpy(dtype=np.float64)
+    if vmax is None:
+        finite = np.abs(g[np.isfinite(g)])
+        vmax = float(np.percentile(finite, 99)) if finite.size else 0.0
+        if vmax == 0:
+            logger.warning("the growth rate is 0 everywhere: fit with `lam > 0` to learn growth")
+            vmax = 1.0
+    else:
+        vmax = check_positive("vmax", vmax)
+    fig, ax, ax_given = new_axes(ax)
+    kwargs.setdefault("alpha", 1.0)
+    kwargs.setdefault("title", "scam growth rate")
+    draw_background(adata, obsm_key, gkey, (i, j), ax, cmap=cmap, vmin=-vmax, vmax=vmax, **kwargs)
+    cells = ax.collections[-1]
+    cells.set_gid("scam_growth")
+    time_key = uns["params"].get("time_key", "time")
+    if cells.colorbar is not None:
+        cells.colorbar.set_label(f"growth rate (per unit of {time_key})")
+    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)

@@ -1,0 +1,138 @@
+"""``scam.pl.interpolation``: held-out cells against the cells a method predicted for them."""
+
+from __future__ import annotations
+
+import numpy as np
+from anndata import AnnData
+
+from .._validation import check_adata, check_key, check_positive_int, get_rep, get_time
+from ..tl._embedding import embedding_coords, is_exact, knn_map, resolve_basis
+from ._utils import check_dimensions, finish
+
+
+def _w1(uns: dict, method: str, label: str) -> float | None:
+    """Mean W1 of ``method`` at held-out ``label`` over seeds, from the results table."""
+    res = uns.get("results")
+    if not isinstance(res, dict) or not {"method", "held_out", "metric", "value"} <= set(res):
+        return None
+    sel = (
+        (np.asarray(res["method"]).astype(str) == method)
+        & (np.asarray(res["held_out"]).astype(str) == label)
+        & (np.asarray(res["metric"]).astype(str) == "w1")
+    )
+    return float(np.mean(np.asarray(res["value"], dtype=float)[sel])) if sel.any() else None
+
+
+def interpolation(
+    adata: AnnData,
+    *,
+    key: str = "scam_lot",
+    method: str = "scam",
+    held_out: str | None = None,
+    basis: str | None = None,
+    dimensions: tuple[int, int] = (0, 1),
+    n_neighbors: int = 10,
+    size: float = 8.0,
+    ax=None,
+    show: bool | None = None,
+    return_fig: bool = False,
+):
+    """Cells observed at a held-out time against the cells a method predicted there.
+
+    Reads the predictions that :func:`scam.tl.leave_one_timepoint_out` stores (first seed; all cells
+    of the previous time pushed to the held-out one). Predicted cells are drawn with area
+    proportional to their weight (growth); the title gives the method's W1 (mean over seeds).
+
+    Parameters
+    ----------
+    adata
+        The AnnData :func:`scam.tl.leave_one_timepoint_out` ran on (``uns[key]``).
+    key
+        ``key_added`` of the benchmark.
+    method
+        Which method's predictions to draw (one of ``uns[key]['predictions']``).
+    held_out
+        Label of the held-out time (as in the results table); ``None``: every held-out time, one
+        panel each (needs ``ax=None`` when there are several).
+    basis
+        ``None``: the benchmark's ``use_rep`` coordinates. An embedding (``obsm[f"X_{basis}"]`` or
+        ``obsm[basis]``): observed cells at their embedding coordinates, predicted ones mapped by
+        distance-weighted kNN regression from ``use_rep`` (as in :func:`scam.pl.trajectories`);
+        exact when the embedding is the leading columns of ``use_rep``.
+    dimensions
+        Two columns to draw (0-based).
+    n_neighbors
+        Neighbours of the kNN regression into a non-linear embedding.
+    size
+        Marker size of a cell of average weight.
+    ax
+        Axes to draw on (one held-out time); a new figure otherwise.
+    show
+        Show the figure; default: unless ``ax`` is given or ``return_fig``.
+    return_fig
+        Return the Figure.
+
+    Returns
+    -------
+    The Figure with ``return_fig``, else the Axes (a list of them for several panels) when not
+    shown, else ``None``.
+    """
+    import matplotlib.pyplot as plt
+
+    check_adata(adata)
+    key = check_key("key", key)
+    uns = adata.uns.get(key)
+    if not isinstance(uns, dict) or not isinstance(uns.get("predictions"), dict) or "params" not in uns:
+        raise ValueError(
+            f"No predictions in adata.uns[{key!r}]; run `scam.tl.leave_one_timepoint_out(adata, ..., "
+            f"key_added={key!r})` first."
+        )
+    preds = uns["predictions"]
+    if method not in preds:
+        raise ValueError(f"No predictions of method {method!r} in adata.uns[{key!r}]; choose one of {sorted(preds)}.")
+    labels = list(preds[method]) if held_out is None else [str(held_out)]
+    for label in labels:
+        if label not in preds[method]:
+            raise ValueError(
+                f"`held_out={held_out!r}` has no predictions for {method!r}; choose one of {sorted(preds[method])}."
+            )
+    if ax is not None and len(labels) > 1:
+        raise ValueError(f"{len(labels)} held-out times ({labels}) need one panel each: pass `held_out=` or `ax=None`.")
+    n_neighbors = check_positive_int("n_neighbors", n_neighbors)
+    params = uns["params"]
+    time = get_time(adata, params["time_key"], min_cells=0)
+    n_dims = np.asarray(preds[method][labels[0]]["X"]).shape[1]
+    X = get_rep(adata, params["use_rep"], n_dims)
+    if basis is None:
+        E, exact, what = X, True, f"the first {n_dims} columns of adata.obsm[{params['use_rep']!r}]"
+        axis_names = [f"{params['use_rep'].removeprefix('X_')}{c + 1}" for c in range(n_dims)]
+    else:
+        obsm_key = resolve_basis(adata, basis)
+        E, what = embedding_coords(adata, obsm_key), f"adata.obsm[{obsm_key!r}]"
+        exact = is_exact(X, E)
+        axis_names = [f"{obsm_key.removeprefix('X_')}{c + 1}" for c in range(E.shape[1])]
+    i, j = check_dimensions(dimensions, E.shape[1], what)
+    for label in labels:
+        if label not in time.labels:
+            raise ValueError(f"Held-out time {label!r} is not in adata.obs[{params['time_key']!r}] any more.")
+
+    if ax is None:
+        fig, axes = plt.subplots(1, len(labels), figsize=(4.5 * len(labels), 4.2), squeeze=False)
+        axes, ax_given = list(axes[0]), False
+    else:
+        fig, axes, ax_given = ax.figure, [ax], True
+    for a, label in zip(axes, labels, strict=True):
+        obs = E[time.codes == time.labels.index(label)][:, [i, j]]
+        P = np.asarray(preds[method][label]["X"], dtype=np.float64)
+        w = np.asarray(preds[method][label].get("weights", np.ones(len(P))), dtype=np.float64)
+        xy = P[:, [i, j]] if exact else knn_map(X, E[:, [i, j]], P, n_neighbors=n_neighbors)
+        a.scatter(*obs.T, s=size, c="0.55", alpha=0.5, lw=0, label=f"observed ({len(obs)} cells)")
+        pts = a.scatter(*xy.T, s=size * w / w.mean(), c="tab:red", alpha=0.5, lw=0, label=f"predicted: {method}")
+        pts.set_gid("scam_predicted")
+        a.set_xlabel(axis_names[i])
+        a.set_ylabel(axis_names[j])
+        w1 = _w1(uns, method, label)
+        a.set_title(f"held out {label}" + ("" if w1 is None else f": W1 = {w1:.3f}"))
+        a.legend(loc="best", frameon=False, markerscale=2)
+    result = axes[0] if len(axes) == 1 else axes
+    return finish(fig, result, show=show, return_fig=return_fig, ax_given=ax_given)

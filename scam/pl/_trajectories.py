@@ -1,0 +1,148 @@
+"""``scam.pl.trajectories``: simulated paths of cells over the observed cells."""
+
+from __future__ import annotations
+
+import numpy as np
+from anndata import AnnData
+
+from .. import _keys
+from .._validation import check_positive, check_positive_int, get_rep
+from ..tl._embedding import embedding_coords, fit_uns, is_exact, knn_map, resolve_basis
+from ._utils import check_dimensions, default_color, draw_background, finish, new_axes
+
+#: Line widths of weighted paths are ``linewidth × weight``, the weight clipped to this range.
+WEIGHT_CLIP = (0.2, 5.0)
+
+
+def trajectories(
+    adata: AnnData,
+    *,
+    basis: str = "umap",
+    color: str | None = None,
+    n_trajectories: int | None = 100,
+    dimensions: tuple[int, int] = (0, 1),
+    key: str = _keys.DEFAULT_KEY,
+    n_neighbors: int = 10,
+    scale_by_weight: bool | None = None,
+    linewidth: float = 1.0,
+    cmap: str = "plasma",
+    ax=None,
+    show: bool | None = None,
+    return_fig: bool = False,
+    **kwargs,
+):
+    """Simulated paths of :func:`scam.tl.trajectories` drawn over the observed cells.
+
+    The observed cells are drawn lightly with :func:`scanpy.pl.embedding`, coloured by ``color``;
+    each simulated path is drawn on top as a line whose colour runs along ``cmap`` with the
+    simulated time (colourbar), with a dot at its start cell. With growth, each segment's width is
+    ``linewidth`` times the particle's mass multiplier (its weight, clipped to ``[0.2, 5]``).
+
+    Paths live in ``use_rep`` coordinates. When the embedding is ``use_rep`` itself or its leading
+    columns (``basis="pca"`` after a fit on ``X_pca``), they are drawn exactly. For any other
+    embedding (UMAP, PHATE, …) every path point is mapped by distance-weighted k-nearest-neighbour
+    regression: the embedding coordinates of its ``n_neighbors`` nearest observed cells (in the
+    modelled ``use_rep`` coordinates), averaged with weights ``1 / distance``. A point on a cell
+    maps to that cell exactly; points stay within the region the embedding covers.
+
+    Parameters
+    ----------
+    adata
+        AnnData with ``uns[key]['trajectories']`` from :func:`scam.tl.trajectories`.
+    basis
+        Embedding to draw in: ``obsm[f"X_{basis}"]`` or ``obsm[basis]``.
+    color
+        Column of ``obs`` (or gene) colouring the observed cells; default: the time key of the fit.
+    n_trajectories
+        Draw this many of the stored paths (evenly spread over them); ``None``: all.
+    dimensions
+        Two columns of the embedding to draw (0-based, as in :func:`scanpy.pl.embedding`).
+    key
+        ``key_added`` of the fit and of :func:`scam.tl.trajectories`.
+    n_neighbors
+        Neighbours of the kNN regression into a non-linear embedding.
+    scale_by_weight
+        Line width proportional to the particle weight; ``None``: when the weights vary (growth).
+    linewidth
+        Line width of a path of weight 1.
+    cmap
+        Colour map of the simulated time along the paths.
+    ax
+        Axes to draw on (a new figure otherwise).
+    show
+        Show the figure; default: unless ``ax`` is given or ``return_fig``.
+    return_fig
+        Return the Figure.
+    **kwargs
+        Passed to :func:`scanpy.pl.embedding` for the observed cells (e.g. ``size``, ``alpha``,
+        ``palette``, ``legend_loc``).
+
+    Returns
+    -------
+    The Figure with ``return_fig``, else the Axes when not shown, else ``None``.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
+
+    uns = fit_uns(adata, key)
+    traj = uns.get(_keys.TRAJECTORIES)
+    if not isinstance(traj, dict) or "paths" not in traj:
+        raise ValueError(
+            f"No simulated paths in adata.uns[{key!r}]['trajectories']; run `scam.tl.trajectories(adata, model)` first."
+        )
+    if n_trajectories is not None:
+        n_trajectories = check_positive_int("n_trajectories", n_trajectories)
+    n_neighbors = check_positive_int("n_neighbors", n_neighbors)
+    linewidth = check_positive("linewidth", linewidth)
+    cmap = plt.get_cmap(cmap)
+    obsm_key = resolve_basis(adata, basis)
+    E = embedding_coords(adata, obsm_key)
+    i, j = check_dimensions(dimensions, E.shape[1], f"adata.obsm[{obsm_key!r}]")
+    paths, times = np.asarray(traj["paths"], dtype=np.float64), np.asarray(traj["times"], dtype=np.float64)
+    weights = np.asarray(traj["weights"], dtype=np.float64)
+    use_rep = traj["params"]["use_rep"]
+    n_paths, n_points, n_dims = paths.shape
+    color = default_color(adata, color, uns["params"])
+
+    pick = np.arange(n_paths)
+    if n_trajectories is not None and n_trajectories < n_paths:
+        pick = np.unique(np.linspace(0, n_paths - 1, n_trajectories).round().astype(int))
+    paths, weights = paths[pick], weights[pick]
+    X = get_rep(adata, use_rep, n_dims)
+    if is_exact(get_rep(adata, use_rep, None), E):
+        if max(i, j) >= n_dims:
+            raise ValueError(
+                f"`dimensions={dimensions!r}`: the paths have only {n_dims} modelled dimensions; choose columns "
+                f"below {n_dims}."
+            )
+        xy = paths[:, :, [i, j]]
+    else:
+        flat = paths.reshape(-1, n_dims)
+        xy = knn_map(X, E[:, [i, j]], flat, n_neighbors=n_neighbors).reshape(len(pick), n_points, 2)
+
+    if scale_by_weight is None:
+        scale_by_weight = not np.allclose(weights, 1.0)
+    fig, ax, ax_given = new_axes(ax)
+    draw_background(adata, obsm_key, color, (i, j), ax, **kwargs)
+
+    segments = np.stack([xy[:, :-1], xy[:, 1:]], axis=2).reshape(-1, 2, 2)
+    seg_time = np.broadcast_to(0.5 * (times[:-1] + times[1:]), (len(pick), n_points - 1)).ravel()
+    lines = LineCollection(segments, cmap=cmap, capstyle="round", zorder=3, label="simulated paths")
+    lines.set_array(seg_time)
+    lines.set_clim(min(times[0], times[-1]), max(times[0], times[-1]))
+    if scale_by_weight:
+        seg_w = 0.5 * (weights[:, :-1] + weights[:, 1:])
+        lines.set_linewidths(linewidth * np.clip(seg_w, *WEIGHT_CLIP).ravel())
+    else:
+        lines.set_linewidths(linewidth)
+    lines.set_gid("scam_trajectories")
+    ax.add_collection(lines)
+    starts = ax.scatter(xy[:, 0, 0], xy[:, 0, 1], s=10, c="black", zorder=4, label="start cells")
+    starts.set_gid("scam_trajectory_starts")
+    ax.autoscale_view()
+    time_key = uns["params"].get("time_key", "time")
+    # below the axes: the right margin holds scanpy's legend or colourbar of `color`
+    fig.colorbar(lines, ax=ax, location="bottom", shrink=0.6, pad=0.12, label=f"simulated time ({time_key})")
+    if "title" not in kwargs:
+        ax.set_title(f"scam trajectories ({len(pick)} cells)")
+    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)

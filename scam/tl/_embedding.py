@@ -1,0 +1,183 @@
+"""``scam.tl.velocity_embedding``: project scam's velocities (and points) into a 2-D embedding."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from anndata import AnnData
+
+from .. import _keys
+from .._validation import check_adata, check_key, check_positive_int, get_rep
+
+logger = logging.getLogger("scam")
+
+#: Singular values below this fraction of the largest one are ignored in the local fits (noise directions).
+RCOND = 1e-3
+#: Cells per batch of local least-squares fits (bounds memory).
+_CHUNK = 4096
+
+
+def resolve_basis(adata: AnnData, basis: str) -> str:
+    """The ``obsm`` key of ``basis`` (``"umap"`` → ``"X_umap"``; an ``obsm`` key is used as is)."""
+    if not isinstance(basis, str) or not basis:
+        raise ValueError(f"`basis` must be the name of an embedding such as 'umap' or 'pca', got {basis!r}.")
+    for key in (basis, f"X_{basis}"):
+        if key in adata.obsm:
+            return key
+    keys = ", ".join(map(repr, adata.obsm.keys())) or "none"
+    name = basis.removeprefix("X_")
+    hint = {"umap": " Run `sc.tl.umap(adata)` first", "pca": " Run `sc.pp.pca(adata)` first"}.get(name, "")
+    hint = f"{hint} or choose an available basis." if hint else " Choose an available basis."
+    raise ValueError(
+        f"Basis {basis!r} not found: neither adata.obsm[{basis!r}] nor adata.obsm['X_{name}'] (available: "
+        f"{keys}).{hint}"
+    )
+
+
+def basis_name(obsm_key: str) -> str:
+    """Name of a basis without the ``X_`` prefix (``"X_umap"`` → ``"umap"``), as scanpy and scvelo use it."""
+    return obsm_key.removeprefix("X_")
+
+
+def fit_uns(adata: AnnData, key: str) -> dict:
+    """``adata.uns[key]`` written by :func:`scam.tl.fit` (raises naming the step when it is missing)."""
+    check_adata(adata)
+    key = check_key("key", key)
+    uns = adata.uns.get(_keys.uns(key))
+    if not isinstance(uns, dict) or "params" not in uns:
+        raise ValueError(
+            f"adata.uns[{key!r}] from scam.tl.fit is missing; run `scam.tl.fit(adata, ...)` first "
+            f"(with `key_added={key!r}`)."
+        )
+    return uns
+
+
+def embedding_coords(adata: AnnData, obsm_key: str) -> np.ndarray:
+    """``adata.obsm[obsm_key]`` as a finite float64 array."""
+    return get_rep(adata, obsm_key, None)
+
+
+def is_exact(X: np.ndarray, E: np.ndarray) -> bool:
+    """Whether the embedding ``E`` is the leading columns of the representation ``X`` (projection is exact)."""
+    return E.shape[1] <= X.shape[1] and np.array_equal(E, X[:, : E.shape[1]])
+
+
+def knn_map(X: np.ndarray, E: np.ndarray, Q: np.ndarray, *, n_neighbors: int = 10) -> np.ndarray:
+    """Map points ``Q`` of the representation into the embedding by distance-weighted kNN regression.
+
+    Each query point gets the average of the embedding coordinates of its ``n_neighbors`` nearest
+    cells in ``X``, weighted by inverse distance; a query point that coincides with a cell gets that
+    cell's coordinates exactly.
+    """
+    from scipy.spatial import cKDTree
+
+    k = min(int(n_neighbors), len(X))
+    dist, idx = cKDTree(X).query(np.asarray(Q, dtype=np.float64), k=k)
+    dist, idx = dist.reshape(len(Q), k), idx.reshape(len(Q), k)
+    w = 1.0 / np.maximum(dist, 1e-12)
+    exact = dist[:, 0] <= 1e-12
+    w[exact] = 0.0
+    w[exact, 0] = 1.0
+    w /= w.sum(1, keepdims=True)
+    return np.einsum("qk,qkm->qm", w, E[idx])
+
+
+def local_jacobians(X: np.ndarray, E: np.ndarray, *, n_neighbors: int = 30) -> np.ndarray:
+    """Per-cell Jacobian ``J_i`` (``(n, m, d)``) of the embedding with respect to the representation.
+
+    For each cell, the embedding coordinates of its ``n_neighbors`` nearest cells (itself
+    included, neighbours found in ``X``) are regressed on their representation coordinates by least
+    squares with an intercept; the slope is ``J_i``. Directions in which the neighbourhood spreads by
+    less than ``RCOND`` times its largest spread are left out (minimum-norm solution).
+    """
+    from scipy.spatial import cKDTree
+
+    n, d = X.shape
+    k = min(int(n_neighbors), n)
+    _, idx = cKDTree(X).query(X, k=k)
+    idx = idx.reshape(n, k)
+    J = np.empty((n, E.shape[1], d))
+    for lo in range(0, n, _CHUNK):
+        nb = idx[lo : lo + _CHUNK]
+        A = X[nb] - X[nb].mean(1, keepdims=True)  # (c, k, d)
+        B = E[nb] - E[nb].mean(1, keepdims=True)  # (c, k, m)
+        J[lo : lo + _CHUNK] = np.swapaxes(np.linalg.pinv(A, rcond=RCOND) @ B, 1, 2)
+    return J
+
+
+def project_velocity(X: np.ndarray, E: np.ndarray, V: np.ndarray, *, n_neighbors: int = 30) -> np.ndarray:
+    """Velocities ``V`` (in ``X`` coordinates) in the embedding ``E``: exact for leading columns, else ``J_i v_i``."""
+    if is_exact(X, E):
+        return V[:, : E.shape[1]].copy()
+    return np.einsum("nmd,nd->nm", local_jacobians(X, E, n_neighbors=n_neighbors), V)
+
+
+def velocity_embedding(
+    adata: AnnData,
+    *,
+    basis: str = "umap",
+    key: str = _keys.DEFAULT_KEY,
+    n_neighbors: int = 30,
+    copy: bool = False,
+) -> AnnData | None:
+    """Project the velocities of :func:`scam.tl.fit` into an embedding (like ``scvelo.tl.velocity_embedding``).
+
+    scam's velocities live in ``use_rep`` coordinates (``obsm['scam_velocity']``). When the
+    embedding is ``use_rep`` itself or its leading columns (e.g. ``basis="pca"`` for a fit on
+    ``X_pca``), the projection is exact: the velocity's leading columns. For any other embedding
+    (UMAP, PHATE, …) a local linear map is used: for each cell, the embedding coordinates of its
+    ``n_neighbors`` nearest cells (neighbours in the modelled ``use_rep`` coordinates) are fitted by
+    least squares on their ``use_rep`` coordinates, and the slope ``J_i`` (the local Jacobian of the
+    embedding) maps the velocity: ``v_emb_i = J_i v_i``. This is exact when the embedding is a
+    linear function of the representation, and a first-order approximation otherwise.
+
+    Parameters
+    ----------
+    adata
+        AnnData fitted with :func:`scam.tl.fit` (with ``key_added=key``).
+    basis
+        Embedding: ``obsm[f"X_{basis}"]`` or ``obsm[basis]``.
+    key
+        ``key_added`` of the fit.
+    n_neighbors
+        Neighbours of each cell in the local linear fits (at least ``n_dims + 1`` for a
+        well-posed fit; fewer gives the minimum-norm solution).
+    copy
+        Return a modified copy instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None`` (or the copy), writing ``obsm[f"{key}_velocity_{basis}"]`` (``(n_cells,
+    n_components)``, scvelo/cellrank naming, e.g. ``obsm['scam_velocity_umap']``) and
+    ``uns[key]['velocity_embedding'][basis]`` (method and ``n_neighbors``).
+    """
+    check_adata(adata)
+    uns = fit_uns(adata, key)
+    n_neighbors = check_positive_int("n_neighbors", n_neighbors)
+    obsm_key = resolve_basis(adata, basis)
+    vkey = _keys.velocity(key)
+    if vkey not in adata.obsm:
+        raise ValueError(f"adata.obsm[{vkey!r}] is missing; run `scam.tl.fit(adata, ..., key_added={key!r})` first.")
+    params = uns["params"]
+    use_rep, n_dims = params["use_rep"], int(params["n_dims"])
+    X = get_rep(adata, use_rep, n_dims)
+    E = embedding_coords(adata, obsm_key)
+    V = np.asarray(adata.obsm[vkey], dtype=np.float64)[:, :n_dims]
+    name = basis_name(obsm_key)
+    exact = is_exact(get_rep(adata, use_rep, None), E)
+    logger.info("projecting velocities into %r (%s)", obsm_key, "exact" if exact else "local linear maps")
+    if exact:
+        V_emb = np.zeros(E.shape)
+        m = min(n_dims, E.shape[1])
+        V_emb[:, :m] = V[:, :m]  # columns beyond n_dims are not modelled: 0, as in obsm['scam_velocity']
+    else:
+        V_emb = project_velocity(X, E, V, n_neighbors=n_neighbors)
+    if copy:
+        adata = adata.copy()
+    out_key = _keys.velocity_embedding(key, name)
+    adata.obsm[out_key] = V_emb.astype(np.float32)
+    record = adata.uns[_keys.uns(key)].setdefault(_keys.VELOCITY_EMBEDDING, {})
+    record[name] = {"obsm_key": obsm_key, "method": "exact" if exact else "local_linear", "n_neighbors": n_neighbors}
+    logger.info("added %r (adata.obsm)", out_key)
+    return adata if copy else None

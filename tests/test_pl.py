@@ -1,0 +1,368 @@
+"""scam.pl plots and scam.tl.velocity_embedding: what is drawn, projections against closed forms, bad inputs."""
+
+import copy
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.quiver import Quiver  # noqa: E402
+
+import scam  # noqa: E402
+from scam.datasets import gaussian_path  # noqa: E402
+from scam.pl._velocity import grid_velocity  # noqa: E402
+
+FAST = {"hidden": (32, 32), "batch_size": 128, "n_iters": 100, "progress_bar": False}
+A = np.array([[1.0, 0.5], [-0.3, 2.0], [0.7, -1.2]])  # a linear embedding of the 3-D representation
+N_PATHS, N_STEPS = 12, 10
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """A tiny fit with growth (λ > 0), trajectories, a linear and a non-linear 2-D embedding."""
+    adata = gaussian_path(n_cells=120, times=(0.0, 1.0, 2.0), n_dims=3, random_state=0)
+    model = scam.tl.fit(adata, "time", lam=0.5, **FAST)
+    scam.tl.trajectories(adata, model, n_cells=N_PATHS, n_steps=N_STEPS)
+    adata.obsm["X_lin"] = adata.obsm["X_pca"] @ A
+    adata.obsm["X_umap"] = np.tanh(adata.obsm["X_pca"][:, :2])  # non-linear, with a known Jacobian
+    return adata
+
+
+@pytest.fixture
+def adata(fitted):
+    return fitted.copy()
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _snapshot(adata):
+    return (
+        list(adata.obsm.keys()),
+        list(adata.obs.columns),
+        {k: sorted(v) if isinstance(v, dict) else None for k, v in adata.uns.items()},
+        list(adata.uns.keys()),
+    )
+
+
+def _paths(ax):
+    found = [c for c in ax.collections if c.get_gid() == "scam_trajectories"]
+    assert len(found) == 1
+    return found[0]
+
+
+def _colorbar_label(fig, ax):
+    """Labels of the colourbars added beside ``ax`` (either orientation)."""
+    return [a.get_xlabel() or a.get_ylabel() for a in fig.axes if a is not ax and a.get_label() == "<colorbar>"]
+
+
+# --- trajectories -------------------------------------------------------------------------------
+
+
+def test_trajectories_pca_draws_every_path_exactly(adata):
+    traj = adata.uns["scam"]["trajectories"]
+    fig = scam.pl.trajectories(adata, basis="pca", dimensions=(0, 2), return_fig=True)
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    lines = _paths(ax)
+    segs = lines.get_segments()
+    assert len(segs) == N_PATHS * N_STEPS
+    # basis "pca" is the representation: path points are drawn at their exact coordinates
+    drawn = np.array([s[0] for s in segs]).reshape(N_PATHS, N_STEPS, 2)
+    np.testing.assert_allclose(drawn, traj["paths"][:, :-1, [0, 2]], rtol=1e-6)
+    # the path starts at its start cell; the start dots sit there
+    start_xy = adata.obsm["X_pca"][traj["start_index"]][:, [0, 2]]
+    np.testing.assert_allclose(drawn[:, 0], start_xy, rtol=1e-6)
+    starts = [c for c in ax.collections if c.get_gid() == "scam_trajectory_starts"][0]
+    np.testing.assert_allclose(starts.get_offsets(), start_xy, rtol=1e-6)
+    # time runs along each path: segment colours follow the mid-segment time, 0 → 2
+    seg_t = lines.get_array().reshape(N_PATHS, N_STEPS)
+    assert np.all(np.diff(seg_t, axis=1) > 0)
+    assert lines.get_clim() == (0.0, 2.0)
+    assert "simulated time (time)" in _colorbar_label(fig, ax)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("PC1", "PC3")
+
+
+def test_trajectories_nonlinear_basis_maps_points_by_knn(adata):
+    traj = adata.uns["scam"]["trajectories"]
+    ax = scam.pl.trajectories(adata, basis="umap", show=False)
+    segs = _paths(ax).get_segments()
+    pts = np.array([s[0] for s in segs]).reshape(N_PATHS, N_STEPS, 2)
+    E = adata.obsm["X_umap"]
+    # a point on a cell maps to that cell exactly; every point is an average of cells' coordinates
+    np.testing.assert_allclose(pts[:, 0], E[traj["start_index"]], atol=1e-5)  # paths are float32
+    assert np.all(pts >= E.min(0) - 1e-9) and np.all(pts <= E.max(0) + 1e-9)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("UMAP1", "UMAP2")
+
+
+def test_trajectories_line_width_follows_weight_with_growth(adata):
+    w = adata.uns["scam"]["trajectories"]["weights"]
+    assert not np.allclose(w, 1.0), "the fixture has growth: weights must vary"
+    ax = scam.pl.trajectories(adata, basis="pca", linewidth=2.0, show=False)
+    widths = np.asarray(_paths(ax).get_linewidths())
+    expected = 2.0 * np.clip(0.5 * (w[:, :-1] + w[:, 1:]), 0.2, 5.0).ravel()
+    np.testing.assert_allclose(widths, expected, rtol=1e-6)
+    assert widths.std() > 0
+    # without growth (all weights 1) every path has the same width
+    adata.uns["scam"]["trajectories"]["weights"] = np.ones_like(w)
+    ax = scam.pl.trajectories(adata, basis="pca", linewidth=2.0, show=False)
+    assert np.unique(np.asarray(_paths(ax).get_linewidths())).tolist() == [2.0]
+    ax = scam.pl.trajectories(adata, basis="pca", scale_by_weight=False, show=False)
+    assert len(np.unique(np.asarray(_paths(ax).get_linewidths()))) == 1
+
+
+def test_trajectories_subset_and_default_color(adata):
+    adata.obs["stage"] = pd.Categorical(np.where(adata.obs["time"] < 1, "early", "late"))
+    ax = scam.pl.trajectories(adata, basis="lin", n_trajectories=5, color="stage", show=False)
+    assert len(_paths(ax).get_segments()) == 5 * N_STEPS
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["early", "late"]
+    # default colour: the fit's time key ("time", numeric: a colourbar of the observed cells)
+    fig = scam.pl.trajectories(adata, basis="lin", return_fig=True)
+    cells = fig.axes[0].collections[0]
+    np.testing.assert_allclose(np.sort(cells.get_array()), np.sort(adata.obs["time"].to_numpy()))
+
+
+def test_show_semantics(adata, monkeypatch):
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda *a, **k: shown.append(1))
+    _, ax = plt.subplots()
+    assert scam.pl.trajectories(adata, basis="pca", ax=ax) is ax  # ax given: not shown
+    assert scam.pl.growth(adata, basis="pca", ax=ax) is ax
+    assert not shown
+    assert scam.pl.history(adata) is None and shown == [1]  # no ax: shown, nothing returned
+    assert isinstance(scam.pl.velocity(adata, basis="pca", return_fig=True), Figure)
+    assert scam.pl.velocity(adata, basis="pca", ax=ax, show=True) is None and shown == [1, 1]
+
+
+# --- velocity_embedding ----------------------------------------------------------------------
+
+
+def test_velocity_embedding_is_exact_for_a_linear_embedding(adata):
+    V = adata.obsm["scam_velocity"]
+    scam.tl.velocity_embedding(adata, basis="lin")
+    np.testing.assert_allclose(adata.obsm["scam_velocity_lin"], V @ A, rtol=1e-4, atol=1e-5)
+    assert adata.uns["scam"]["velocity_embedding"]["lin"]["method"] == "local_linear"
+    # basis "pca" is the representation itself: the velocity, unchanged
+    scam.tl.velocity_embedding(adata, basis="pca")
+    np.testing.assert_array_equal(adata.obsm["scam_velocity_pca"], V)
+    assert adata.uns["scam"]["velocity_embedding"]["pca"]["method"] == "exact"
+
+
+def test_velocity_embedding_nonlinear_matches_jacobian(adata):
+    """Embedding tanh(x1), tanh(x2): the projected velocity is (1 − tanh²(x)) v to first order."""
+    X, V = adata.obsm["X_pca"], adata.obsm["scam_velocity"]
+    truth = (1 - np.tanh(X[:, :2]) ** 2) * V[:, :2]
+    scam.tl.velocity_embedding(adata, basis="X_umap", n_neighbors=20)
+    got = adata.obsm["scam_velocity_umap"]
+    assert np.linalg.norm(got - truth) / np.linalg.norm(truth) < 0.15
+    # dropping the Jacobian (the raw velocity) is far off
+    assert np.linalg.norm(V[:, :2] - truth) / np.linalg.norm(truth) > 0.3
+
+
+def test_velocity_embedding_copy_and_h5ad(adata, tmp_path):
+    before = _snapshot(adata)
+    out = scam.tl.velocity_embedding(adata, basis="lin", copy=True)
+    assert _snapshot(adata) == before and "scam_velocity_lin" in out.obsm
+    out.write_h5ad(tmp_path / "a.h5ad")
+
+
+# --- velocity ------------------------------------------------------------------------------------
+
+
+def test_velocity_stream(adata):
+    assert "scam_velocity_umap" not in adata.obsm
+    ax = scam.pl.velocity(adata, basis="umap", show=False)
+    assert "scam_velocity_umap" in adata.obsm  # computed when missing, scvelo naming
+    stream = [c for c in ax.collections if c.get_gid() == "scam_velocity_stream"]
+    assert len(stream) == 1 and isinstance(stream[0], LineCollection) and len(stream[0].get_segments()) > 10
+    assert len(ax.patches) > 0  # the streamlines' arrowheads
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("UMAP1", "UMAP2")
+
+
+def test_velocity_arrows_show_projected_velocities(adata):
+    ax = scam.pl.velocity(adata, basis="lin", kind="arrows", n_arrows=40, show=False)
+    q = [c for c in ax.collections if isinstance(c, Quiver)]
+    assert len(q) == 1 and q[0].N == 40
+    # each arrow sits on a cell and is that cell's velocity pushed through the linear map
+    idx = [int(np.argmin(np.linalg.norm(adata.obsm["X_lin"] - p, axis=1))) for p in np.c_[q[0].X, q[0].Y]]
+    np.testing.assert_allclose(np.c_[q[0].X, q[0].Y], adata.obsm["X_lin"][idx])
+    truth = (adata.obsm["scam_velocity"] @ A)[idx]
+    np.testing.assert_allclose(np.c_[q[0].U, q[0].V], truth, rtol=1e-3, atol=1e-4)
+    ax = scam.pl.velocity(adata, basis="lin", kind="grid", n_grid=15, show=False)
+    q = [c for c in ax.collections if isinstance(c, Quiver)]
+    assert len(q) == 1 and 0 < q[0].N < 15 * 15  # empty grid points are left out
+
+
+def test_velocity_recomputes_after_refit(adata):
+    scam.tl.velocity_embedding(adata, basis="lin")
+    adata.obsm["scam_velocity_lin"][:] = 0.0
+    del adata.uns["scam"]["velocity_embedding"]  # as after a new fit, which rewrites uns["scam"]
+    scam.pl.velocity(adata, basis="lin", show=False)
+    assert np.abs(adata.obsm["scam_velocity_lin"]).max() > 0
+
+
+def test_grid_velocity_kernel_average():
+    rng = np.random.default_rng(0)
+    E = np.r_[rng.normal(size=(200, 2)), rng.normal(size=(200, 2)) + [10, 0]]
+    V = np.tile([1.0, -2.0], (400, 1))
+    x, y, U, W = grid_velocity(E, V, n_grid=30)
+    ok = np.isfinite(U)
+    assert U.shape == W.shape == (30, 30)
+    np.testing.assert_allclose(U[ok], 1.0)
+    np.testing.assert_allclose(W[ok], -2.0)
+    # the gap between the clusters (x ≈ 5) and the corners are empty
+    assert not ok[:, np.argmin(np.abs(x - 5))].any() and not ok[0, 0]
+    # a linear field is averaged to itself at the grid point (symmetric kernel, dense cells)
+    E = rng.uniform(-3, 3, size=(5000, 2))
+    x, y, U, W = grid_velocity(E, E * [1.0, 0.0], n_grid=10)
+    mid = np.abs(x) < 2
+    np.testing.assert_allclose(
+        U[np.ix_(np.abs(y) < 2, mid)], np.broadcast_to(x[mid], (int((np.abs(y) < 2).sum()), mid.sum())), atol=0.1
+    )
+
+
+# --- growth, history --------------------------------------------------------------------------------
+
+
+def test_growth_diverging_centred_at_zero(adata):
+    fig = scam.pl.growth(adata, basis="pca", return_fig=True)
+    ax = fig.axes[0]
+    cells = [c for c in ax.collections if c.get_gid() == "scam_growth"][0]
+    g = adata.obs["scam_growth"].to_numpy()
+    np.testing.assert_allclose(np.sort(cells.get_array()), np.sort(g), rtol=1e-6)
+    lo, hi = cells.get_clim()
+    assert lo == pytest.approx(-hi) and hi == pytest.approx(np.percentile(np.abs(g), 99))
+    assert cells.get_cmap().name == "RdBu_r"
+    assert _colorbar_label(fig, ax) == ["growth rate (per unit of time)"]
+    ax = scam.pl.growth(adata, basis="pca", vmax=5.0, show=False)
+    assert ax.collections[0].get_clim() == (-5.0, 5.0)
+
+
+def test_history_draws_loss_and_validation(adata):
+    hist = adata.uns["scam"]["history"]
+    ax = scam.pl.history(adata, show=False)
+    (loss,) = ax.get_lines()[:1]
+    np.testing.assert_allclose(loss.get_ydata(), hist["loss"])
+    np.testing.assert_allclose(loss.get_xdata(), hist["iteration"])
+    twin = [a for a in ax.figure.axes if a is not ax][0]
+    np.testing.assert_allclose(twin.get_lines()[0].get_ydata(), hist["val_w1"])
+    assert twin.get_ylabel() == "validation W1" and ax.get_xlabel() == "optimisation step"
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts[:2] == ["training loss", "validation W1"] and texts[2].startswith("best W1")
+
+
+# --- interpolation -------------------------------------------------------------------------------
+
+
+def _lot_uns(adata):
+    X = adata.obsm["X_pca"]
+    t = adata.obs["time"].to_numpy()
+    pred = X[t == 0.0] + [1.0, 0.0, 0.0]
+    w = np.linspace(0.5, 1.5, len(pred))
+    adata.uns["scam_lot"] = {
+        "params": {"time_key": "time", "use_rep": "X_pca"},
+        "predictions": {"scam": {"1": {"X": pred.astype(np.float32), "weights": w / w.sum()}}},
+        "results": {
+            "method": np.array(["scam", "scam"]),
+            "held_out": np.array(["1", "1"]),
+            "seed": np.array([0, 1]),
+            "metric": np.array(["w1", "w1"]),
+            "value": np.array([0.5, 0.7]),
+        },
+    }
+    return pred, w
+
+
+def test_interpolation_from_stored_predictions(adata):
+    pred, w = _lot_uns(adata)
+    ax = scam.pl.interpolation(adata, dimensions=(0, 2), size=10.0, show=False)
+    observed, predicted = ax.collections
+    t = adata.obs["time"].to_numpy()
+    np.testing.assert_allclose(observed.get_offsets(), adata.obsm["X_pca"][t == 1.0][:, [0, 2]])
+    np.testing.assert_allclose(predicted.get_offsets(), pred[:, [0, 2]], rtol=1e-6)
+    np.testing.assert_allclose(predicted.get_sizes(), 10.0 * w / w.mean(), rtol=1e-6)
+    assert ax.get_title() == "held out 1: W1 = 0.600"
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("pca1", "pca3")
+    assert [x.get_text() for x in ax.get_legend().get_texts()] == ["observed (120 cells)", "predicted: scam"]
+    # in a linear embedding the predictions are mapped by kNN regression; cells that coincide map exactly
+    adata.uns["scam_lot"]["predictions"]["scam"]["1"]["X"] = adata.obsm["X_pca"][t == 0.0].astype(np.float32)
+    ax = scam.pl.interpolation(adata, basis="lin", show=False)
+    np.testing.assert_allclose(ax.collections[1].get_offsets(), adata.obsm["X_lin"][t == 0.0], atol=1e-4)
+
+
+def test_interpolation_after_lot():
+    adata = gaussian_path(n_cells=60, times=(0.0, 1.0, 2.0, 3.0), n_dims=2, random_state=1)
+    df = scam.tl.leave_one_timepoint_out(
+        adata, "time", methods=["scam", "ot_midpoint"], metrics=("w1",), fit_kwargs={"n_iters": 50}, progress_bar=False
+    )
+    fig = scam.pl.interpolation(adata, method="ot_midpoint", return_fig=True)
+    assert len(fig.axes) == 2  # held out 1 and 2
+    for ax, label in zip(fig.axes, ["1", "2"], strict=True):
+        w1 = df[(df["method"] == "ot_midpoint") & (df["held_out"] == label)]["value"].mean()
+        assert ax.get_title() == f"held out {label}: W1 = {w1:.3f}"
+        assert len(ax.collections[1].get_offsets()) == 60  # all cells of the previous time, pushed
+    ax = scam.pl.interpolation(adata, held_out="2", show=False)
+    assert ax.get_title().startswith("held out 2")
+
+
+# --- bad inputs ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda a: scam.pl.trajectories(a, basis="phate"), "Basis 'phate' not found"),
+        (lambda a: scam.pl.trajectories(a, basis="umap", key="other"), r"run `scam.tl.fit"),
+        (lambda a: scam.pl.trajectories(a, basis="pca", dimensions=(0, 0)), "dimensions"),
+        (lambda a: scam.pl.trajectories(a, basis="pca", dimensions=(0, 3)), "0..2"),
+        (lambda a: scam.pl.trajectories(a, basis="pca", n_trajectories=0), "n_trajectories"),
+        (lambda a: scam.pl.velocity(a, basis="umap", kind="quiver"), "Unknown `kind='quiver'`"),
+        (lambda a: scam.pl.velocity(a, basis="tsne"), r"sc.tl.umap|not found"),
+        (lambda a: scam.pl.velocity(a, basis="umap", n_grid=1), "n_grid"),
+        (lambda a: scam.pl.growth(a, basis="umap", vmax=-1), "vmax"),
+        (lambda a: scam.pl.history(a, key="missing"), r"run `scam.tl.fit"),
+        (lambda a: scam.pl.interpolation(a), r"run `scam.tl.leave_one_timepoint_out"),
+        (lambda a: scam.tl.velocity_embedding(a, basis="umap", n_neighbors=0), "n_neighbors"),
+        (lambda a: scam.tl.velocity_embedding(a, basis="umap", key="x"), r"run `scam.tl.fit"),
+    ],
+)
+def test_bad_inputs_raise_and_leave_adata_unchanged(adata, call, match):
+    before = _snapshot(adata)
+    with pytest.raises(ValueError, match=match):
+        call(adata)
+    assert _snapshot(adata) == before
+
+
+def test_missing_results_name_the_step(adata):
+    del adata.uns["scam"]["trajectories"]
+    before = _snapshot(adata)
+    with pytest.raises(ValueError, match=r"run `scam.tl.trajectories"):
+        scam.pl.trajectories(adata, basis="pca")
+    del adata.obs["scam_growth"]
+    with pytest.raises(ValueError, match=r"adata.obs\['scam_growth'\] is missing"):
+        scam.pl.growth(adata, basis="pca")
+    del adata.obsm["scam_velocity"]
+    with pytest.raises(ValueError, match=r"adata.obsm\['scam_velocity'\] is missing"):
+        scam.pl.velocity(adata, basis="pca")
+    assert set(_snapshot(adata)[2]["scam"]) == set(before[2]["scam"])
+
+
+def test_interpolation_bad_choices(adata):
+    _lot_uns(adata)
+    before = copy.deepcopy(_snapshot(adata))
+    with pytest.raises(ValueError, match="choose one of"):
+        scam.pl.interpolation(adata, method="otcfm")
+    with pytest.raises(ValueError, match="choose one of"):
+        scam.pl.interpolation(adata, held_out="7")
+    with pytest.raises(ValueError, match="Basis"):
+        scam.pl.interpolation(adata, basis="umap3d")
+    assert _snapshot(adata) == before
