@@ -246,6 +246,157 @@ class ActionModel:
             return positions
         return positions, np.exp(np.concatenate(ws, axis=axis)).astype(np.float32)
 
+    # ------------------------------------------------------------------ likelihood
+    def log_likelihood(
+        self,
+        X,
+        t: float,
+        *,
+        base,
+        t_base: float | None = None,
+        n_steps: int = 100,
+        method: str = "rk4",
+        growth: bool = True,
+    ) -> np.ndarray:
+        """Log-density of cells at time ``t`` under the learned dynamics (change of variables, note §4).
+
+        Each cell is integrated back along ``dx = ∇s dt`` to ``t_base``, where the density is
+        known, while accumulating the divergence of the velocity, ``∇·∇s = Δs`` (exact: the sum
+        of the ``d`` second derivatives). Along a path the continuity equation
+        ``∂_t q = −∇·(q ∇s) + λ s q`` gives ``d/dt log q(x(t), t) = −Δs + λ s``, so
+
+        ``log q_t(x) = log q_base(x_base) − ∫_{t_base}^{t} Δs dt + ∫_{t_base}^{t} g dt``,
+
+        with ``g`` the growth rate of :meth:`growth` (``λ s``; 0 without growth).
+
+        Parameters
+        ----------
+        X
+            Cells ``(n, ≥ n_dims)`` at time ``t`` in the representation's coordinates.
+        t
+            Their time (user units; one time for all of them).
+        base
+            The density at ``t_base``: a callable taking positions ``(n, n_dims)`` and returning their
+            log-density ``(n,)`` (e.g. ``scipy.stats.multivariate_normal(mean, cov).logpdf``), or an array
+            of cells ``(m, ≥ n_dims)`` observed at ``t_base``, to which a Gaussian (mean and full
+            covariance) is fitted.
+        t_base
+            Time of the base density; default: the first observed time of the fit.
+        n_steps
+            Integration steps.
+        method
+            ``"rk4"`` or ``"euler"``.
+        growth
+            Include the growth term ``∫ g dt``. With growth the result is then the log of the mass
+            density (it integrates to the predicted mass ratio ``m_t / m_base``, the mean of the weights
+            from :meth:`simulate`, not to 1); subtract the log of that ratio for a normalised density.
+
+        Returns
+        -------
+        Log-densities ``(n,)`` (float64), in the representation's coordinates (first ``n_dims``).
+
+        Raises
+        ------
+        ValueError
+            When the model has σ > 0: the marginals of the SDE are not transported by ``∇s`` alone
+            (the probability-flow ODE needs the score, which Action Matching does not learn).
+        """
+        from .core.losses import laplacian
+
+        if self.sigma > 0:
+            raise ValueError(
+                "log_likelihood needs a model fitted with sigma=0: with noise the marginals move with "
+                "∇s − (σ²/2)∇log q, and Action Matching does not learn the score ∇log q. Fit with sigma=0."
+            )
+        if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
+            raise ValueError(f"`n_steps` must be a positive integer, got {n_steps!r}.")
+        if method not in ("rk4", "euler"):
+            raise ValueError(f"Unknown method {method!r}; use 'rk4' or 'euler'.")
+        if t_base is None:
+            times = self.observed_times
+            t_base = float(times[0]) if len(times) else self.t_origin
+        for name, value in (("t", t), ("t_base", t_base)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ValueError(f"`{name}` must be a number (one time for all cells), got {value!r}.")
+            if not np.isfinite(value):
+                raise ValueError(f"`{name}` must be a finite number, got {value!r}.")
+        log_base = self._base_density(base)
+        z = self._x(X)
+        tau1 = (float(t) - self.t_origin) / self.t_span
+        tau0 = (float(t_base) - self.t_origin) / self.t_span
+        def rate(z: torch.Tensor, tau: float) -> torch.Tensor:
+            """Growth rate per internal time unit (the public growth per user time × t_span)."""
+            x = z.cpu().numpy().astype(np.float64) * self.scale + self.center
+            g = self.growth(x, self.t_origin + tau * self.t_span).astype(np.float64) * self.t_span
+            return torch.as_tensor(g, dtype=z.dtype, device=z.device)
+
+        def field(z: torch.Tensor, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
+            with torch.enable_grad():
+                z = z.detach().requires_grad_(True)
+                s = self.net(z, tau)
+                (grad,) = torch.autograd.grad(s.sum(), z, create_graph=True)
+                lap = laplacian(grad, z, method="exact").detach()
+            # d log q / dτ along the path (internal units: Δ_x s_user dt = Δ_z s dτ)
+            return grad.detach(), (rate(z.detach(), tau) - lap) if growth else -lap
+
+        dt = (tau0 - tau1) / n_steps  # backward in time
+        out = []
+        for start in range(0, z.shape[0], CHUNK_SIZE):
+            x = z[start : start + CHUNK_SIZE]
+            acc = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+            for i in range(n_steps):
+                tau = tau1 + i * dt
+                v1, g1 = field(x, tau)
+                if method == "euler":
+                    x, acc = x + dt * v1, acc + dt * g1
+                    continue
+                v2, g2 = field(x + 0.5 * dt * v1, tau + 0.5 * dt)
+                v3, g3 = field(x + 0.5 * dt * v2, tau + 0.5 * dt)
+                v4, g4 = field(x + dt * v3, tau + dt)
+                x = x + dt / 6 * (v1 + 2 * v2 + 2 * v3 + v4)
+                acc = acc + dt / 6 * (g1 + 2 * g2 + 2 * g3 + g4)
+            x_base = x.cpu().numpy().astype(np.float64) * self.scale + self.center
+            # acc = log q(x_base, τ0) − log q(x, τ1)
+            out.append(log_base(x_base) - acc.cpu().numpy().astype(np.float64))
+        return np.concatenate(out)
+
+    def _base_density(self, base):
+        """A log-density callable from ``base`` (a callable, or cells to fit a Gaussian to)."""
+        if callable(base):
+
+            def log_base(x: np.ndarray) -> np.ndarray:
+                values = np.asarray(base(x), dtype=np.float64).reshape(-1)
+                if values.shape != (x.shape[0],):
+                    raise ValueError(
+                        f"`base` must return one log-density per cell, shape ({x.shape[0]},), got {values.shape}."
+                    )
+                return values
+
+            return log_base
+        try:
+            cells = np.asarray(base, dtype=np.float64)
+        except (TypeError, ValueError):
+            cells = None
+        if cells is None or cells.ndim != 2 or cells.shape[1] < self.n_dims:
+            raise ValueError(
+                "`base` must be a callable log-density or an array of cells (n, >= "
+                f"{self.n_dims}) observed at `t_base`, got {type(base).__name__}."
+            )
+        cells = cells[:, : self.n_dims]
+        if cells.shape[0] <= self.n_dims or not np.all(np.isfinite(cells)):
+            raise ValueError(
+                f"`base` cells must be finite and more than n_dims={self.n_dims} to fit a Gaussian, got "
+                f"{cells.shape[0]} cells."
+            )
+        from scipy.stats import multivariate_normal
+
+        mean, cov = cells.mean(0), np.atleast_2d(np.cov(cells, rowvar=False))
+        try:
+            dist = multivariate_normal(mean, cov)
+        except (ValueError, np.linalg.LinAlgError) as e:
+            raise ValueError(f"The covariance of the `base` cells is singular ({e}); pass a callable density.") from e
+        return lambda x: np.asarray(dist.logpdf(x), dtype=np.float64).reshape(-1)
+
     # ------------------------------------------------------------------ persistence
     def params(self) -> dict:
         """Everything needed to rebuild the model besides the weights (JSON-serialisable)."""

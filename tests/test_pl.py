@@ -366,3 +366,13 @@ def test_interpolation_bad_choices(adata):
     with pytest.raises(ValueError, match="Basis"):
         scam.pl.interpolation(adata, basis="umap3d")
     assert _snapshot(adata) == before
+
+
+def test_named_time_points_label_the_time_colourbars(adata):
+    adata.uns["scam"]["time"]["labels"] = np.array(["early", "mid", "late"])  # as for an ordered categorical
+    fig = scam.pl.trajectories(adata, basis="pca", return_fig=True)
+    cbar = [a for a in fig.axes if a.get_label() == "<colorbar>" and a.get_xlabel().startswith("simulated")][0]
+    assert [t.get_text() for t in cbar.get_xticklabels()] == ["early", "mid", "late"]
+    np.testing.assert_allclose(cbar.get_xticks(), [0.0, 1.0, 2.0])
+    fig = scam.pl.growth(adata, basis="pca", return_fig=True)
+    assert _colorbar_label(fig, fig.axes[0]) == ["growth rate (per time step)"]

@@ -10,7 +10,7 @@ from anndata import AnnData
 from .. import _keys
 from .._validation import check_positive
 from ..tl._embedding import embedding_coords, fit_uns, resolve_basis
-from ._utils import check_dimensions, draw_background, finish, new_axes
+from ._utils import check_dimensions, draw_background, finish, new_axes, time_labels
 
 logger = logging.getLogger("scam")
 
@@ -84,6 +84,7 @@ def growth(
     cells = ax.collections[-1]
     cells.set_gid("scam_growth")
     time_key = uns["params"].get("time_key", "time")
+    unit = f"per {time_key} step" if time_labels(uns) is not None else f"per unit of {time_key}"
     if cells.colorbar is not None:
-        cells.colorbar.set_label(f"growth rate (per unit of {time_key})")
+        cells.colorbar.set_label(f"growth rate ({unit})")
     return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)

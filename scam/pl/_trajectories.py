@@ -8,7 +8,7 @@ from anndata import AnnData
 from .. import _keys
 from .._validation import check_positive, check_positive_int, get_rep
 from ..tl._embedding import embedding_coords, fit_uns, is_exact, knn_map, resolve_basis
-from ._utils import check_dimensions, default_color, draw_background, finish, new_axes
+from ._utils import check_dimensions, default_color, draw_background, finish, new_axes, time_labels
 
 #: Line widths of weighted paths are ``linewidth × weight``, the weight clipped to this range.
 WEIGHT_CLIP = (0.2, 5.0)
@@ -142,7 +142,10 @@ def trajectories(
     ax.autoscale_view()
     time_key = uns["params"].get("time_key", "time")
     # below the axes: the right margin holds scanpy's legend or colourbar of `color`
-    fig.colorbar(lines, ax=ax, location="bottom", shrink=0.6, pad=0.12, label=f"simulated time ({time_key})")
+    cbar = fig.colorbar(lines, ax=ax, location="bottom", shrink=0.6, pad=0.12, label=f"simulated time ({time_key})")
+    named = time_labels(uns)
+    if named is not None:  # ordered categorical times: ticks at the observed times, with their names
+        cbar.set_ticks(named[0], labels=named[1], fontsize="small")
     if "title" not in kwargs:
         ax.set_title(f"scam trajectories ({len(pick)} cells)")
     return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)

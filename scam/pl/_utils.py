@@ -71,3 +71,15 @@ def finish(fig, ax, *, show: bool | None, return_fig: bool, ax_given: bool):
         plt.show()
         return None
     return ax
+
+
+def time_labels(uns: dict) -> tuple[np.ndarray, list[str]] | None:
+    """Values and labels of the observed times when they are named (ordered categorical), else ``None``."""
+    info = uns.get("time")
+    if not isinstance(info, dict) or "labels" not in info or "values" not in info:
+        return None
+    values = np.asarray(info["values"], dtype=np.float64)
+    labels = [str(label) for label in np.asarray(info["labels"])]
+    if labels == [f"{v:g}" for v in values]:
+        return None
+    return values, labels

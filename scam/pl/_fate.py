@@ -1,0 +1,290 @@
+"""``scam.pl.fate`` and ``scam.pl.transitions``: fate probabilities and class-to-class flows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from .. import _keys
+
+
+def _finish(fig, ax, *, show: bool | None, return_fig: bool, ax_given: bool):
+    """The Figure with ``return_fig``; else show (default: unless ``ax`` was given) or return the Axes."""
+    import matplotlib.pyplot as plt
+
+    if return_fig:
+        return fig
+    if show is None:
+        show = not ax_given
+    if show:
+        plt.show()
+        return None
+    return ax
+
+
+def _axes(ax, figsize):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax, False
+    return ax.figure, ax, True
+
+
+def _check_fmt(annotate) -> str | None:
+    if annotate is None or annotate is False:
+        return None
+    if not isinstance(annotate, str):
+        raise ValueError(f"`annotate` must be a format string such as '{{:.2f}}' or None, got {annotate!r}.")
+    try:
+        annotate.format(0.5)
+    except (ValueError, IndexError, KeyError) as e:
+        raise ValueError(f"`annotate={annotate!r}` is not a format string for one number, e.g. '{{:.2f}}'.") from e
+    return annotate
+
+
+def heatmap(
+    ax, matrix: np.ndarray, rows, cols, *, annotate: str | None, cmap, vmax, cbar_label: str, xlabel: str, ylabel: str
+):
+    """Draw ``matrix`` as an annotated heatmap with a colourbar; returns the image."""
+    import matplotlib.pyplot as plt
+
+    im = ax.imshow(matrix, cmap=cmap, vmin=0.0, vmax=vmax, aspect="auto", interpolation="nearest")
+    ax.set_xticks(np.arange(len(cols)), [str(c) for c in cols], rotation=45 if len(cols) > 3 else 0, ha="right")
+    ax.set_yticks(np.arange(len(rows)), [str(r) for r in rows])
+    if len(cols) <= 3:
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("center")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if annotate is not None:
+        cm = plt.get_cmap(cmap)
+        for (i, j), value in np.ndenumerate(matrix):
+            if not np.isfinite(value):
+                continue
+            r, g, b, _ = cm(im.norm(value))
+            color = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+            ax.text(j, i, annotate.format(value), ha="center", va="center", color=color, fontsize=9)
+    ax.figure.colorbar(im, ax=ax, label=cbar_label)
+    return im
+
+
+def _fate_results(adata, key: str) -> tuple[np.ndarray, list[str], dict]:
+    if not isinstance(adata, AnnData):
+        raise TypeError(f"Expected an AnnData, got {type(adata).__name__}.")
+    name = _keys.fate(key)
+    if name not in adata.obsm or name not in adata.uns or "classes" not in adata.uns[name]:
+        raise ValueError(f"No fate probabilities in adata.obsm[{name!r}]; run `scam.tl.fate(adata, model, ...)` first.")
+    probs = np.asarray(adata.obsm[name], dtype=np.float64)
+    classes = [str(c) for c in np.asarray(adata.uns[name]["classes"])]
+    if probs.ndim != 2 or probs.shape[1] != len(classes):
+        raise ValueError(f"adata.obsm[{name!r}] does not match adata.uns[{name!r}]['classes']; rerun `scam.tl.fate`.")
+    return probs, classes, dict(adata.uns[name].get("params", {}))
+
+
+def fate(
+    adata: AnnData,
+    *,
+    groupby: str | None = None,
+    basis: str | None = None,
+    fate_class: str | None = None,
+    key: str = _keys.DEFAULT_KEY,
+    annotate: str | None = "{:.2f}",
+    cmap: str = "viridis",
+    ax=None,
+    show: bool | None = None,
+    return_fig: bool = False,
+):
+    """Fate probabilities of :func:`scam.tl.fate`: mean per group (heatmap) or per cell (scatter).
+
+    Without ``basis``: a heatmap of the mean fate probability of the source cells of each
+    ``groupby`` group (rows) for each fate class (columns), values annotated. With ``basis``: the
+    cells on ``obsm[basis]`` (first two columns), the source cells coloured by their probability
+    of ``fate_class`` and the others in grey.
+
+    Parameters
+    ----------
+    adata
+        AnnData with the results of :func:`scam.tl.fate`.
+    groupby
+        Column of ``adata.obs`` grouping the source cells into rows (heatmap); default: the
+        ``groupby`` of the fate computation when the source cells have labels in it, else one row.
+    basis
+        ``obsm`` key to draw the cells on (e.g. ``"X_umap"``); switches to the scatter.
+    fate_class
+        Class whose probability colours the cells (scatter); default: the first class.
+    key
+        ``key_added`` of :func:`scam.tl.fate`.
+    annotate
+        Format of the values written in the heatmap cells; ``None`` for none.
+    cmap
+        Colour map.
+    ax
+        Axes to draw on (a new figure otherwise).
+    show
+        Show the figure (default: when no ``ax`` is given and not returning it).
+    return_fig
+        Return the Figure.
+
+    Returns
+    -------
+    The Figure with ``return_fig``, else the Axes when ``show=False``, else ``None``.
+    """
+    probs, classes, params = _fate_results(adata, key)
+    annotate = _check_fmt(annotate)
+    src = np.flatnonzero(np.isfinite(probs).all(1))
+    if basis is not None:
+        if not isinstance(basis, str) or basis not in adata.obsm:
+            keys = ", ".join(map(repr, adata.obsm.keys())) or "none"
+            raise ValueError(f"`basis={basis!r}` is not in adata.obsm (available: {keys}); run e.g. `sc.tl.umap`.")
+        coords = np.asarray(adata.obsm[basis])
+        if coords.ndim != 2 or coords.shape[1] < 2:
+            raise ValueError(f"adata.obsm[{basis!r}] needs at least two columns to draw, got shape {coords.shape}.")
+        fate_class = classes[0] if fate_class is None else str(fate_class)
+        if fate_class not in classes:
+            raise ValueError(f"`fate_class={fate_class!r}` is not a fate class; choose one of {classes}.")
+        fig, ax, ax_given = _axes(ax, (5.5, 4.5))
+        rest = np.setdiff1d(np.arange(adata.n_obs), src)
+        ax.scatter(coords[rest, 0], coords[rest, 1], s=4, color="0.85", label="other cells", rasterized=True)
+        sc = ax.scatter(
+            coords[src, 0],
+            coords[src, 1],
+            c=probs[src, classes.index(fate_class)],
+            cmap=cmap,
+            vmin=0.0,
+            vmax=1.0,
+            s=8,
+            rasterized=True,
+        )
+        fig.colorbar(sc, ax=ax, label=f"P(fate = {fate_class})")
+        ax.set_xlabel(f"{basis}1")
+        ax.set_ylabel(f"{basis}2")
+        ax.set_title(f"Fate {fate_class} of cells at {params.get('source_label', '')}".rstrip())
+        return _finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)
+
+    if groupby is None:
+        default = params.get("groupby")
+        if default in adata.obs and not adata.obs[default].iloc[src].isna().any():
+            groupby = default
+    if groupby is None:
+        rows, matrix = ["all"], probs[src].mean(0, keepdims=True)
+    else:
+        if not isinstance(groupby, str) or groupby not in adata.obs.columns:
+            raise ValueError(f"`groupby={groupby!r}` is not a column of adata.obs.")
+        labels = adata.obs[groupby].iloc[src]
+        if labels.isna().any():
+            raise ValueError(f"adata.obs[{groupby!r}] has missing labels among the source cells; fill them.")
+        if isinstance(labels.dtype, pd.CategoricalDtype):
+            order = [str(c) for c in labels.cat.categories]
+        else:
+            order = sorted({str(v) for v in labels})
+        labels = labels.astype(str).to_numpy()
+        rows = [r for r in order if r in set(labels)]
+        matrix = np.stack([probs[src][labels == r].mean(0) for r in rows])
+    fig, ax, ax_given = _axes(ax, (1.1 * len(classes) + 2.5, 0.5 * len(rows) + 1.8))
+    heatmap(
+        ax,
+        matrix,
+        rows,
+        classes,
+        annotate=annotate,
+        cmap=cmap,
+        vmax=1.0,
+        cbar_label="mean fate probability",
+        xlabel=f"fate at {params.get('target_label', 'target')}",
+        ylabel=f"{groupby or 'cells'} at {params.get('source_label', 'source')}",
+    )
+    ax.set_title("Fate probabilities")
+    return _finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)
+
+
+def _transition_results(adata, key: str) -> tuple[pd.DataFrame, dict]:
+    if isinstance(adata, pd.DataFrame):
+        return adata, {}
+    if not isinstance(adata, AnnData):
+        raise TypeError(
+            f"Expected an AnnData or the DataFrame of scam.tl.transition_matrix, got {type(adata).__name__}."
+        )
+    name = _keys.transitions(key)
+    if name not in adata.uns or "matrix" not in adata.uns[name]:
+        raise ValueError(
+            f"No transition matrix in adata.uns[{name!r}]; run `scam.tl.transition_matrix(adata, model, ...)` first."
+        )
+    res = adata.uns[name]
+    params = dict(res.get("params", {}))
+    group = params.get("groupby", "")
+    table = pd.DataFrame(
+        np.asarray(res["matrix"], dtype=np.float64),
+        index=pd.Index(
+            [str(c) for c in np.asarray(res["source_classes"])],
+            name=f"{group} at {params.get('source_label', 'source')}",
+        ),
+        columns=pd.Index(
+            [str(c) for c in np.asarray(res["target_classes"])],
+            name=f"{group} at {params.get('target_label', 'target')}",
+        ),
+    )
+    return table, params
+
+
+def transitions(
+    adata: AnnData | pd.DataFrame,
+    *,
+    key: str = _keys.DEFAULT_KEY,
+    normalize: bool = False,
+    annotate: str | None = "{:.2f}",
+    cmap: str = "viridis",
+    ax=None,
+    show: bool | None = None,
+    return_fig: bool = False,
+):
+    """Heatmap of the class-to-class transition matrix of :func:`scam.tl.transition_matrix`.
+
+    Parameters
+    ----------
+    adata
+        AnnData with ``uns[f"{key}_transitions"]``, or the DataFrame the tool returned.
+    key
+        ``key_added`` of :func:`scam.tl.transition_matrix`.
+    normalize
+        Divide each row by its sum: the probability of each target class given the source
+        class (moscot's ``forward=True``). Default: the shares of all source cells (rows sum to
+        the source class's share).
+    annotate
+        Format of the values written in the cells; ``None`` for none.
+    cmap
+        Colour map.
+    ax
+        Axes to draw on (a new figure otherwise).
+    show
+        Show the figure (default: when no ``ax`` is given and not returning it).
+    return_fig
+        Return the Figure.
+
+    Returns
+    -------
+    The Figure with ``return_fig``, else the Axes when ``show=False``, else ``None``.
+    """
+    table, params = _transition_results(adata, key)
+    annotate = _check_fmt(annotate)
+    matrix = table.to_numpy(dtype=np.float64)
+    if normalize:
+        sums = matrix.sum(1, keepdims=True)
+        matrix = np.divide(matrix, sums, out=np.full_like(matrix, np.nan), where=sums > 0)
+    fig, ax, ax_given = _axes(ax, (1.1 * matrix.shape[1] + 2.5, 0.5 * matrix.shape[0] + 1.8))
+    vmax = 1.0 if normalize else max(float(np.nanmax(matrix)) if matrix.size else 1.0, 1e-12)
+    heatmap(
+        ax,
+        matrix,
+        list(table.index),
+        list(table.columns),
+        annotate=annotate,
+        cmap=cmap,
+        vmax=vmax,
+        cbar_label="P(target class | source class)" if normalize else "share of source cells",
+        xlabel=str(table.columns.name or "target"),
+        ylabel=str(table.index.name or "source"),
+    )
+    ax.set_title("Transitions")
+    return _finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)

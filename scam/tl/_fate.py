@@ -1,0 +1,393 @@
+"""``scam.tl.fate`` and ``scam.tl.transition_matrix``: where the descendants of cells end up."""
+
+from __future__ import annotations
+
+import logging
+import time as _time
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from .. import _keys
+from .._validation import TimeInfo, check_adata, check_key, check_positive_int, check_seed, get_rep, get_time
+from ..model import ActionModel
+
+logger = logging.getLogger("scam")
+
+
+# ---------------------------------------------------------------------------------------------- shared checks
+def check_model(model) -> None:
+    """``model`` must be an :class:`~scam.ActionModel`."""
+    if not isinstance(model, ActionModel):
+        raise TypeError(f"`model` must be the ActionModel returned by scam.tl.fit, got {type(model).__name__}.")
+
+
+def model_keys(model: ActionModel, time_key: str | None, use_rep: str | None) -> tuple[str, str]:
+    """Time column and representation: the arguments, else those the model was fitted on."""
+    time_key = model.metadata.get("time_key") if time_key is None else time_key
+    use_rep = model.metadata.get("use_rep", "X_pca") if use_rep is None else use_rep
+    if time_key is None:
+        raise ValueError("The model does not record its time column; pass `time_key=` (the column of adata.obs).")
+    return check_key("time_key", time_key), check_key("use_rep", use_rep)
+
+
+def time_index(time: TimeInfo, value, name: str) -> int:
+    """Index of an observed time point given by its value (a number) or its label (a string)."""
+    labels, values = time.labels, time.values
+    choices = f"choose one of the values {values.tolist()} or labels {labels} of adata.obs[{time.key!r}]"
+    if isinstance(value, str):
+        if value in labels:
+            return labels.index(value)
+        raise ValueError(f"`{name}={value!r}` is not an observed time point; {choices}.")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"`{name}` must be an observed time (a number or a label), got {value!r}; {choices}.")
+    hit = np.flatnonzero(np.isclose(values, float(value), rtol=1e-9, atol=1e-9))
+    if len(hit) == 0:
+        raise ValueError(f"`{name}={value!r}` is not an observed time point; {choices}.")
+    return int(hit[0])
+
+
+def group_labels(adata: AnnData, groupby: str, rows: np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:
+    """Codes (into ``classes``) of ``adata.obs[groupby]`` at ``rows``, and the classes present there.
+
+    Classes keep the order of a categorical column's categories (sorted otherwise); a missing
+    label among ``rows`` raises.
+    """
+    if not isinstance(groupby, str) or groupby not in adata.obs.columns:
+        cols = ", ".join(map(repr, adata.obs.columns)) or "none"
+        raise ValueError(
+            f"`groupby={groupby!r}` is not a column of adata.obs (available: {cols}); pass the column with the "
+            "cell types or clusters, e.g. from `sc.tl.leiden`."
+        )
+    col = adata.obs[groupby].iloc[rows]
+    if col.isna().any():
+        raise ValueError(
+            f"adata.obs[{groupby!r}] has {int(col.isna().sum())} missing labels among the cells {where}; "
+            "fill them (e.g. with 'unknown') or drop those cells."
+        )
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        order = [str(c) for c in col.cat.categories]
+    else:
+        order = sorted({str(v) for v in col})
+    values = col.astype(str).to_numpy()
+    classes = [c for c in order if c in set(values)]
+    lookup = {c: i for i, c in enumerate(classes)}
+    return np.array([lookup[v] for v in values], dtype=np.int64), classes
+
+
+def cells_at(time: TimeInfo, k: int) -> np.ndarray:
+    """Row numbers of the cells observed at time point ``k``."""
+    return np.flatnonzero(time.codes == k)
+
+
+def knn_votes(points: np.ndarray, reference: np.ndarray, codes: np.ndarray, n_classes: int, k: int) -> np.ndarray:
+    """Fraction of each class among the ``k`` nearest ``reference`` cells of every point, ``(n, n_classes)``."""
+    from scipy.spatial import cKDTree
+
+    k = min(k, len(reference))
+    _, idx = cKDTree(reference).query(np.asarray(points, dtype=np.float64), k=k)
+    idx = np.asarray(idx).reshape(len(points), k)
+    flat = np.repeat(np.arange(len(points)), k) * n_classes + codes[idx].ravel()
+    return np.bincount(flat, minlength=len(points) * n_classes).reshape(len(points), n_classes) / k
+
+
+def is_stochastic(model: ActionModel, t_start: float, t_end: float, stochastic: bool | None) -> bool:
+    """Whether :meth:`~scam.ActionModel.simulate` draws noise with these arguments."""
+    if stochastic is None:
+        return model.default_stochastic(t_start, t_end)
+    return bool(stochastic) and model.sigma > 0
+
+
+def _check_stochastic(stochastic) -> bool | None:
+    if stochastic is not None and not isinstance(stochastic, (bool, np.bool_)):
+        raise ValueError(f"`stochastic` must be True, False or None, got {stochastic!r}.")
+    return None if stochastic is None else bool(stochastic)
+
+
+# ---------------------------------------------------------------------------------------------- the computation
+def _setup(adata, model, *, source, target, groupby, time_key, use_rep, n_samples, n_neighbors, n_steps, stochastic):
+    """Check every input (nothing is written) and gather the arrays of a fate computation."""
+    check_adata(adata)
+    check_model(model)
+    time_key, use_rep = model_keys(model, time_key, use_rep)
+    n_samples = check_positive_int("n_samples", n_samples)
+    n_neighbors = check_positive_int("n_neighbors", n_neighbors)
+    n_steps = check_positive_int("n_steps", n_steps)
+    stochastic = _check_stochastic(stochastic)
+    time = get_time(adata, time_key, min_cells=1)
+    k_src, k_tgt = time_index(time, source, "source"), time_index(time, target, "target")
+    if k_src == k_tgt:
+        raise ValueError(
+            f"`source` and `target` are the same time point ({time.labels[k_src]!r}); choose a later `target`."
+        )
+    t_src, t_tgt = float(time.values[k_src]), float(time.values[k_tgt])
+    if t_tgt < t_src and is_stochastic(model, t_src, t_tgt, stochastic):
+        raise ValueError("Backward fates need the ODE; pass `stochastic=False` or a `target` after `source`.")
+    rows_src, rows_tgt = cells_at(time, k_src), cells_at(time, k_tgt)
+    codes_tgt, classes = group_labels(adata, groupby, rows_tgt, f"at the target time {time.labels[k_tgt]!r}")
+    X = get_rep(adata, use_rep, model.n_dims)
+    return {
+        "time": time,
+        "time_key": time_key,
+        "use_rep": use_rep,
+        "t_src": t_src,
+        "t_tgt": t_tgt,
+        "k_src": k_src,
+        "k_tgt": k_tgt,
+        "rows_src": rows_src,
+        "rows_tgt": rows_tgt,
+        "codes_tgt": codes_tgt,
+        "classes": classes,
+        "X": X,
+        "n_samples": n_samples,
+        "n_neighbors": n_neighbors,
+        "n_steps": n_steps,
+        "stochastic": stochastic,
+    }
+
+
+def _probabilities(model: ActionModel, s: dict, random_state: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Fate probabilities ``(n_source, n_classes)``, mean weight per source cell, and whether noise was drawn."""
+    noisy = is_stochastic(model, s["t_src"], s["t_tgt"], s["stochastic"])
+    n_rep = s["n_samples"] if noisy else 1
+    X_src = np.repeat(s["X"][s["rows_src"]], n_rep, axis=0)
+    end, w = model.simulate(
+        X_src,
+        s["t_src"],
+        s["t_tgt"],
+        n_steps=s["n_steps"],
+        stochastic=noisy,
+        return_weights=True,
+        random_state=random_state,
+    )
+    n_classes = len(s["classes"])
+    votes = knn_votes(end, s["X"][s["rows_tgt"]], s["codes_tgt"], n_classes, s["n_neighbors"])
+    votes = votes.reshape(-1, n_rep, n_classes)
+    w = np.asarray(w, dtype=np.float64).reshape(-1, n_rep)
+    if not np.all(np.isfinite(w)) or np.any(w.sum(1) <= 0):
+        raise ValueError(
+            "The growth weights overflowed along the simulated paths; simulate over a shorter interval or fit "
+            "with a smaller `lam`."
+        )
+    probs = (votes * w[..., None]).sum(1) / w.sum(1, keepdims=True)
+    return probs, w.mean(1), noisy
+
+
+def _params(s: dict, *, groupby: str, noisy: bool, random_state: int) -> dict:
+    return {
+        "source": s["t_src"],
+        "target": s["t_tgt"],
+        "source_label": s["time"].labels[s["k_src"]],
+        "target_label": s["time"].labels[s["k_tgt"]],
+        "groupby": groupby,
+        "time_key": s["time_key"],
+        "use_rep": s["use_rep"],
+        "n_samples": s["n_samples"] if noisy else 1,
+        "n_neighbors": s["n_neighbors"],
+        "n_steps": s["n_steps"],
+        "stochastic": noisy,
+        "random_state": int(random_state),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- public
+def fate(
+    adata: AnnData,
+    model: ActionModel,
+    *,
+    source: float | str,
+    target: float | str,
+    groupby: str,
+    n_samples: int = 10,
+    n_neighbors: int = 15,
+    n_steps: int = 100,
+    stochastic: bool | None = None,
+    time_key: str | None = None,
+    use_rep: str | None = None,
+    random_state: int | None = 0,
+    key_added: str = _keys.DEFAULT_KEY,
+    copy: bool = False,
+) -> AnnData | None:
+    """Fate probabilities: where the descendants of each cell at ``source`` are at ``target``.
+
+    Every cell observed at ``source`` is pushed to ``target`` with the learned dynamics
+    (``n_samples`` noisy descendants per cell when the model simulates the SDE, one otherwise).
+    Each end point votes for the ``groupby`` classes of its ``n_neighbors`` nearest observed
+    cells at ``target`` (the fraction of each class among them); a cell's fate probabilities are
+    the votes of its descendants averaged with their growth weights ``exp ∫ λ s dt``, so a
+    descendant that multiplies counts more. Rows sum to 1.
+
+    Parameters
+    ----------
+    adata
+        Annotated data with the time column and the representation of the fit.
+    model
+        The fitted :class:`~scam.ActionModel`.
+    source, target
+        Observed time points, by value (``2.0``) or label (``"day 2"``) of ``adata.obs[time_key]``.
+        A ``target`` before ``source`` gives ancestor probabilities (ODE only).
+    groupby
+        Column of ``adata.obs`` with the classes (cell types, clusters) of the cells at ``target``.
+    n_samples
+        Descendants per cell when the simulation is stochastic (ignored for the ODE).
+    n_neighbors
+        Observed target cells that vote for each end point.
+    n_steps
+        Integration steps.
+    stochastic
+        Simulate the SDE (``None``: when the model has σ > 0 and the simulation runs forward).
+    time_key, use_rep
+        Time column and representation; default: those the model was fitted on.
+    random_state
+        Seed of the noise.
+    key_added
+        Results go to ``obsm[f"{key_added}_fate"]`` and ``uns[f"{key_added}_fate"]``.
+    copy
+        Return a modified copy instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None`` (or the copy), writing
+
+    ``adata.obsm['scam_fate']``
+        ``(n_obs, n_classes)`` float32 fate probabilities; NaN for cells not observed at ``source``.
+        As a table: ``pd.DataFrame(adata.obsm['scam_fate'], index=adata.obs_names,
+        columns=adata.uns['scam_fate']['classes'])``.
+    ``adata.uns['scam_fate']``
+        ``classes`` (the ``groupby`` classes present at ``target``, in category order) and ``params``.
+    """
+    s = _setup(
+        adata,
+        model,
+        source=source,
+        target=target,
+        groupby=groupby,
+        time_key=time_key,
+        use_rep=use_rep,
+        n_samples=n_samples,
+        n_neighbors=n_neighbors,
+        n_steps=n_steps,
+        stochastic=stochastic,
+    )
+    key_added = check_key("key_added", key_added)
+    random_state = check_seed(random_state)
+    start = _time.perf_counter()
+    logger.info(
+        "computing fates of %d cells from %g to %g over %d classes of %r",
+        len(s["rows_src"]),
+        s["t_src"],
+        s["t_tgt"],
+        len(s["classes"]),
+        groupby,
+    )
+    probs, _, noisy = _probabilities(model, s, random_state)
+    out = np.full((adata.n_obs, len(s["classes"])), np.nan, dtype=np.float32)
+    out[s["rows_src"]] = probs
+    if copy:
+        adata = adata.copy()
+    adata.obsm[_keys.fate(key_added)] = out
+    adata.uns[_keys.fate(key_added)] = {
+        "classes": np.asarray(s["classes"], dtype=str),
+        "params": _params(s, groupby=groupby, noisy=noisy, random_state=random_state),
+    }
+    logger.info(
+        "finished (%.1f s): added '%s' (adata.obsm), '%s' (adata.uns)",
+        _time.perf_counter() - start,
+        _keys.fate(key_added),
+        _keys.fate(key_added),
+    )
+    return adata if copy else None
+
+
+def transition_matrix(
+    adata: AnnData,
+    model: ActionModel,
+    *,
+    source: float | str,
+    target: float | str,
+    groupby: str,
+    n_samples: int = 10,
+    n_neighbors: int = 15,
+    n_steps: int = 100,
+    stochastic: bool | None = None,
+    time_key: str | None = None,
+    use_rep: str | None = None,
+    random_state: int | None = 0,
+    key_added: str = _keys.DEFAULT_KEY,
+) -> pd.DataFrame:
+    """Class-to-class flow of mass between two time points.
+
+    Like moscot's ``cell_transition`` (aggregating a transport plan by annotation), but from the
+    learned dynamics: entry ``(a, b)`` is the share of the cells at ``source`` that are in class
+    ``a`` **and** whose descendants are in class ``b`` at ``target``,
+
+    ``T[a, b] = (1 / n_source) Σ_{i ∈ a} P_i(b)``,
+
+    with ``P_i`` the fate probabilities of :func:`fate` (same arguments). Each row sums to the
+    share of class ``a`` among the source cells, the whole matrix to 1; divide each row by its
+    sum for moscot's ``forward=True`` (row-stochastic) normalisation. Growth enters through the
+    weighting of each cell's descendants; the mean mass multiplier of each source class over
+    the interval (``exp ∫ λ s dt``, 1 without growth) is stored beside the matrix.
+
+    Parameters
+    ----------
+    adata
+        Annotated data with the time column and the representation of the fit.
+    model
+        The fitted :class:`~scam.ActionModel`.
+    source, target
+        Observed time points, by value or label.
+    groupby
+        Column of ``adata.obs`` with the classes of the cells at both ``source`` (rows) and
+        ``target`` (columns).
+    n_samples, n_neighbors, n_steps, stochastic, time_key, use_rep, random_state
+        As in :func:`fate`.
+    key_added
+        The matrix is also stored in ``uns[f"{key_added}_transitions"]`` (for
+        :func:`scam.pl.transitions`).
+
+    Returns
+    -------
+    DataFrame ``(source classes, target classes)``. ``adata.uns['scam_transitions']`` gets
+    ``matrix``, ``source_classes``, ``target_classes``, ``mass_multiplier`` (per source class)
+    and ``params``.
+    """
+    s = _setup(
+        adata,
+        model,
+        source=source,
+        target=target,
+        groupby=groupby,
+        time_key=time_key,
+        use_rep=use_rep,
+        n_samples=n_samples,
+        n_neighbors=n_neighbors,
+        n_steps=n_steps,
+        stochastic=stochastic,
+    )
+    key_added = check_key("key_added", key_added)
+    random_state = check_seed(random_state)
+    where = f"at the source time {s['time'].labels[s['k_src']]!r}"
+    codes_src, src_classes = group_labels(adata, groupby, s["rows_src"], where)
+    logger.info("computing transitions of %r from %g to %g", groupby, s["t_src"], s["t_tgt"])
+    probs, w, noisy = _probabilities(model, s, random_state)
+    n_src = len(s["rows_src"])
+    matrix = np.zeros((len(src_classes), len(s["classes"])))
+    np.add.at(matrix, codes_src, probs / n_src)
+    multiplier = np.bincount(codes_src, weights=w, minlength=len(src_classes)) / np.bincount(
+        codes_src, minlength=len(src_classes)
+    )
+    adata.uns[_keys.transitions(key_added)] = {
+        "matrix": matrix,
+        "source_classes": np.asarray(src_classes, dtype=str),
+        "target_classes": np.asarray(s["classes"], dtype=str),
+        "mass_multiplier": multiplier,
+        "params": _params(s, groupby=groupby, noisy=noisy, random_state=random_state),
+    }
+    logger.info("added '%s' (adata.uns)", _keys.transitions(key_added))
+    return pd.DataFrame(
+        matrix,
+        index=pd.Index(src_classes, name=f"{groupby} at {s['t_src']:g}"),
+        columns=pd.Index(s["classes"], name=f"{groupby} at {s['t_tgt']:g}"),
+    )
