@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -206,8 +207,19 @@ def free_text_returns(app, what, name, obj, options, lines: list[str]) -> None:
             i += 1
 
 
+def untyped_attributes(app, what, name, obj, options, lines: list[str]) -> None:
+    """Keep a property's first line whole: napoleon reads ``text: more`` there as ``type: description``."""
+    if what in ("property", "attribute", "data") and lines and re.search(r"(?<!:):(?!:)", _CODE.sub("", lines[0])):
+        lines[0] = ": " + lines[0]
+
+
+_CODE = re.compile(r"``[^`]*``|`[^`]*`")
+
+
 def setup(app):  # noqa: D103
-    app.connect("autodoc-process-docstring", free_text_returns, priority=400)  # before napoleon (500)
+    # both run before napoleon (priority 500)
+    app.connect("autodoc-process-docstring", free_text_returns, priority=400)
+    app.connect("autodoc-process-docstring", untyped_attributes, priority=400)
 
 
 _copy_tutorials()
