@@ -217,10 +217,10 @@ _CODE = re.compile(r"``[^`]*``|`[^`]*`")
 
 
 def setup(app):  # noqa: D103
+    # Runs when Sphinx loads this file, before autosummary scans the sources; importing conf.py
+    # (tests/test_docs.py does) writes nothing.
+    _copy_tutorials()
+    _write_api()
     # both run before napoleon (priority 500)
     app.connect("autodoc-process-docstring", free_text_returns, priority=400)
     app.connect("autodoc-process-docstring", untyped_attributes, priority=400)
-
-
-_copy_tutorials()
-_write_api()
