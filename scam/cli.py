@@ -123,7 +123,13 @@ def _benchmark_parser(sub: argparse._SubParsersAction) -> None:
         description="Hold out each interior time point, predict it, and score W1/W2/MMD; or, with 'scale', time "
         "fits on 10k-1M synthetic cells.",
     )
-    p.add_argument("what", nargs="?", choices=["lot", "scale"], default="lot", help="lot (default) or scale")
+    p.add_argument(
+        "what",
+        nargs="?",
+        choices=["lot", "scale", "growth"],
+        default="lot",
+        help="lot (default), scale, or growth (learned growth, masses and fates on the simulated branching data)",
+    )
     p.add_argument("--data", default="eb", help="'eb' (bundled Embryoid Body, 5 PCs) or a .h5ad path")
     p.add_argument("--time-key", help="obs column with time points (default 'time' for eb)")
     p.add_argument("--use-rep", default="X_pca", help="obsm key of the coordinates")
@@ -148,6 +154,8 @@ def _run_benchmark(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {_torch_version()}"
+    if args.what == "growth":
+        return _run_growth_benchmark(args, out, machine)
     if args.what == "scale":
         from scam.benchmark.scale import markdown, run_scale
 
@@ -216,6 +224,28 @@ def _run_benchmark(args: argparse.Namespace) -> int:
             f"(OT-CFM / scam = {seconds['otcfm'] / seconds['scam']:.2f})"
         )
     print(f"total {total / 60:.1f} min; wrote {paths['csv']}, {paths['md']}, {paths['png']}")
+    return 0
+
+
+def _run_growth_benchmark(args: argparse.Namespace, out: Path, machine: str) -> int:
+    import json
+
+    from scam.benchmark.growth import markdown, run_growth, summarize
+
+    seeds = list(range(1 if args.quick else args.seeds))
+    print(f"scam benchmark growth: simulated branching data, {len(seeds)} seed(s), on {machine}")
+    start = time.perf_counter()
+    df, facts = run_growth(seeds=seeds, quick=args.quick)
+    total = time.perf_counter() - start
+    notes = f"Machine: {machine}. Total time {total / 60:.1f} min. " + (
+        "Quick mode: 3 methods, 600 steps per fit. " if args.quick else "1,500 steps per fit, 64x64 networks. "
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "results.csv", index=False)
+    (out / "results.json").write_text(json.dumps(facts, indent=2))
+    (out / "results.md").write_text(markdown(df, facts, notes))
+    print(summarize(df).to_string())
+    print(f"total {total / 60:.1f} min; wrote {out / 'results.md'}, {out / 'results.csv'}, {out / 'results.json'}")
     return 0
 
 
