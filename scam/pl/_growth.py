@@ -84,7 +84,7 @@ def growth(
     cells = ax.collections[-1]
     cells.set_gid("scam_growth")
     time_key = uns["params"].get("time_key", "time")
-    unit = f"per {time_key} step" if time_labels(uns) is not None else f"per unit of {time_key}"
+    unit = "per time step" if time_labels(uns) is not None else f"per unit of {time_key}"
     if cells.colorbar is not None:
         cells.colorbar.set_label(f"growth rate ({unit})")
     return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)

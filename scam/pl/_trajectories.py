@@ -142,10 +142,10 @@ def trajectories(
     ax.autoscale_view()
     time_key = uns["params"].get("time_key", "time")
     # below the axes: the right margin holds scanpy's legend or colourbar of `color`
-    cbar = fig.colorbar(lines, ax=ax, location="bottom", shrink=0.6, pad=0.12, label=f"simulated time ({time_key})")
+    cbar = fig.colorbar(lines, ax=ax, location="bottom", shrink=0.8, pad=0.12, label=f"simulated time ({time_key})")
     named = time_labels(uns)
     if named is not None:  # ordered categorical times: ticks at the observed times, with their names
-        cbar.set_ticks(named[0], labels=named[1], fontsize="small")
+        cbar.set_ticks(named[0], labels=named[1], fontsize="x-small")
     if "title" not in kwargs:
         ax.set_title(f"scam trajectories ({len(pick)} cells)")
     return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)

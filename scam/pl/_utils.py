@@ -12,6 +12,8 @@ from ..tl._embedding import basis_name
 
 def check_dimensions(dimensions, n_cols: int, what: str) -> tuple[int, int]:
     """Two distinct column indices (0-based, as scanpy's ``dimensions``) into an array with ``n_cols`` columns."""
+    if isinstance(dimensions, np.ndarray):
+        dimensions = dimensions.tolist()
     if (
         isinstance(dimensions, (str, bytes))
         or not isinstance(dimensions, Sequence)
