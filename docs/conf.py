@@ -54,7 +54,7 @@ suppress_warnings = [
 ]
 
 # -- MyST / myst-nb -----------------------------------------------------------------------------
-myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
+myst_enable_extensions = ["colon_fence", "dollarmath", "deflist", "substitution"]
 myst_heading_anchors = 3
 nb_execution_mode = "off"  # notebooks are rendered with their committed outputs
 nb_merge_streams = True
@@ -75,6 +75,26 @@ html_theme = "sphinx_book_theme"
 html_title = "scam"
 html_theme_options = {"show_toc_level": 2}
 html_static_path = ["_static"] if (HERE / "_static").is_dir() else []
+
+# The landing page's picture: the EB trajectories figure (docs/make_figures.py) once it exists,
+# else the benchmark chart.
+if (HERE / "_static" / "eb_trajectories.png").is_file():
+    _landing = (
+        "_static/eb_trajectories.png",
+        "Paths of Embryoid Body cells simulated by scam from the first time point, on the first two PCs",
+        "Cells of the Embryoid Body time course (dots, coloured by day) and paths simulated by the fitted model"
+        " from cells of the first time point (black), coloured by simulated time (`docs/make_figures.py`).",
+    )
+else:
+    _landing = (
+        "benchmarks/eb/results.png",
+        "Leave-one-timepoint-out W1 on the Embryoid Body data: scam against OT baselines and published methods",
+        "Held-out time points of the Embryoid Body data predicted by scam and its peers (lower is better;"
+        " see [the benchmark](benchmarks.md)).",
+    )
+myst_substitutions = {
+    "landing_figure": f"```{{image}} {_landing[0]}\n:alt: {_landing[1]}\n:width: 100%\n```\n\n*{_landing[2]}*"
+}
 
 
 # -- tutorials: copy ../tutorials/*.ipynb (and the images they link) into docs/tutorials/ ---------
