@@ -512,3 +512,62 @@ def test_plot_bad_arguments():
     with pytest.raises(ValueError, match="format string"):
         scam.pl.fate(adata, annotate=3, show=False)
     plt.close("all")
+
+
+# ---------------------------------------------------------------------------------------------- branching data
+@pytest.fixture(scope="module")
+def branching_fit():
+    """scam.datasets.branching → log-normalise → PCA → unbalanced AM with the true masses (branch B dies)."""
+    import scanpy as sc
+
+    adata = scam.datasets.branching(n_cells=300, random_state=0)
+    gt = adata.uns["ground_truth"]
+    sc.pp.normalize_total(adata)
+    sc.pp.log1p(adata)
+    sc.pp.pca(adata, n_comps=10)
+    masses = dict(zip(gt["times"].tolist(), gt["masses"].tolist(), strict=True))
+    model = scam.tl.fit(
+        adata, "day", n_dims=5, lam=5.0, masses=masses, n_iters=800, hidden=(64, 64), batch_size=256, progress_bar=False
+    )
+    return adata, model
+
+
+def test_branching_fates_and_transitions_match_truth(branching_fit):
+    adata, model = branching_fit
+    scam.tl.fate(adata, model, source=2.0, target=4.0, groupby="branch")
+    day2 = adata.obs["day"].to_numpy() == 2.0
+    classes = list(adata.uns["scam_fate"]["classes"])
+    p_a = adata.obsm["scam_fate"][day2, classes.index("A")]
+    true_fate = adata.obs["fate"].to_numpy()[day2]
+    accuracy = np.mean((p_a > 0.5) == (true_fate == "A"))
+    assert accuracy >= 0.85, accuracy  # 0.99 here; the Bayes ceiling is 1.0 at day 2
+    assert np.abs(p_a - adata.obs["fate_probability_A"].to_numpy()[day2]).mean() < 0.15
+
+    table = scam.tl.transition_matrix(adata, model, source=2.0, target=4.0, groupby="branch")
+    truth = pd.crosstab(adata.obs["branch"][day2], adata.obs["fate"][day2], normalize="all")
+    truth = truth.reindex(index=table.index, columns=table.columns, fill_value=0.0)
+    np.testing.assert_allclose(table.sum(1).to_numpy(), truth.sum(1).to_numpy(), atol=1e-9)  # class shares
+    np.testing.assert_allclose(table.to_numpy(), truth.to_numpy(), atol=0.1)
+    # one mass multiplier per source class, finite and positive (its value is the fit's growth estimate)
+    assert np.all(np.isfinite(adata.uns["scam_transitions"]["mass_multiplier"]))
+
+
+def test_branching_gene_trends_follow_marker_genes(branching_fit):
+    """Proliferation markers end higher on branch A, apoptosis markers higher on branch B, as observed."""
+    adata, model = branching_fit
+    gt = adata.uns["ground_truth"]
+    pro, apo = list(gt["proliferation_genes"][:3]), list(gt["apoptosis_genes"][:3])
+    scam.tl.gene_trends(adata, model, pro + apo, groupby="branch", source=2.0, target=4.0, n_cells=300, n_points=5)
+    res = adata.uns["scam_gene_trends"]
+    assert list(res["classes"]) == ["A", "B"] and res["n_paths"].sum() == 300
+    end = res["mean"][:, -1, :]  # (class, gene) at day 4
+    assert np.all(end[0, :3] > end[1, :3]) and np.all(end[0, 3:] < end[1, 3:])
+    day4 = adata.obs["day"].to_numpy() == 4.0
+    observed = np.stack(
+        [np.asarray(adata[day4 & (adata.obs["branch"] == b).to_numpy(), pro + apo].X.mean(0)).ravel() for b in "AB"]
+    )
+    assert np.corrcoef(end.ravel(), observed.ravel())[0, 1] > 0.8  # 0.87 here (12 B cells observed at day 4)
+
+    scam.tl.gene_velocity(adata, model)
+    V = model.velocity(adata.obsm["X_pca"], adata.obs["day"].to_numpy())
+    np.testing.assert_allclose(adata.layers["scam_velocity"], V @ adata.varm["PCs"][:, :5].T, rtol=1e-5, atol=1e-5)
