@@ -163,9 +163,10 @@ def test_velocity_embedding_nonlinear_matches_jacobian(adata):
     truth = (1 - np.tanh(X[:, :2]) ** 2) * V[:, :2]
     scam.tl.velocity_embedding(adata, basis="X_umap", n_neighbors=20)
     got = adata.obsm["scam_velocity_umap"]
-    assert np.linalg.norm(got - truth) / np.linalg.norm(truth) < 0.15
-    # dropping the Jacobian (the raw velocity) is far off
-    assert np.linalg.norm(V[:, :2] - truth) / np.linalg.norm(truth) > 0.3
+    # 0.14 here (neighbourhoods of 20 among 360 cells are wide for tanh's curvature)
+    assert np.linalg.norm(got - truth) / np.linalg.norm(truth) < 0.25
+    # dropping the Jacobian (the raw velocity) is far off: 1.3 here
+    assert np.linalg.norm(V[:, :2] - truth) / np.linalg.norm(truth) > 0.8
 
 
 def test_velocity_embedding_copy_and_h5ad(adata, tmp_path):
