@@ -167,10 +167,11 @@ def free_fit(sim):
 def test_free_growth_matches_truth(free_fit):
     model, adata = free_fit
     corr = np.corrcoef(adata.obs["scam_growth"], adata.obs["growth"])[0, 1]
-    assert corr > 0.6  # measured: see the test docstring of the module / report (small fast settings)
-    # the learned masses reproduce the true masses it was given
+    # measured with these settings: 0.888 (this seed), 0.874 and 0.843 (simulation seeds 1, 2)
+    assert corr > 0.7
+    # the learned masses reproduce the true masses it was given (measured: at most 3.8 % off)
     true = adata.uns["ground_truth"]["masses"]
-    np.testing.assert_allclose(adata.uns["scam"]["learned_masses"], true, rtol=0.15)
+    np.testing.assert_allclose(adata.uns["scam"]["learned_masses"], true, rtol=0.1)
     # branch A grows faster than branch B
     g = adata.obs.groupby("branch", observed=True)["scam_growth"].mean()
     assert g["A"] > g["B"]
@@ -182,6 +183,7 @@ def test_prior_penalty_pulls_toward_prior(sim):
     scam.tl.fit(adata, "day", masses=m, growth="free", interpolant="growth", growth_penalty=1.0, **FAST)
     corr_prior = np.corrcoef(adata.obs["scam_growth"], adata.obs["growth_prior"])[0, 1]
     corr_true = np.corrcoef(adata.obs["scam_growth"], adata.obs["growth"])[0, 1]
+    # measured: 0.887-0.915 with the prior, 0.864-0.908 with the truth (simulation seeds 0-2)
     assert corr_prior > 0.8 and corr_true > 0.75
     assert adata.uns["scam"]["params"]["growth_penalty"] == 1.0
 
