@@ -24,7 +24,14 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-dims", type=int, default=None, help="use only the first N columns of --use-rep")
     p.add_argument("--sigma", type=float, default=None, help="noise level σ (internal units)")
     p.add_argument("--lam", type=float, default=None, help="growth weight λ (internal units)")
-    p.add_argument("--masses", default=None, help="'counts' to use relative cell counts as masses (with --lam > 0)")
+    p.add_argument(
+        "--masses",
+        default=None,
+        help="'counts' (relative cell counts) or 'growth_prior' (from scam.pp.growth_prior's obs column) as masses "
+        "(with --lam > 0 or --growth free)",
+    )
+    p.add_argument("--growth", default=None, choices=["tied", "free"], help="growth model: tied (λ s) or free (a head)")
+    p.add_argument("--growth-penalty", type=float, default=None, help="weight pulling the growth toward the prior")
     p.add_argument("--interpolant", default=None, help="path between snapshots (ot, spline, sb, unbalanced, ...)")
     p.add_argument("--n-iters", type=int, default=None, help="optimisation steps")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -67,6 +74,8 @@ def _run_fit(args: argparse.Namespace) -> int:
             "interpolant": args.interpolant,
             "n_iters": args.n_iters,
             "masses": args.masses,
+            "growth": args.growth,
+            "growth_penalty": args.growth_penalty,
         }.items()
         if v is not None
     }
