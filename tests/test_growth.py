@@ -230,3 +230,26 @@ def test_fit_growth_bad_inputs(sim, kwargs, match):
     with pytest.raises(ValueError, match=match):
         scam.tl.fit(adata, "day", **{**FAST, "n_iters": 5}, **kwargs)
     _assert_unchanged(adata, snap)
+
+
+def test_free_growth_warns_on_a_uniform_path(sim):
+    with pytest.warns(UserWarning, match="uniform in space"):
+        scam.tl.fit(sim.copy(), "day", growth="free", **{**FAST, "n_iters": 2})
+
+
+def test_benchmark_report_layout():
+    from scam.benchmark.growth import METHODS, METRICS, markdown, summarize
+
+    names = list(METHODS)[:2]
+    df = pd.DataFrame(
+        [
+            {"method": m, "seed": s, "metric": k, "value": 0.5 + 0.1 * s, "seconds": 1.0}
+            for m in names
+            for s in (0, 1)
+            for k in METRICS
+        ]
+    )
+    table = summarize(df)
+    assert list(table.index) == names and table.loc[names[0], "growth_corr"] == "0.550 ± 0.050"
+    text = markdown(df, {"bayes_fate_accuracy": [0.98], "prior_corr": [0.9]})
+    assert "| " + names[0] in text and "0.980" in text

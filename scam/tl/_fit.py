@@ -367,6 +367,18 @@ def fit(
             "`growth_penalty > 0` pulls the learned growth toward the prior, but there is no growth: use "
             "growth='free', or growth='tied' with lam > 0."
         )
+    if (
+        args["growth"] == "free"
+        and args["growth_penalty"] == 0
+        and interpolant in ("spline", "ot", "independent", "sb")
+    ):
+        warnings.warn(
+            f"The {interpolant!r} path changes every sample's mass at the same rate, so the free growth head can only "
+            "learn a growth uniform in space; use interpolant='growth' (or 'unbalanced'), or a `growth_penalty` "
+            "toward a prior.",
+            UserWarning,
+            stacklevel=2,
+        )
     if adata.isbacked and copy:
         raise ValueError("`copy=True` is not supported for backed AnnData; load it with `adata.to_memory()` first.")
     time = get_time(adata, time_key)
