@@ -10,8 +10,8 @@ from scam.datasets import gaussian_path
 
 cellrank = pytest.importorskip(
     "cellrank",
-    reason="cellrank is optional (`pip install cellrank`; it pins jinja2<3.1, which breaks Sphinx >= 8, so it is "
-    "not in the test extra)",
+    reason="cellrank is optional (`pip install cellrank`; its dependency pygpcca pins jinja2==3.0.3, which breaks "
+    "Sphinx >= 8, so it is not in the test extra)",
 )
 
 
