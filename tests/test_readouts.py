@@ -172,7 +172,7 @@ def test_stochastic_fates_are_soft_reproducible_and_accurate():
 
 
 # ---------------------------------------------------------------------------------------------- transitions
-def test_transition_matrix_matches_known_split():
+def test_transition_matrix_matches_known_split(tmp_path):
     adata = two_branches()
     table = scam.tl.transition_matrix(adata, known_model(), source=0.0, target=1.0, groupby="cell_type")
     src = adata.obs["time"].to_numpy() == 0
@@ -191,6 +191,8 @@ def test_transition_matrix_matches_known_split():
     stored = adata.uns["scam_transitions"]
     np.testing.assert_allclose(stored["matrix"], table.to_numpy())
     np.testing.assert_allclose(stored["mass_multiplier"], 1.0)  # no growth
+    adata.write_h5ad(tmp_path / "transitions.h5ad")
+    np.testing.assert_allclose(ad.read_h5ad(tmp_path / "transitions.h5ad").uns["scam_transitions"]["matrix"], table)
 
 
 def test_transition_mass_multiplier_matches_closed_form():
