@@ -309,9 +309,25 @@ def _bad_cases():
         adata.obs.loc[adata.obs_names[-1], "cell_type"] = np.nan
         return adata
 
+    def nan_source_label():
+        adata = two_branches()
+        adata.obs.loc[adata.obs_names[0], "cell_type"] = np.nan
+        return adata
+
     fate_kw = {"source": 0.0, "target": 1.0, "groupby": "cell_type"}
     m = known_model()
+    noisy = known_model(sigma=0.5)
     return {
+        "fate-backward-sde": (
+            plain,
+            lambda a: scam.tl.fate(a, noisy, source=1.0, target=0.0, groupby="cell_type", stochastic=True),
+            r"Backward fates need the ODE; pass `stochastic=False`",
+        ),
+        "transitions-nan-source-label": (
+            nan_source_label,
+            lambda a: scam.tl.transition_matrix(a, m, **fate_kw),
+            r"1 missing labels among the cells at the source time '0'; fill them",
+        ),
         "fate-unknown-groupby": (
             plain,
             lambda a: scam.tl.fate(a, m, **{**fate_kw, "groupby": "celltype"}),
