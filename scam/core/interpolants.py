@@ -378,30 +378,73 @@ class UnbalancedInterpolant(PairInterpolant):
         return ia, ib, wa, wb
 
 
-class GrowthInterpolant(UnbalancedInterpolant):
-    """Pairs from semi-relaxed unbalanced OT: the path for a free growth head (``growth="free"``).
+class GrowthInterpolant(PairInterpolant):
+    """Sharp pairs that carry each source cell's growth: the path for a free growth head (``growth="free"``).
 
-    :class:`UnbalancedInterpolant` with the target marginal held (``reg_m_target = 50``) and the
-    source marginal relaxed (``reg_m = 3``), entropic ``epsilon = 0.2`` (relative to the mean
-    cost), as Waddington-OT estimates growth: each cell of ``t_k`` sends as much mass as its
-    descendants at ``t_{k+1}`` need, so a pair's mass changes at the (log) rate
-    ``log(P_i· / a_i) / Δt`` of its source cell. Defaults chosen on
-    :func:`scam.datasets.branching` (correlation 0.84 of this per-cell estimate with the true growth,
-    against 0.61-0.80 for ``epsilon`` 0.1-0.5 and ``reg_m`` 1-10, and below 0.3 for the balanced-relaxed
-    ``reg_m = 1`` of :class:`UnbalancedInterpolant`).
+    Two couplings of each pair of minibatches (squared Euclidean cost divided by its mean):
+
+    * the growth: semi-relaxed unbalanced entropic OT (``growth_epsilon = 0.2``, source marginal
+      relaxed with ``reg_m = 3``, target held with ``reg_m_target = 50``), as Waddington-OT
+      estimates growth: each cell ``i`` of ``t_k`` sends the mass ``P_i·`` its descendants at
+      ``t_{k+1}`` need, and ``ρ_i = P_i· / a_i`` is its growth over the interval;
+    * the pairs: the same problem with a small ``epsilon = 0.05``, sharp enough to keep
+      neighbouring cells on their own branch.
+
+    A pair drawn from the sharp plan carries mass ``m_k`` at ``t_k`` and ``m_{k+1} ρ_i / mean(ρ)``
+    at ``t_{k+1}`` (geometric in between), so the path's total mass runs from ``m_k`` to
+    ``m_{k+1}`` and each sample grows at its source cell's rate. (The weighted end points follow
+    the growth plan only approximately; a blurred coupling would match it exactly but mixes the
+    branches: on :func:`scam.datasets.branching`, pairs and growth from one plan with
+    ``epsilon = 0.2`` gave growth correlation 0.84 but fate accuracy 0.74, ``epsilon = 0.05`` fates
+    0.95 but growth 0.35.)
+
+    Parameters
+    ----------
+    epsilon
+        Entropic regularisation of the pairing plan (relative to the mean cost).
+    growth_epsilon
+        Entropic regularisation of the growth plan.
+    reg_m, reg_m_target
+        Marginal relaxation of the source (growth) and of the target (held).
+    batch_size, pool_size
+        See :class:`PairInterpolant`.
     """
 
     name = "growth"
 
     def __init__(
         self,
-        epsilon: float = 0.2,
+        epsilon: float = 0.05,
+        growth_epsilon: float = 0.2,
         reg_m: float = 3.0,
+        reg_m_target: float = 50.0,
         batch_size: int = 512,
         pool_size: int | None = None,
-        reg_m_target: float | None = 50.0,
     ):
-        super().__init__(epsilon, reg_m, batch_size, pool_size, reg_m_target)
+        super().__init__(batch_size, pool_size)
+        self.epsilon = float(epsilon)
+        self.growth_epsilon = float(growth_epsilon)
+        self.reg_m = float(reg_m)
+        self.reg_m_target = float(reg_m_target)
+
+    def couple(self, xa, xb, ma, mb, dt, generator):  # noqa: D102
+        import ot
+
+        cost = ot.dist(xa, xb)
+        cost = cost / cost.mean()
+        a, b = np.full(len(xa), ma / len(xa)), np.full(len(xb), mb / len(xb))
+        reg_m = (self.reg_m, self.reg_m_target)
+        plans = [
+            ot.unbalanced.sinkhorn_unbalanced(a, b, cost, reg=eps, reg_m=reg_m, method="sinkhorn_stabilized")
+            for eps in (self.growth_epsilon, self.epsilon)
+        ]
+        for plan in plans:
+            if not np.all(np.isfinite(plan)) or plan.sum() <= 0:
+                raise FloatingPointError("Unbalanced OT failed; raise `epsilon` of the growth interpolant.")
+        rho = plans[0].sum(1) / a
+        ia, ib = _sample_plan(plans[1], max(len(xa), len(xb)), generator)
+        growth = rho[ia] / rho[ia].mean()
+        return ia, ib, np.full(len(ia), ma), mb * np.maximum(growth, 1e-12)
 
 
 class SplineInterpolant(Interpolant):
