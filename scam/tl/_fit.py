@@ -293,7 +293,9 @@ def fit(
     interpolant
         Path between snapshots: ``"ot"`` (minibatch exact-OT pairs), ``"independent"``, ``"sb"``
         (entropic OT + Brownian bridge, with σ), ``"unbalanced"`` (unbalanced OT, carries mass),
-        ``"spline"`` (cubic splines through OT-chained cells of all time points), or an
+        ``"spline"`` (cubic splines through OT-chained cells of all time points), ``"growth"``
+        (sharp OT pairs carrying each source cell's growth from semi-relaxed unbalanced OT: the
+        path for ``growth="free"``), or an
         :class:`~scam.core.Interpolant`.
     n_iters
         Optimisation steps.
