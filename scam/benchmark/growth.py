@@ -9,9 +9,10 @@ Per method and seed, on the simulated branching time course (fit on the true lat
     Pearson correlation, pooled over all cells, between the learned growth ``adata.obs["scam_growth"]``
     and the true ``birth − death`` (fit on every time point).
 ``mass_error``
-    Relative error of the predicted mass at a held-out time: fit without time ``k`` (interior times, one
-    at a time), push the cells of ``k − 1`` to ``t_k`` with their growth weights, predicted mass
-    ``m_{k−1} · mean(weights)``; mean over the held-out times. Without growth the prediction is ``m_{k−1}``.
+    Relative error of the predicted mass at a held-out time: fit without time ``k`` (default: day 2; any
+    interior times, one at a time), push the cells of ``k − 1`` to ``t_k`` with their growth weights,
+    predicted mass ``m_{k−1} · mean(weights)``; mean over the held-out times. Without growth the prediction
+    is ``m_{k−1}``.
 ``learned_mass_error``
     Mean relative error of ``uns["scam"]["learned_masses"]`` against the true masses (all times fitted).
 ``fate_accuracy``
