@@ -390,9 +390,10 @@ class GrowthInterpolant(PairInterpolant):
     * the pairs: the same problem with a small ``epsilon = 0.05``, sharp enough to keep
       neighbouring cells on their own branch.
 
-    A pair drawn from the sharp plan carries mass ``m_k`` at ``t_k`` and ``m_{k+1} ρ_i / mean(ρ)``
-    at ``t_{k+1}`` (geometric in between), so the path's total mass runs from ``m_k`` to
-    ``m_{k+1}`` and each sample grows at its source cell's rate. (The weighted end points follow
+    A pair ``(i, j)`` drawn from the sharp plan ``Q`` carries mass ``w_0 = |Q| a_i / Q_i·`` at ``t_k``
+    (so that the path starts exactly at the snapshot ``m_k q_k``) and ``w_0 ρ_i m_{k+1} / |P|`` at
+    ``t_{k+1}`` (geometric in between), so the expected mass runs from ``m_k`` to ``m_{k+1}`` and
+    each sample grows at its source cell's rate. (The weighted end points follow
     the growth plan only approximately; a blurred coupling would match it exactly but mixes the
     branches: on :func:`scam.datasets.branching`, pairs and growth from one plan with
     ``epsilon = 0.2`` gave growth correlation 0.84 but fate accuracy 0.74, ``epsilon = 0.05`` fates
@@ -441,10 +442,14 @@ class GrowthInterpolant(PairInterpolant):
         for plan in plans:
             if not np.all(np.isfinite(plan)) or plan.sum() <= 0:
                 raise FloatingPointError("Unbalanced OT failed; raise `epsilon` of the growth interpolant.")
-        rho = plans[0].sum(1) / a
-        ia, ib = _sample_plan(plans[1], max(len(xa), len(xb)), generator)
-        growth = rho[ia] / rho[ia].mean()
-        return ia, ib, np.full(len(ia), ma), mb * np.maximum(growth, 1e-12)
+        growth_plan, pair_plan = plans
+        rho = growth_plan.sum(1) / a  # each source cell's growth over the interval
+        ia, ib = _sample_plan(pair_plan, max(len(xa), len(xb)), generator)
+        # start: the source cells with their own mass (undo the pair plan's row sums), as for "unbalanced"
+        wa = pair_plan.sum() * a[ia] / np.maximum(pair_plan.sum(1)[ia], 1e-300)
+        # end: grown by ρ_i, normalised so that the expected mass is m_{k+1}
+        wb = wa * rho[ia] * mb / growth_plan.sum()
+        return ia, ib, wa, np.maximum(wb, 1e-300)
 
 
 class SplineInterpolant(Interpolant):

@@ -393,7 +393,8 @@ def fit(
         mass = get_masses(masses, time)
     if not has_growth and not np.allclose(mass, 1.0):
         warnings.warn(
-            "`masses` are ignored without growth (mass is conserved); set `lam > 0` or `growth='free'` to use them.",
+            "`masses` are ignored when `lam=0` and growth='tied' (no growth: mass is conserved); set `lam > 0` or "
+            "`growth='free'` to use them.",
             UserWarning,
             stacklevel=2,
         )
