@@ -357,6 +357,7 @@ class ActionModel:
         z = self._x(X)
         tau1 = (float(t) - self.t_origin) / self.t_span
         tau0 = (float(t_base) - self.t_origin) / self.t_span
+
         def rate(z: torch.Tensor, tau: float) -> torch.Tensor:
             """Growth rate per internal time unit (the public growth per user time × t_span)."""
             x = z.cpu().numpy().astype(np.float64) * self.scale + self.center
