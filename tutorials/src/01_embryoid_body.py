@@ -171,7 +171,7 @@ scam.pl.history(adata)
 # - `previous` / `next`: the cells of the previous / next window, unchanged.
 #
 # To keep this tutorial quick we give scam fewer optimisation steps per fold than the default
-# (printed at the top of the notebook), so its scores here are a little worse than with the
+# (printed at the top of the notebook), so its scores here may be a little worse than with the
 # defaults; the repository's `docs/benchmarks.md` has the full protocol with 5 seeds.
 
 # %%
@@ -199,6 +199,11 @@ table = scam.benchmark.summarize(results, metric="w1")
 table.round(3)
 
 # %% [markdown]
+# Reading the table: the `previous` and `next` rows show how far the held-out cells are from
+# simply not moving; a method is useful only well below them. The `ot_midpoint` row is the bar
+# to beat: a model that reaches or beats it has learned something from the other time points
+# beyond the two neighbouring snapshots. Compare scam's row with it, window by window.
+#
 # The same numbers as a chart (lower is better):
 
 # %%

@@ -160,11 +160,10 @@ print(adata.obs.groupby("branch", observed=True)[["scam_growth", "growth"]].mean
 
 # %% [markdown]
 # The learned growth follows the true pattern (progenitors in between, branch A the fastest,
-# branch B the slowest), but compare the means per state with the truth: like the free model of
-# the *Growth* tutorial, it underestimates how fast branch B dies (it keeps B's mean growth
-# above the true, negative, value) and learns less growth overall than there is, which is also
-# why the population sizes it predicts (printed after the fit) fall short of the true ones at
-# the later days.
+# branch B the slowest), and the population sizes the model predicts (printed after the fit)
+# can be compared with the true ones printed above them. But compare the means per state with
+# the truth: like the free model of the *Growth* tutorial, it underestimates how fast branch B
+# dies, keeping B's mean growth above the true, negative, value.
 #
 # ## Fate probabilities
 #
