@@ -21,7 +21,7 @@
 # The counts come from `scam.datasets.branching`, a simulated time course (days 0 to 4) in which
 # a single progenitor population splits into two branches: branch **A** proliferates, branch
 # **B** dies off. Because it is simulated, the true fate of every cell and the true birth and
-# death rates are known, so we can check every read-out against the truth; nothing is
+# death rates are known, so we can check the read-outs against the truth; nothing is
 # downloaded.
 
 # %%
@@ -282,10 +282,11 @@ scam.pl.gene_trends(adata, ncols=4)
 # %% [markdown]
 # ## Summary
 #
-# The whole analysis used only standard scanpy preprocessing and three scam calls:
-# `scam.tl.fit` on the PCs, then `scam.tl.trajectories` / `scam.tl.fate` /
-# `scam.tl.transition_matrix` / `scam.tl.gene_velocity` / `scam.tl.gene_trends` for the read-outs,
-# each stored in `adata` next to scanpy's results, and the `scam.pl` functions to draw them on
-# the UMAP. On your own data, replace `scam.datasets.branching` by your counts with a time column
-# and, if you know how the population size changed, pass it as `masses`; otherwise leave `lam=0`
-# (no growth) or estimate growth from marker genes (see the *Growth* tutorial).
+# The whole analysis used standard scanpy preprocessing, one fit (`scam.tl.fit` on the PCs), the
+# read-outs `scam.tl.trajectories`, `scam.tl.fate`, `scam.tl.transition_matrix`,
+# `scam.tl.gene_velocity` and `scam.tl.gene_trends`, each stored in `adata` next to scanpy's
+# results, and the `scam.pl` functions to draw them on the UMAP. On your own data, replace
+# `scam.datasets.branching` by your counts with a time column. If you know how the population
+# size changed, pass it as `masses` with a growth model as here; otherwise fit without growth
+# (the default) or estimate growth from proliferation and apoptosis genes (see the *Growth*
+# tutorial).
