@@ -97,7 +97,7 @@ plt.show()
 # %%
 true_masses = np.asarray(adata.uns["ground_truth"]["masses"])
 print("true relative population size per day:", np.round(true_masses, 2))
-print("share of branch B among the cells of each day:")
+print("share of each state among the cells of each day:")
 print(pd.crosstab(adata.obs["day"], adata.obs["branch"], normalize="index").round(2))
 
 # %% [markdown]
