@@ -51,7 +51,7 @@ plt.rcParams["figure.dpi"] = 80
 QUICK = os.environ.get("SCAM_TUTORIAL_QUICK") == "1"
 N_CELLS = 100 if QUICK else 300  # cells sequenced per day
 # The models here work on the simulation's 2-D state, where a small network suffices (the settings
-# of scam's growth benchmark, `scam benchmark growth`).
+# of `scam benchmark growth --quick`; the full benchmark uses a larger network and more steps).
 FIT = {"n_iters": 100 if QUICK else 600, "hidden": (32, 32), "batch_size": 256, "progress_bar": False}
 print(f"quick mode: {QUICK}; cells per day: {N_CELLS}; fit settings: {FIT}")
 
@@ -239,7 +239,7 @@ plt.show()
 # ## Is it the choice of λ?
 #
 # λ sets the price of creating or destroying mass relative to moving it. The tied model above
-# used λ = 0.1 (the value of scam's growth benchmark). Refitting it over a range of λ shows
+# used λ = 0.1 (the value in scam's growth benchmark). Refitting it over a range of λ shows
 # whether another value fixes branch B:
 
 # %%
