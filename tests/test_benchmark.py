@@ -159,7 +159,7 @@ def test_every_method_is_listed():
 
 def test_lot_in_worker_processes_matches_one_process_and_stores_predictions():
     adata = _course(n=60)
-    kwargs = dict(held_out=1.0, methods=["scam", "ot_midpoint"], n_seeds=2, fit_kwargs=FIT, metrics=("w1",))
+    kwargs = {"held_out": 1.0, "methods": ["scam", "ot_midpoint"], "n_seeds": 2, "fit_kwargs": FIT, "metrics": ("w1",)}
     one = scam.tl.leave_one_timepoint_out(adata, "time", progress_bar=False, **kwargs)
     preds = adata.uns["scam_lot"]["predictions"]
     two = scam.tl.leave_one_timepoint_out(adata, "time", n_jobs=2, progress_bar=False, **kwargs)
