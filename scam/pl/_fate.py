@@ -7,20 +7,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import _keys
-
-
-def _finish(fig, ax, *, show: bool | None, return_fig: bool, ax_given: bool):
-    """The Figure with ``return_fig``; else show (default: unless ``ax`` was given) or return the Axes."""
-    import matplotlib.pyplot as plt
-
-    if return_fig:
-        return fig
-    if show is None:
-        show = not ax_given
-    if show:
-        plt.show()
-        return None
-    return ax
+from ._utils import finish as _finish
 
 
 def _axes(ax, figsize):

@@ -8,6 +8,7 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _keys
+from ._utils import finish
 
 
 def gene_trends(
@@ -110,11 +111,4 @@ def gene_trends(
         a.set_xlabel(str(res.get("params", {}).get("time_key", "time")))
         a.set_ylabel("expression")
     axes[0].legend(frameon=False, fontsize=8, title="fate")
-    if return_fig:
-        return fig
-    if show is None:
-        show = not ax_given
-    if show:
-        plt.show()
-        return None
-    return axes[0] if len(axes) == 1 else axes
+    return finish(fig, axes[0] if len(axes) == 1 else axes, show=show, return_fig=return_fig, ax_given=ax_given)
