@@ -111,19 +111,23 @@ def test_leave_one_timepoint_out_table_and_uns(tmp_path):
     assert list(back.uns["scam_lot"]["results"]["method"]) == list(df["method"])
 
 
-def test_mass_error_uses_true_masses():
+@pytest.mark.parametrize("method", ["scam_uam", "scam_growth"])
+def test_mass_error_uses_true_masses(method):
+    # tied (λ s) and free growth head alike get particle weights and a mass error
     adata = _course()
     df = scam.tl.leave_one_timepoint_out(
         adata,
         "time",
         held_out=2.0,
-        methods=["scam_uam"],
+        methods=[method],
         fit_kwargs=FIT,
         metrics=("w1",),
         masses=[1.0, 1.5, 2.0, 3.0],
         progress_bar=False,
     )
     assert set(df["metric"]) == {"w1", "mass_error"} and set(df["held_out"]) == {"2"}
+    weights = adata.uns["scam_lot"]["predictions"][method]["2"]["weights"]
+    assert weights.std() > 0  # not uniform: the growth reached the prediction
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,8 @@ SCAM_VARIANTS: dict[str, dict] = {
     "scam_sb": {"interpolant": "sb", "sigma": 0.3},
     "scam_unbalanced": {"interpolant": "unbalanced", "lam": 0.1},
     "scam_spline": {"interpolant": "spline"},
+    # the free growth head (WFR-style g(x, t)) on the growth-aware path: mass_error needs `masses`
+    "scam_growth": {"interpolant": "growth", "growth": "free"},
 }
 PEERS = ("otcfm",)
 METRICS = ("w1", "w2", "mmd")
@@ -77,7 +79,7 @@ def _run_job(job, state) -> tuple[list[dict], tuple | None]:
     if method in SCAM_VARIANTS:
         model = fit_scam(codes != k, SCAM_VARIANTS[method], seed)
         pred, w = model.simulate(x_prev, t_prev, t, n_steps=n_steps, return_weights=True, random_state=seed)
-        if model.lam > 0:
+        if model.has_growth:
             mass_pred = float(w.mean()) * (masses[k - 1] if masses is not None else 1.0)
             weights = w.astype(np.float64) / w.sum()
     elif method in BASELINES:

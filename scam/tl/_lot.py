@@ -65,7 +65,8 @@ class _ScamFitter:
         )
         kwargs = {**_FIT_ARG_DEFAULTS, **self.fit_kwargs, **variant}
         validation = kwargs.pop("validation", True)
-        sub_mass = mass[kept] / mass[kept][0] if (mass is not None and kwargs["lam"] > 0) else np.ones(len(kept))
+        has_growth = kwargs["lam"] > 0 or kwargs.get("growth") == "free"
+        sub_mass = mass[kept] / mass[kept][0] if (mass is not None and has_growth) else np.ones(len(kept))
         args = check_fit_args(**{**kwargs, "random_state": seed})
         model, _ = train_model(
             self.X[keep], sub_time, sub_mass, use_rep=self.use_rep, validation=validation, progress_bar=False, **args
