@@ -22,6 +22,7 @@ class TimeInfo:
     labels: list[str]  # one per time point, in order
     values: np.ndarray  # numeric value per time point (user units), increasing
     codes: np.ndarray  # per cell: index into labels
+    ordinal: bool = False  # an ordered categorical of labels: values are positions among the categories
 
     @property
     def n_times(self) -> int:
@@ -87,7 +88,14 @@ def get_time(adata: AnnData, time_key: str, *, min_cells: int = MIN_CELLS_PER_TI
         labels = [f"{v:g}" for v in values]
     else:
         raise ValueError(f"adata.obs[{time_key!r}] has dtype {col.dtype}, which has no time order. " + fix_hint)
-    info = TimeInfo(key=time_key, labels=labels, values=np.asarray(values, dtype=np.float64), codes=codes.astype(int))
+    ordinal = isinstance(col.dtype, pd.CategoricalDtype) and bool(col.cat.ordered)
+    info = TimeInfo(
+        key=time_key,
+        labels=labels,
+        values=np.asarray(values, dtype=np.float64),
+        codes=codes.astype(int),
+        ordinal=ordinal,
+    )
     if info.n_times < 2:
         raise ValueError(f"adata.obs[{time_key!r}] has {info.n_times} time point(s); scam needs at least two.")
     counts = info.counts()
@@ -99,6 +107,31 @@ def get_time(adata: AnnData, time_key: str, *, min_cells: int = MIN_CELLS_PER_TI
             "Remove those cells or merge them with a neighbouring time point."
         )
     return info
+
+
+def align_time(time: TimeInfo, fit_labels, fit_values) -> TimeInfo:
+    """``time`` with the values a model was fitted on, for an ordered categorical of labels.
+
+    The values of such a column are positions among its categories, which change when a subset
+    drops categories (``adata[mask]`` removes unused ones); the model's time axis is the one of
+    its fit, so each label gets the value it had there. Numeric times are returned unchanged.
+    """
+    if not time.ordinal or fit_labels is None or fit_values is None:
+        return time
+    lookup = {str(label): float(value) for label, value in zip(fit_labels, fit_values, strict=True)}
+    unknown = [label for label in time.labels if label not in lookup]
+    if unknown:
+        raise ValueError(
+            f"Time points {unknown} of adata.obs[{time.key!r}] are not among those the model was fitted on "
+            f"({list(lookup)}), so their time is unknown; drop those cells or refit on them."
+        )
+    return TimeInfo(
+        key=time.key,
+        labels=time.labels,
+        values=np.array([lookup[label] for label in time.labels]),
+        codes=time.codes,
+        ordinal=True,
+    )
 
 
 def get_rep(adata: AnnData, use_rep: str, n_dims: int | None) -> np.ndarray:

@@ -10,7 +10,16 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import _keys
-from .._validation import TimeInfo, check_adata, check_key, check_positive_int, check_seed, get_rep, get_time
+from .._validation import (
+    TimeInfo,
+    align_time,
+    check_adata,
+    check_key,
+    check_positive_int,
+    check_seed,
+    get_rep,
+    get_time,
+)
 from ..model import ActionModel
 
 logger = logging.getLogger("scam")
@@ -30,6 +39,12 @@ def model_keys(model: ActionModel, time_key: str | None, use_rep: str | None) ->
     if time_key is None:
         raise ValueError("The model does not record its time column; pass `time_key=` (the column of adata.obs).")
     return check_key("time_key", time_key), check_key("use_rep", use_rep)
+
+
+def model_time(adata: AnnData, model: ActionModel, time_key: str, *, min_cells: int = 1) -> TimeInfo:
+    """The time column on the model's time axis (labels of an ordered categorical keep their fitted values)."""
+    time = get_time(adata, time_key, min_cells=min_cells)
+    return align_time(time, model.metadata.get("time_labels"), model.metadata.get("time_values"))
 
 
 def time_index(time: TimeInfo, value, name: str) -> int:
@@ -99,7 +114,7 @@ def is_stochastic(model: ActionModel, t_start: float, t_end: float, stochastic: 
     return bool(stochastic) and model.sigma > 0
 
 
-def _check_stochastic(stochastic) -> bool | None:
+def check_stochastic(stochastic) -> bool | None:
     if stochastic is not None and not isinstance(stochastic, (bool, np.bool_)):
         raise ValueError(f"`stochastic` must be True, False or None, got {stochastic!r}.")
     return None if stochastic is None else bool(stochastic)
@@ -114,8 +129,8 @@ def _setup(adata, model, *, source, target, groupby, time_key, use_rep, n_sample
     n_samples = check_positive_int("n_samples", n_samples)
     n_neighbors = check_positive_int("n_neighbors", n_neighbors)
     n_steps = check_positive_int("n_steps", n_steps)
-    stochastic = _check_stochastic(stochastic)
-    time = get_time(adata, time_key, min_cells=1)
+    stochastic = check_stochastic(stochastic)
+    time = model_time(adata, model, time_key)
     k_src, k_tgt = time_index(time, source, "source"), time_index(time, target, "target")
     if k_src == k_tgt:
         raise ValueError(

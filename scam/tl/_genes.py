@@ -12,9 +12,9 @@ from anndata import AnnData
 from scipy import sparse
 
 from .. import _keys
-from .._validation import check_adata, check_key, check_positive_int, check_seed, get_rep, get_time
+from .._validation import check_adata, check_key, check_positive_int, check_seed, get_rep
 from ..model import ActionModel
-from ._fate import cells_at, check_model, group_labels, is_stochastic, knn_votes, model_keys, time_index
+from ._fate import cells_at, check_model, group_labels, is_stochastic, knn_votes, model_keys, model_time, time_index
 
 logger = logging.getLogger("scam")
 
@@ -101,7 +101,7 @@ def gene_velocity(
     time_key, use_rep = model_keys(model, time_key, use_rep)
     _check_pca_rep(use_rep)
     key_added = check_key("key_added", key_added)
-    time = get_time(adata, time_key, min_cells=1)
+    time = model_time(adata, model, time_key)
     X = get_rep(adata, use_rep, model.n_dims)
     pcs = _loadings(adata, model, use_rep, loadings_key)
     start = _time.perf_counter()
@@ -262,7 +262,7 @@ def gene_trends(
     random_state = check_seed(random_state)
     cols = _gene_index(adata, genes)
     gene_names = [str(adata.var_names[c]) for c in cols]
-    time = get_time(adata, time_key, min_cells=1)
+    time = model_time(adata, model, time_key)
     k_src = 0 if source is None else time_index(time, source, "source")
     k_tgt = time.n_times - 1 if target is None else time_index(time, target, "target")
     if k_src == k_tgt:

@@ -8,10 +8,20 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _keys
-from .._validation import check_adata, check_key, check_positive_int, get_rep, get_time
+from .._validation import check_adata, check_key, check_positive_int, check_seed, get_rep
 from ..model import ActionModel
+from ._fate import check_stochastic, model_time, time_index
 
 logger = logging.getLogger("scam")
+
+
+def _time_value(time, value, name: str) -> float:
+    """A time given as a number (user units) or as the label of an observed time point."""
+    if isinstance(value, str):
+        return float(time.values[time_index(time, value, name)])
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"`{name}` must be a time (a number or a label of adata.obs[{time.key!r}]), got {value!r}.")
+    return float(value)
 
 
 def trajectories(
@@ -23,7 +33,7 @@ def trajectories(
     t_start: float | None = None,
     t_end: float | None = None,
     stochastic: bool | None = None,
-    random_state: int = 0,
+    random_state: int | None = 0,
     key_added: str = _keys.DEFAULT_KEY,
     copy: bool = False,
 ) -> AnnData | None:
@@ -43,12 +53,13 @@ def trajectories(
     n_steps
         Integration steps (the path has ``n_steps + 1`` points).
     t_start, t_end
-        Start and end time in the time units of the fit; default: the first and last observed
-        time. ``t_end < t_start`` simulates backward (ODE only).
+        Start and end time in the time units of the fit, or labels of observed time points
+        (``"day 2"``); default: the first and last observed time. ``t_end < t_start`` simulates
+        backward (ODE only).
     stochastic
         Simulate the SDE; ``None``: when the model has σ > 0 and the simulation runs forward.
     random_state
-        Seed of the start-cell choice and the noise.
+        Seed of the start-cell choice and the noise (``None``: drawn, and recorded in ``params``).
     key_added
         Results go to ``adata.uns[key_added]['trajectories']``.
     copy
@@ -74,9 +85,11 @@ def trajectories(
             f"adata.uns[{key_added!r}] from scam.tl.fit is missing; run `scam.tl.fit(adata, ...)` first "
             "(with the same `key_added`)."
         )
-    time = get_time(adata, time_key, min_cells=0)
-    t_start = float(time.values[0]) if t_start is None else float(t_start)
-    t_end = float(time.values[-1]) if t_end is None else float(t_end)
+    random_state = check_seed(random_state)
+    stochastic = check_stochastic(stochastic)
+    time = model_time(adata, model, time_key, min_cells=0)
+    t_start = float(time.values[0]) if t_start is None else _time_value(time, t_start, "t_start")
+    t_end = float(time.values[-1]) if t_end is None else _time_value(time, t_end, "t_end")
     if not np.isfinite(t_start) or not np.isclose(time.values, t_start).any():
         raise ValueError(f"`t_start={t_start:g}` is not an observed time; choose one of {time.values.tolist()}.")
     if not np.isfinite(t_end):
@@ -114,6 +127,9 @@ def trajectories(
     }
     if copy:
         adata = adata.copy()
+    elif adata.is_view:  # writing into a view's uns would change the parent's
+        logger.warning("adata is a view; making it an actual AnnData (the parent object is not modified)")
+        adata._init_as_actual(adata.copy())
     adata.uns[_keys.uns(key_added)][_keys.TRAJECTORIES] = result
     logger.info("added '%s' (adata.uns[%r])", _keys.TRAJECTORIES, key_added)
     return adata if copy else None
