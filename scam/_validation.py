@@ -222,6 +222,31 @@ def check_key(name: str, value) -> str:
     return value
 
 
+def check_key_added(value, name: str = "key_added") -> str:
+    """A key scam writes under: a non-empty string without ``/`` (which h5ad files read as a nested group)."""
+    value = check_key(name, value)
+    if "/" in value:
+        raise ValueError(
+            f"`{name}` must be a non-empty string without '/', got {value!r}: h5ad files read '/' as a nested group, "
+            f"so `adata.write_h5ad` would not round-trip; use e.g. {value.replace('/', '_')!r}."
+        )
+    return value
+
+
+def class_order(col: pd.Series) -> list[str]:
+    """Labels of a class column (as strings) in display order.
+
+    A categorical's category order; numbers in numeric order (cluster 2 before cluster 10); other
+    labels sorted as text.
+    """
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return [str(c) for c in col.cat.categories]
+    values = col.dropna().unique()
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        return [str(v) for v in sorted(values)]
+    return sorted({str(v) for v in values})
+
+
 def get_masses(masses, time: TimeInfo) -> np.ndarray:
     """Relative masses per time point, normalised so that the first is 1.
 
@@ -235,16 +260,23 @@ def get_masses(masses, time: TimeInfo) -> np.ndarray:
             raise ValueError(f"`masses={masses!r}` is not understood; use None, 'counts', or a mapping time -> mass.")
         m = time.counts().astype(np.float64)
     elif isinstance(masses, Mapping):
-        m = []
+        m, used = [], set()
         for label, value in zip(time.labels, time.values, strict=True):
             # a float time value also finds an int key (hash(1.0) == hash(1))
-            found = [masses[k] for k in (label, value) if k in masses]
+            found = [k for k in (label, value) if k in masses]
             if not found:
                 raise ValueError(
                     f"`masses` has no entry for time {label!r}; give one mass per observed time "
                     f"({', '.join(map(repr, time.labels))})."
                 )
-            m.append(found[0])
+            m.append(masses[found[0]])
+            used.update(found)
+        unknown = [k for k in masses if k not in used]
+        if unknown:
+            raise ValueError(
+                f"`masses` has entries for times that are not observed: {unknown}; give one mass per observed time "
+                f"({', '.join(map(repr, time.labels))}), by label or value."
+            )
         m = np.asarray(m, dtype=np.float64)
     else:
         try:

@@ -138,13 +138,21 @@ class ActionModel:
             X = X[None, :]
         if X.ndim != 2 or X.shape[1] < self.n_dims:
             raise ValueError(f"Expected an array of shape (n_cells, >= {self.n_dims}), got shape {X.shape}.")
+        if X.shape[0] == 0:
+            raise ValueError(f"Expected at least one cell, got shape {X.shape}; check the selection of cells.")
         if not np.all(np.isfinite(X[:, : self.n_dims])):
             raise ValueError("The coordinates contain NaN or infinite values.")
         z = (X[:, : self.n_dims] - self.center) / self.scale
         return torch.as_tensor(z, dtype=torch.float32, device=self.device)
 
     def _t(self, t, n: int) -> torch.Tensor:
-        t = np.asarray(t, dtype=np.float64)
+        try:
+            t = np.asarray(t, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"`t` must be a number or one time per cell ({n}) in the time units of the fit, got {t!r}; for a "
+                "named time point use its value (`model.observed_times`)."
+            ) from None
         if t.ndim == 0:
             t = np.full(n, float(t))
         if t.shape != (n,):
@@ -247,8 +255,21 @@ class ActionModel:
         Positions, and with ``return_weights`` a tuple ``(positions, weights)``.
         """
         for name, value in (("t_start", t_start), ("t_end", t_end)):
-            if not np.isfinite(value):
-                raise ValueError(f"`{name}` must be a finite number, got {value!r}.")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float, np.integer, np.floating))
+                or not np.isfinite(value)
+            ):
+                raise ValueError(
+                    f"`{name}` must be a finite number in the time units of the fit, got {value!r}; for a named time "
+                    "point use its value (`model.observed_times`)."
+                )
+        if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
+            raise ValueError(f"`n_steps` must be at least 1 (an integer), got {n_steps!r}.")
+        if random_state is not None and (
+            isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or random_state < 0
+        ):
+            raise ValueError(f"`random_state` must be a non-negative integer or None, got {random_state!r}.")
         if stochastic is None:
             stochastic = self.default_stochastic(t_start, t_end)
         z = self._x(X)
@@ -468,19 +489,37 @@ class ActionModel:
         path = Path(path)
         if not (path / _PARAMS_FILE).is_file() or not (path / _WEIGHTS_FILE).is_file():
             raise FileNotFoundError(f"{path} is not a scam model folder (needs {_PARAMS_FILE} and {_WEIGHTS_FILE}).")
-        params = json.loads((path / _PARAMS_FILE).read_text())
+        corrupt = f"save the model again (`model.save({str(path)!r}, overwrite=True)`) or refit it"
+        try:
+            params = json.loads((path / _PARAMS_FILE).read_text())
+        except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError
+            raise ValueError(f"{path / _PARAMS_FILE} is not valid JSON ({e}); the file is damaged: {corrupt}.") from e
+        if not isinstance(params, dict):
+            raise ValueError(f"{path / _PARAMS_FILE} was not written by ActionModel.save; {corrupt}.")
         if params.get("format_version") != _FORMAT_VERSION:
             raise ValueError(f"Unsupported model format {params.get('format_version')!r} in {path}.")
+        missing = [k for k in ("net", "center", "scale", "t_origin", "t_span", "sigma", "lam") if k not in params]
+        if missing:
+            raise ValueError(f"{path / _PARAMS_FILE} lacks {missing}; the file is damaged: {corrupt}.")
+        try:
+            state = torch.load(path / _WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        except Exception as e:  # torch raises UnpicklingError, RuntimeError or EOFError for a damaged file
+            raise ValueError(f"{path / _WEIGHTS_FILE} cannot be read ({type(e).__name__}); {corrupt}.") from e
         net = ActionNet(**params["net"])
-        state = torch.load(path / _WEIGHTS_FILE, map_location="cpu", weights_only=True)
         growth_net = None
-        if "growth_net" in params:
-            growth_net = GrowthNet(**params["growth_net"])
-            growth_net.load_state_dict(
-                {k[len(_GROWTH_PREFIX) :]: v for k, v in state.items() if k.startswith(_GROWTH_PREFIX)}
-            )
-            state = {k: v for k, v in state.items() if not k.startswith(_GROWTH_PREFIX)}
-        net.load_state_dict(state)
+        try:
+            if "growth_net" in params:
+                growth_net = GrowthNet(**params["growth_net"])
+                growth_net.load_state_dict(
+                    {k[len(_GROWTH_PREFIX) :]: v for k, v in state.items() if k.startswith(_GROWTH_PREFIX)}
+                )
+                state = {k: v for k, v in state.items() if not k.startswith(_GROWTH_PREFIX)}
+            net.load_state_dict(state)
+        except (RuntimeError, AttributeError) as e:
+            raise ValueError(
+                f"The weights in {path / _WEIGHTS_FILE} do not fit the network described in {path / _PARAMS_FILE} "
+                f"(the files come from different models?); {corrupt}."
+            ) from e
         model = cls(
             net,
             center=np.asarray(params["center"]),

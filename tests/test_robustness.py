@@ -137,3 +137,163 @@ def test_trajectories_on_a_view_leave_the_parent_unchanged(named):
     assert "trajectories" in view.uns["scam"]
     assert "trajectories" not in adata.uns["scam"]
     snap.assert_unchanged(adata)
+
+
+# --------------------------------------------------------------------------------------------
+# scam.tl.fit
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"key_added": "run/1"}, r"`key_added` must be a non-empty string without '/'.*use e\.g\. 'run_1'"),
+        (
+            {"lam": 0.1, "masses": {"D2": 1.0, "D10": 2.0, "D11": 3.0, "D12": 4.0}},
+            r"`masses` has entries for times that are not observed: \['D12'\]; give one mass per observed time",
+        ),
+    ],
+    ids=["key_added-slash", "masses-unknown-time"],
+)
+def test_fit_bad_keys(kwargs, match):
+    adata = make_named()
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=match):
+        scam.tl.fit(adata, **{**FAST, "n_iters": 2, **kwargs})
+    snap.assert_unchanged(adata)
+
+
+def test_readouts_refuse_key_added_with_slash(named):
+    model, adata = named
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=r"`key_added` must be a non-empty string without '/'"):
+        scam.tl.fate(adata, model, source="D2", target="D11", groupby="ct", key_added="a/b")
+    snap.assert_unchanged(adata)
+
+
+# --------------------------------------------------------------------------------------------
+# read-outs: classes, genes, plots
+# --------------------------------------------------------------------------------------------
+
+
+def test_integer_clusters_keep_numeric_order(named):
+    model, adata = named
+    adata = adata.copy()
+    adata.obs["cluster"] = np.arange(adata.n_obs) % 12
+    scam.tl.fate(adata, model, source="D2", target="D11", groupby="cluster")
+    assert list(adata.uns["scam_fate"]["classes"]) == [str(i) for i in range(12)]  # 2 before 10
+
+
+def _with_genes(adata: ad.AnnData) -> ad.AnnData:
+    """adata.X = exact PCA reconstruction of obsm['X_pca'] from 4 genes, with varm['PCs']."""
+    pcs = np.linalg.qr(np.random.default_rng(0).normal(size=(4, 2)))[0]
+    out = ad.AnnData(
+        (adata.obsm["X_pca"] @ pcs.T + 5.0).astype(np.float32),
+        obs=adata.obs.copy(),
+        var=pd.DataFrame(index=["g1", "g2", "g3", "g4"]),
+        obsm={"X_pca": adata.obsm["X_pca"]},
+    )
+    out.varm["PCs"] = pcs
+    return out
+
+
+def test_gene_trends_take_var_names_slice(named):
+    model, adata = named
+    adata = _with_genes(adata)
+    scam.tl.gene_trends(adata, model, adata.var_names[:2], n_cells=10, n_points=3)
+    assert list(adata.uns["scam_gene_trends"]["genes"]) == ["g1", "g2"]
+    scam.tl.gene_trends(adata, model, pd.Series(["g3"]), n_cells=10, n_points=3)
+    assert list(adata.uns["scam_gene_trends"]["genes"]) == ["g3"]
+
+
+def test_pl_fate_basis_without_prefix(named):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    model, adata = named
+    adata = adata.copy()
+    scam.tl.fate(adata, model, source="D2", target="D11", groupby="ct")
+    ax = scam.pl.fate(adata, basis="pca", show=False)  # obsm["X_pca"], as in scam.pl.velocity
+    assert ax.get_xlabel() == "X_pca1"
+    plt.close("all")
+
+
+# --------------------------------------------------------------------------------------------
+# leave_one_timepoint_out
+# --------------------------------------------------------------------------------------------
+
+
+def test_lot_takes_one_method_and_metric_as_a_string():
+    adata = make_named()
+    df = scam.tl.leave_one_timepoint_out(adata, methods="previous", metrics="w1", progress_bar=False)
+    assert set(df["method"]) == {"previous"}
+    assert set(df["metric"]) == {"w1"}
+    assert list(df["held_out"]) == ["D10"]
+
+
+# --------------------------------------------------------------------------------------------
+# ActionModel
+# --------------------------------------------------------------------------------------------
+
+
+def _damage_json(path):
+    (path / "params.json").write_text("{not json")
+
+
+def _damage_weights(path):
+    (path / "model.pt").write_bytes(b"garbage")
+
+
+def _drop_net(path):
+    import json
+
+    params = json.loads((path / "params.json").read_text())
+    del params["net"]
+    (path / "params.json").write_text(json.dumps(params))
+
+
+def _other_weights(path):
+    import torch
+
+    torch.save({"mlp.0.weight": torch.zeros(3, 3)}, path / "model.pt")
+
+
+@pytest.mark.parametrize(
+    ("damage", "match"),
+    [
+        (_damage_json, r"params\.json is not valid JSON.*save the model again"),
+        (_damage_weights, r"model\.pt cannot be read.*save the model again"),
+        (_drop_net, r"params\.json lacks \['net'\].*save the model again"),
+        (_other_weights, r"do not fit the network described in .*params\.json.*save the model again"),
+    ],
+    ids=["json", "weights", "missing-key", "mismatch"],
+)
+def test_model_load_damaged_folder(named, tmp_path, damage, match):
+    model, _ = named
+    path = model.save(tmp_path / "model")
+    damage(path)
+    with pytest.raises(ValueError, match=match):
+        scam.ActionModel.load(path)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda m, X: m.simulate(X, "D2", "D10"), r"`t_start` must be a finite number.*model\.observed_times"),
+        (lambda m, X: m.simulate(X, 0.0, 1.0, n_steps=2.5), r"`n_steps` must be at least 1 \(an integer\), got 2\.5"),
+        (
+            lambda m, X: m.simulate(X, 0.0, 1.0, random_state=np.random.default_rng(0)),
+            r"`random_state` must be a non-negative integer or None",
+        ),
+        (lambda m, X: m.simulate(X[:0], 0.0, 1.0), r"Expected at least one cell, got shape \(0, 2\)"),
+        (lambda m, X: m.velocity(X, "D2"), r"`t` must be a number or one time per cell.*model\.observed_times"),
+        (lambda m, X: m.velocity(X[:0], 0.0), r"Expected at least one cell"),
+    ],
+    ids=["simulate-label", "n_steps-float", "generator", "simulate-empty", "velocity-label", "velocity-empty"],
+)
+def test_model_bad_calls(named, call, match):
+    model, adata = named
+    with pytest.raises(ValueError, match=match):
+        call(model, adata.obsm["X_pca"][:5])

@@ -7,6 +7,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import _keys
+from .._validation import class_order
 from ._utils import finish as _finish
 
 
@@ -98,7 +99,8 @@ def fate(
         Column of ``adata.obs`` grouping the source cells into rows (heatmap); default: the
         ``groupby`` of the fate computation when the source cells have labels in it, else one row.
     basis
-        ``obsm`` key to draw the cells on (e.g. ``"X_umap"``); switches to the scatter.
+        Embedding to draw the cells on, ``obsm[basis]`` or ``obsm[f"X_{basis}"]`` (``"umap"`` or
+        ``"X_umap"``); switches to the scatter.
     fate_class
         Class whose probability colours the cells (scatter); default: the first class.
     key
@@ -122,6 +124,8 @@ def fate(
     annotate = _check_fmt(annotate)
     src = np.flatnonzero(np.isfinite(probs).all(1))
     if basis is not None:
+        if isinstance(basis, str) and basis not in adata.obsm and f"X_{basis}" in adata.obsm:
+            basis = f"X_{basis}"  # "umap" names obsm["X_umap"], as in the other plots
         if not isinstance(basis, str) or basis not in adata.obsm:
             keys = ", ".join(map(repr, adata.obsm.keys())) or "none"
             raise ValueError(f"`basis={basis!r}` is not in adata.obsm (available: {keys}); run e.g. `sc.tl.umap`.")
@@ -162,10 +166,7 @@ def fate(
         labels = adata.obs[groupby].iloc[src]
         if labels.isna().any():
             raise ValueError(f"adata.obs[{groupby!r}] has missing labels among the source cells; fill them.")
-        if isinstance(labels.dtype, pd.CategoricalDtype):
-            order = [str(c) for c in labels.cat.categories]
-        else:
-            order = sorted({str(v) for v in labels})
+        order = class_order(labels)
         labels = labels.astype(str).to_numpy()
         rows = [r for r in order if r in set(labels)]
         matrix = np.stack([probs[src][labels == r].mean(0) for r in rows])

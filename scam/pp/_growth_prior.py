@@ -25,7 +25,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from .. import _keys
-from .._validation import check_adata, check_key, check_positive, check_seed
+from .._validation import check_adata, check_key_added, check_positive, check_seed
 
 logger = logging.getLogger("scam")
 
@@ -226,7 +226,7 @@ def growth_prior(
     import scanpy as sc
 
     check_adata(adata)
-    key_added = check_key("key_added", key_added)
+    key_added = check_key_added(key_added)
     if organism not in ORGANISMS:
         raise ValueError(f"`organism` must be 'human' or 'mouse', got {organism!r}.")
     random_state = check_seed(random_state)

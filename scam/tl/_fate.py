@@ -15,8 +15,10 @@ from .._validation import (
     align_time,
     check_adata,
     check_key,
+    check_key_added,
     check_positive_int,
     check_seed,
+    class_order,
     get_rep,
     get_time,
 )
@@ -66,7 +68,7 @@ def time_index(time: TimeInfo, value, name: str) -> int:
 def group_labels(adata: AnnData, groupby: str, rows: np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:
     """Codes (into ``classes``) of ``adata.obs[groupby]`` at ``rows``, and the classes present there.
 
-    Classes keep the order of a categorical column's categories (sorted otherwise); a missing
+    Classes keep the order of a categorical column's categories (numeric or text order otherwise); a missing
     label among ``rows`` raises.
     """
     if not isinstance(groupby, str) or groupby not in adata.obs.columns:
@@ -81,10 +83,7 @@ def group_labels(adata: AnnData, groupby: str, rows: np.ndarray, where: str) -> 
             f"adata.obs[{groupby!r}] has {int(col.isna().sum())} missing labels among the cells {where}; "
             "fill them (e.g. with 'unknown') or drop those cells."
         )
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        order = [str(c) for c in col.cat.categories]
-    else:
-        order = sorted({str(v) for v in col})
+    order = class_order(col)
     values = col.astype(str).to_numpy()
     classes = [c for c in order if c in set(values)]
     lookup = {c: i for i, c in enumerate(classes)}
@@ -285,7 +284,7 @@ def fate(
         n_steps=n_steps,
         stochastic=stochastic,
     )
-    key_added = check_key("key_added", key_added)
+    key_added = check_key_added(key_added)
     random_state = check_seed(random_state)
     start = _time.perf_counter()
     logger.info(
@@ -381,7 +380,7 @@ def transition_matrix(
         n_steps=n_steps,
         stochastic=stochastic,
     )
-    key_added = check_key("key_added", key_added)
+    key_added = check_key_added(key_added)
     random_state = check_seed(random_state)
     where = f"at the source time {s['time'].labels[s['k_src']]!r}"
     codes_src, src_classes = group_labels(adata, groupby, s["rows_src"], where)

@@ -16,7 +16,7 @@ from .._validation import (
     TimeInfo,
     check_adata,
     check_hidden,
-    check_key,
+    check_key_added,
     check_nonnegative,
     check_positive,
     check_positive_int,
@@ -349,7 +349,7 @@ def fit(
     """
     # --- check everything before touching adata
     check_adata(adata)
-    key_added = check_key("key_added", key_added)
+    key_added = check_key_added(key_added)
     args = check_fit_args(
         sigma=sigma,
         lam=lam,

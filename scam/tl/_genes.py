@@ -8,11 +8,12 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
 from .. import _keys
-from .._validation import check_adata, check_key, check_positive_int, check_seed, get_rep
+from .._validation import check_adata, check_key, check_key_added, check_positive_int, check_seed, get_rep
 from ..model import ActionModel
 from ._fate import cells_at, check_model, group_labels, is_stochastic, knn_votes, model_keys, model_time, time_index
 
@@ -100,7 +101,7 @@ def gene_velocity(
     check_model(model)
     time_key, use_rep = model_keys(model, time_key, use_rep)
     _check_pca_rep(use_rep)
-    key_added = check_key("key_added", key_added)
+    key_added = check_key_added(key_added)
     time = model_time(adata, model, time_key)
     X = get_rep(adata, use_rep, model.n_dims)
     pcs = _loadings(adata, model, use_rep, loadings_key)
@@ -133,6 +134,8 @@ def gene_velocity(
 def _gene_index(adata: AnnData, genes) -> list[int]:
     if isinstance(genes, str):
         genes = [genes]
+    if isinstance(genes, (pd.Index, pd.Series)):  # e.g. adata.var_names[:5]
+        genes = genes.tolist()
     if not isinstance(genes, Sequence | np.ndarray) or len(genes) == 0:
         raise ValueError(f"`genes` must be a gene name or a non-empty list of names in adata.var_names, got {genes!r}.")
     genes = [str(g) for g in genes]
@@ -251,7 +254,7 @@ def gene_trends(
     check_model(model)
     time_key, use_rep = model_keys(model, time_key, use_rep)
     _check_pca_rep(use_rep)
-    key_added = check_key("key_added", key_added)
+    key_added = check_key_added(key_added)
     n_cells = check_positive_int("n_cells", n_cells)
     n_points = check_positive_int("n_points", n_points)
     n_neighbors = check_positive_int("n_neighbors", n_neighbors)

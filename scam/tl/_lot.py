@@ -9,7 +9,15 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._validation import TimeInfo, check_adata, check_key, check_positive_int, get_masses, get_rep, get_time
+from .._validation import (
+    TimeInfo,
+    check_adata,
+    check_key_added,
+    check_positive_int,
+    get_masses,
+    get_rep,
+    get_time,
+)
 from ._fit import DEFAULTS, check_fit_args, train_model
 
 #: Optimisation arguments of scam.tl.fit the benchmark passes on (with fit's defaults).
@@ -79,9 +87,9 @@ def leave_one_timepoint_out(
     time_key: str = "time",
     *,
     held_out: None | str | float | Sequence = None,
-    methods: Sequence[str] = ("scam", "ot_midpoint", "previous", "next"),
+    methods: str | Sequence[str] = ("scam", "ot_midpoint", "previous", "next"),
     n_seeds: int = 1,
-    metrics: Sequence[str] = ("w1", "w2", "mmd"),
+    metrics: str | Sequence[str] = ("w1", "w2", "mmd"),
     fit_kwargs: Mapping | None = None,
     peer_kwargs: Mapping | None = None,
     use_rep: str = "X_pca",
@@ -157,7 +165,7 @@ def leave_one_timepoint_out(
     from ..benchmark.lot import run_lot
 
     check_adata(adata)
-    key_added = check_key("key_added", key_added)
+    key_added = check_key_added(key_added)
     n_seeds = check_positive_int("n_seeds", n_seeds)
     n_steps = check_positive_int("n_steps", n_steps)
     n_jobs = check_positive_int("n_jobs", n_jobs)
@@ -165,6 +173,8 @@ def leave_one_timepoint_out(
     X = get_rep(adata, use_rep, n_dims)
     ks = _held_out_indices(held_out, time)
     mass = None if masses is None else get_masses(masses, time)
+    methods = [methods] if isinstance(methods, str) else list(methods)  # one name, not its letters
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     fit_kwargs = dict(fit_kwargs or {})
     for reserved in ("use_rep", "n_dims", "random_state", "copy", "key_added", "masses", "progress_bar"):
         if reserved in fit_kwargs:

@@ -8,7 +8,7 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _keys
-from .._validation import check_adata, check_key, check_positive_int, check_seed, get_rep
+from .._validation import check_adata, check_key_added, check_positive_int, check_seed, get_rep
 from ..model import ActionModel
 from ._fate import check_stochastic, model_time, time_index
 
@@ -75,7 +75,7 @@ def trajectories(
     check_adata(adata)
     if not isinstance(model, ActionModel):
         raise TypeError(f"`model` must be the ActionModel returned by scam.tl.fit, got {type(model).__name__}.")
-    key_added = check_key("key_added", key_added)
+    key_added = check_key_added(key_added)
     n_cells = check_positive_int("n_cells", n_cells)
     n_steps = check_positive_int("n_steps", n_steps)
     meta = model.metadata
