@@ -220,6 +220,16 @@ def test_pl_fate_basis_without_prefix(named):
     plt.close("all")
 
 
+def test_growth_prior_on_a_small_gene_panel():
+    """30 genes: scanpy's 25 expression bins leave bins without control genes; scam falls back to fewer bins."""
+    rng = np.random.default_rng(0)
+    adata = ad.AnnData(rng.poisson(3, size=(150, 30)).astype(np.float32))
+    adata.var_names = [f"g{i}" for i in range(30)]
+    scam.pp.growth_prior(adata, proliferation_genes=["g1", "g2", "g3"], apoptosis_genes=["g4", "g5", "g6"])
+    rates = adata.obs["growth_prior"].to_numpy()
+    assert np.isfinite(rates).all() and rates.std() > 0
+
+
 # --------------------------------------------------------------------------------------------
 # leave_one_timepoint_out
 # --------------------------------------------------------------------------------------------

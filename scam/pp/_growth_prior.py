@@ -284,8 +284,12 @@ def growth_prior(
         sc.pp.normalize_total(work, target_sum=1e4)
         sc.pp.log1p(work)
     ctrl = max(1, min(50, work.n_vars - len(prolif) - len(apopt)))
-    sc.tl.score_genes(work, prolif, score_name="p", ctrl_size=ctrl, random_state=random_state, use_raw=False)
-    sc.tl.score_genes(work, apopt, score_name="a", ctrl_size=ctrl, random_state=random_state, use_raw=False)
+    for genes, name in ((prolif, "p"), (apopt, "a")):
+        kwargs = {"score_name": name, "ctrl_size": ctrl, "random_state": random_state, "use_raw": False}
+        try:
+            sc.tl.score_genes(work, genes, **kwargs)
+        except RuntimeError:  # a small gene panel leaves expression bins without control genes: fewer bins
+            sc.tl.score_genes(work, genes, n_bins=max(1, work.n_vars // 10), **kwargs)
     p = work.obs["p"].to_numpy(dtype=np.float64)
     a = work.obs["a"].to_numpy(dtype=np.float64)
     birth, death = birth_death(p, a, **rates)
