@@ -118,7 +118,7 @@ def test_spline_interpolant_is_smooth_and_hits_the_knots():
     base = rng.normal(size=(200, 2)) * 0.01
     times = [0.0, 0.3, 0.6, 1.0]
     marg = [torch.tensor(base + [t, t**2], dtype=torch.float32) for t in times]
-    interp = SplineInterpolant(batch_size=200).fit(marg, times, generator=_gen())
+    interp = SplineInterpolant(batch_size=200, curvature=1.0).fit(marg, times, generator=_gen())
     path = interp.sample(20_000, generator=_gen())
     # the mean path follows (t, t²) closely; its derivative ≈ (1, 2t)
     t = path.t.numpy()
@@ -128,6 +128,45 @@ def test_spline_interpolant_is_smooth_and_hits_the_knots():
     assert np.abs(path.dx[:, 1].numpy() - 2 * t).mean() < 0.15
     m = interp.second_derivatives
     assert torch.all(m[:, 0] == 0) and torch.all(m[:, -1] == 0)  # natural boundary
+
+
+def test_spline_curvature_scales_the_bend():
+    # same chains (same seed): γ = 0 gives the chained straight lines, γ = 0.5 the mean of 0 and 1
+    rng = np.random.default_rng(3)
+    times = [0.0, 0.3, 0.6, 1.0]
+    marg = [torch.tensor(rng.normal(size=(150, 2)) * 0.01 + [t, t**2], dtype=torch.float32) for t in times]
+    paths = {}
+    for g in (0.0, 0.5, 1.0):
+        interp = SplineInterpolant(batch_size=150, curvature=g).fit(marg, times, generator=_gen())
+        assert interp.curvature_ == g
+        paths[g] = interp.sample(5000, generator=_gen())
+    assert torch.all(SplineInterpolant(curvature=0.0).fit(marg, times, generator=_gen()).second_derivatives == 0)
+    # straight lines: the velocity is the chord slope, (t_{k+1}² − t_k²) / (t_{k+1} − t_k) = t_k + t_{k+1}
+    t = paths[0.0].t.numpy()
+    k = np.searchsorted(times, t, side="right") - 1
+    k = np.clip(k, 0, len(times) - 2)
+    chord = np.asarray(times)[k] + np.asarray(times)[k + 1]
+    assert np.abs(paths[0.0].dx[:, 1].numpy() - chord).max() < 0.1
+    for field in ("x", "dx"):
+        mean = (getattr(paths[0.0], field) + getattr(paths[1.0], field)) / 2
+        assert torch.allclose(getattr(paths[0.5], field), mean, atol=1e-4)
+
+
+def test_spline_curvature_auto_follows_signal_and_noise():
+    # a curved path seen with little noise keeps the full bend; pure noise in 30 dimensions,
+    # where OT chains are random, gets straight lines
+    rng = np.random.default_rng(4)
+    times = [0.0, 0.25, 0.5, 0.75, 1.0]
+    arc = [[np.cos(3 * t), np.sin(3 * t)] for t in times]
+    curved = [torch.tensor(rng.normal(size=(300, 2)) * 0.02 + a, dtype=torch.float32) for a in arc]
+    noise = [torch.tensor(rng.normal(size=(150, 30)), dtype=torch.float32) for _ in times]
+    assert SplineInterpolant(curvature="auto").fit(curved, times, generator=_gen()).curvature_ == 1.0
+    assert SplineInterpolant(curvature="auto").fit(noise, times, generator=_gen()).curvature_ == 0.0
+    # three snapshots: nothing to leave out, the default bend
+    assert SplineInterpolant(curvature="auto").fit(curved[:3], times[:3], generator=_gen()).curvature_ == 0.5
+    for bad in (-0.1, 1.5, "yes", None):
+        with pytest.raises(ValueError, match="curvature"):
+            SplineInterpolant(curvature=bad)
 
 
 def test_unbalanced_interpolant_carries_the_masses():

@@ -160,6 +160,20 @@ def test_same_seed_same_result_other_seed_differs():
     assert a.uns["scam"]["params"]["random_state"] == 1
 
 
+def test_spline_curvature_is_recorded(tmp_path):
+    # the default bend, and the one "auto" picks, are in the params and the saved model
+    a = gaussian_path(n_cells=100, times=(0.0, 1.0, 2.0, 3.0), n_dims=2)
+    model = scam.tl.fit(a, "time", n_iters=20, **FAST)
+    assert a.uns["scam"]["params"]["spline_curvature"] == 0.5 == model.metadata["spline_curvature"]
+    auto = scam.core.SplineInterpolant(curvature="auto")
+    model = scam.tl.fit(a, "time", n_iters=20, interpolant=auto, **FAST)
+    assert a.uns["scam"]["params"]["spline_curvature"] == auto.curvature_ in (0.0, 0.25, 0.5, 0.75, 1.0)
+    model.save(tmp_path / "m")
+    assert scam.ActionModel.load(tmp_path / "m").metadata["spline_curvature"] == auto.curvature_
+    scam.tl.fit(a, "time", n_iters=20, interpolant="ot", **FAST)
+    assert "spline_curvature" not in a.uns["scam"]["params"]
+
+
 def test_save_load_identical(am_fit, tmp_path):
     adata, model = am_fit
     model.save(tmp_path / "m")

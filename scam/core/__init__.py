@@ -4,7 +4,7 @@ Nothing here knows about AnnData; coordinates are standardised and times lie in 
 """
 
 from .integrate import action_and_velocity, integrate
-from .interpolants import INTERPOLANTS, Interpolant, PairInterpolant, get_interpolant
+from .interpolants import INTERPOLANTS, Interpolant, PairInterpolant, SplineInterpolant, get_interpolant
 from .losses import action_matching_loss, laplacian
 from .metrics import mmd_rbf, wasserstein
 from .network import ActionNet
@@ -15,6 +15,7 @@ __all__ = [
     "ActionNet",
     "Interpolant",
     "PairInterpolant",
+    "SplineInterpolant",
     "TrainConfig",
     "TrainResult",
     "action_and_velocity",

@@ -213,6 +213,8 @@ def train_model(
             "use_rep": use_rep,
             "masses": mass.tolist(),
             "growth": growth,
+            # the spline path's bend γ (chosen by leave-one-snapshot-out with curvature="auto")
+            "spline_curvature": getattr(interp, "curvature_", None),
         },
         growth_net=result.growth_net,
     )
@@ -442,6 +444,8 @@ def fit(
         "growth_prior_key": growth_prior_key,
         "diffusion": model.diffusion,
     }
+    if model.metadata.get("spline_curvature") is not None:
+        params["spline_curvature"] = float(model.metadata["spline_curvature"])
     history = {k: np.asarray(v, dtype=np.float64) for k, v in result.history.items()}
     uns = {
         "params": params,
