@@ -87,3 +87,12 @@ def growth_prior_part(part: str, key: str = GROWTH_PRIOR) -> str:
 def learned_masses() -> str:
     """Sub-key of ``uns[key]`` with the mass the model predicts at each observed time (first = 1)."""
     return "learned_masses"
+
+
+def prediction(label: str) -> str:
+    """Key of a held-out time's prediction in ``uns[key]["predictions"][method]``.
+
+    h5ad turns ``/`` inside a key into nested groups, so a time label such as ``"13/05"`` is
+    stored as ``"13_05"``; the labels themselves are in ``uns[key]["params"]["held_out"]``.
+    """
+    return str(label).replace("/", "_")

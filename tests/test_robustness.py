@@ -243,6 +243,23 @@ def test_lot_takes_one_method_and_metric_as_a_string():
     assert list(df["held_out"]) == ["D10"]
 
 
+def test_lot_time_labels_with_a_slash_survive_h5ad(tmp_path):
+    # dates as labels ("13/05"): h5ad would nest a '/' key, so predictions are keyed "13_05"
+    adata = scam.datasets.gaussian_path(n_cells=60, times=(0.0, 1.0, 2.0), n_dims=2)
+    order = ["12/05", "13/05", "14/05"]
+    dates = adata.obs["time"].map(dict(zip((0.0, 1.0, 2.0), order, strict=True)))
+    adata.obs["date"] = pd.Categorical(dates, order, ordered=True)
+    scam.tl.leave_one_timepoint_out(adata, "date", methods="ot_midpoint", metrics="w1", progress_bar=False)
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    back = ad.read_h5ad(tmp_path / "a.h5ad")
+    assert list(back.uns["scam_lot"]["predictions"]["ot_midpoint"]) == ["13_05"]
+    for data in (adata, back):
+        ax = scam.pl.interpolation(data, method="ot_midpoint", held_out="13/05", show=False)
+        assert ax.get_title().startswith("held out 13/05")
+    with pytest.raises(ValueError, match=r"choose one of \['13/05'\]"):
+        scam.pl.interpolation(back, method="ot_midpoint", held_out="13_06", show=False)
+
+
 # --------------------------------------------------------------------------------------------
 # ActionModel
 # --------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from anndata import AnnData
 
+from .. import _keys
 from .._validation import check_adata, check_key, check_positive_int, get_rep, get_time
 from ..tl._embedding import embedding_coords, is_exact, knn_map, resolve_basis
 from ._utils import check_dimensions, finish
@@ -90,18 +91,19 @@ def interpolation(
     preds = uns["predictions"]
     if method not in preds:
         raise ValueError(f"No predictions of method {method!r} in adata.uns[{key!r}]; choose one of {sorted(preds)}.")
-    labels = list(preds[method]) if held_out is None else [str(held_out)]
+    # the held-out labels as the user wrote them (prediction keys have '/' replaced, see _keys.prediction)
+    known = [str(label) for label in np.atleast_1d(uns["params"].get("held_out", list(preds[method])))]
+    known = [label for label in known if _keys.prediction(label) in preds[method]]
+    labels = known if held_out is None else [str(held_out)]
     for label in labels:
-        if label not in preds[method]:
-            raise ValueError(
-                f"`held_out={held_out!r}` has no predictions for {method!r}; choose one of {sorted(preds[method])}."
-            )
+        if _keys.prediction(label) not in preds[method]:
+            raise ValueError(f"`held_out={held_out!r}` has no predictions for {method!r}; choose one of {known}.")
     if ax is not None and len(labels) > 1:
         raise ValueError(f"{len(labels)} held-out times ({labels}) need one panel each: pass `held_out=` or `ax=None`.")
     n_neighbors = check_positive_int("n_neighbors", n_neighbors)
     params = uns["params"]
     time = get_time(adata, params["time_key"], min_cells=0)
-    n_dims = np.asarray(preds[method][labels[0]]["X"]).shape[1]
+    n_dims = np.asarray(preds[method][_keys.prediction(labels[0])]["X"]).shape[1]
     X = get_rep(adata, params["use_rep"], n_dims)
     if basis is None:
         E, exact, what = X, True, f"the first {n_dims} columns of adata.obsm[{params['use_rep']!r}]"
@@ -123,8 +125,9 @@ def interpolation(
         fig, axes, ax_given = ax.figure, [ax], True
     for a, label in zip(axes, labels, strict=True):
         obs = E[time.codes == time.labels.index(label)][:, [i, j]]
-        P = np.asarray(preds[method][label]["X"], dtype=np.float64)
-        w = np.asarray(preds[method][label].get("weights", np.ones(len(P))), dtype=np.float64)
+        pred = preds[method][_keys.prediction(label)]
+        P = np.asarray(pred["X"], dtype=np.float64)
+        w = np.asarray(pred.get("weights", np.ones(len(P))), dtype=np.float64)
         xy = P[:, [i, j]] if exact else knn_map(X, E[:, [i, j]], P, n_neighbors=n_neighbors)
         a.scatter(*obs.T, s=size, c="0.55", alpha=0.5, lw=0, label=f"observed ({len(obs)} cells)")
         pts = a.scatter(*xy.T, s=size * w / w.mean(), c="tab:red", alpha=0.5, lw=0, label=f"predicted: {method}")

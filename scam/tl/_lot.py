@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .. import _keys
 from .._validation import (
     TimeInfo,
     check_adata,
@@ -216,7 +217,7 @@ def leave_one_timepoint_out(
         # First seed's prediction of each method at each held-out time, for scam.pl.interpolation.
         "predictions": {
             method: {
-                label: {"X": np.asarray(pred, dtype=np.float32), "weights": _weights(w, len(pred))}
+                _keys.prediction(label): {"X": np.asarray(pred, dtype=np.float32), "weights": _weights(w, len(pred))}
                 for (m, label, seed), (pred, w) in predictions.items()
                 if m == method and seed == 0
             }
