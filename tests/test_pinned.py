@@ -34,4 +34,4 @@ def test_pinned_outputs_are_not_trivial(outputs):
     # the pin must be able to fail: growth, weights and fates vary across cells
     assert np.ptp(outputs["tied/growth"]) > 0 and np.ptp(outputs["free/growth"]) > 0
     assert np.nanstd(outputs["tied/weight"]) > 0
-    assert np.ptp(outputs["sde/fate"]) > 0
+    assert np.nanmax(outputs["sde/fate"]) - np.nanmin(outputs["sde/fate"]) > 0
