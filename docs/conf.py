@@ -123,7 +123,7 @@ API_SECTIONS = [
     ("scam.datasets", "Datasets: ``scam.datasets``", False),
     ("scam", "The model: ``scam.ActionModel``", False),
     ("scam.benchmark", "Benchmark harness: ``scam.benchmark``", True),
-    ("scam.benchmark.baselines", "Benchmark baselines: ``scam.benchmark.baselines``", True),
+    ("scam.lot.baselines", "Benchmark baselines: ``scam.lot.baselines``", True),
     ("scam.core", "Core (pure torch, for developers): ``scam.core``", True),
 ]
 

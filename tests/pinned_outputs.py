@@ -59,7 +59,9 @@ def compute() -> dict[str, np.ndarray]:
         if model.sigma > 0:
             out[f"{name}/simulate_sde"] = model.simulate(X[:40], 0.0, 1.0, n_steps=20, random_state=5)
         else:
-            out[f"{name}/loglik"] = model.log_likelihood(X[-30:], 2.5, base=X[adata.obs["time"].to_numpy() == 0], n_steps=10)
+            out[f"{name}/loglik"] = model.log_likelihood(
+                X[-30:], 2.5, base=X[adata.obs["time"].to_numpy() == 0], n_steps=10
+            )
         if name in ("sde", "free"):  # read-outs: fates (SDE samples / growth weights), transitions, paths
             a.obs["side"] = np.where(X[:, 0] > np.median(X[:, 0]), "right", "left")
             scam.tl.fate(a, model, source=0.0, target=2.5, groupby="side", n_samples=3, n_steps=10)

@@ -6,8 +6,8 @@ import pytest
 
 import scam
 from scam.benchmark import BASELINES, available_methods, run_lot, summarize
-from scam.benchmark.baselines import entropic_ot_midpoint, ot_midpoint, unbalanced_ot_midpoint
 from scam.core import wasserstein
+from scam.lot.baselines import entropic_ot_midpoint, ot_midpoint, unbalanced_ot_midpoint
 
 FIT = {"n_iters": 30, "hidden": (16,), "batch_size": 64}
 

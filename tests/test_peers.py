@@ -1,4 +1,4 @@
-"""The OT-CFM peer (scam.benchmark.peers), run through the optional torchcfm package."""
+"""The OT-CFM peer (scam.lot.peers), run through the optional torchcfm package."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""Benchmark harness: leave-one-timepoint-out against baselines and peers, reports, scale tests.
+"""Benchmark reports: leave-one-timepoint-out tables and figures, the growth benchmark, scale tests.
 
-Kept apart from the core; imported lazily by ``scam.tl.leave_one_timepoint_out`` and the CLI.
+The top layer (beside the CLI): it runs :mod:`scam.lot` and :mod:`scam.tl` and writes their
+results; nothing below imports it.
 """
 
-from .baselines import BASELINES
-from .lot import SCAM_VARIANTS, available_methods, run_lot, summarize
+from ..lot import BASELINES, SCAM_VARIANTS, available_methods, run_lot, summarize
 from .published import PUBLISHED_EB_W1
 
 __all__ = ["BASELINES", "PUBLISHED_EB_W1", "SCAM_VARIANTS", "available_methods", "run_lot", "summarize"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .lot import summarize
+from ..lot import summarize
 
 
 def _pm(mean: float, std: float) -> str:

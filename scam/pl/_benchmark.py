@@ -60,7 +60,7 @@ def benchmark(
     """
     import matplotlib.pyplot as plt
 
-    from ..benchmark.lot import summarize
+    from ..lot import summarize
 
     table = summarize(_results(adata, key), metric)
     held = [c for c in table.columns if c not in ("mean", "std", "fit_seconds")]

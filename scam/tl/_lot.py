@@ -134,7 +134,7 @@ def leave_one_timepoint_out(
         Keyword arguments for :func:`scam.tl.fit` (e.g. ``{"n_iters": 500}``); variants override
         the settings that define them.
     peer_kwargs
-        Keyword arguments for the OT-CFM peer (:func:`scam.benchmark.peers.otcfm_predict`), e.g.
+        Keyword arguments for the OT-CFM peer (:func:`scam.lot.peers.otcfm_predict`), e.g.
         ``{"n_iters": 2000}``; its defaults follow TorchCFM's EB runner.
     use_rep, n_dims
         Coordinates, as in :func:`scam.tl.fit`.
@@ -163,7 +163,7 @@ def leave_one_timepoint_out(
     ``fit_seconds`` (fit and prediction of one fold). :func:`scam.benchmark.summarize` turns it
     into mean ± std per method.
     """
-    from ..benchmark.lot import run_lot
+    from ..lot import run_lot
 
     check_adata(adata)
     key_added = check_key_added(key_added)

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 import scam
-from scam.benchmark.baselines import ot_midpoint
 from scam.core.interpolants import CURVATURE_GRID, SplineInterpolant
 from scam.core.metrics import wasserstein
+from scam.lot.baselines import ot_midpoint
 
 N_EVAL = 3000  # path points compared with the held-out cells
 

@@ -229,7 +229,7 @@ def otcfm_predict(
     Examples
     --------
     >>> import numpy as np
-    >>> from scam.benchmark.peers import have_torchcfm, otcfm_predict
+    >>> from scam.lot.peers import have_torchcfm, otcfm_predict
     >>> rng = np.random.default_rng(0)
     >>> snaps = [rng.normal(size=(200, 2)), rng.normal(size=(200, 2)) + [4.0, 0.0]]
     >>> if have_torchcfm():  # doctest: +SKIP
