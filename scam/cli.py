@@ -47,10 +47,10 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
 def _run_fit(args: argparse.Namespace) -> int:
     import anndata as ad
 
-    import scam
+    from . import datasets, tl
 
     if args.path is None:
-        adata, stem, time_key = scam.datasets.embryoid_body(), "embryoid_body", args.time_key or "day"
+        adata, stem, time_key = datasets.embryoid_body(), "embryoid_body", args.time_key or "day"
         source = "bundled Embryoid Body data (Moon et al. 2019; 16,819 cells, 5 PCs)"
     else:
         path = Path(args.path)
@@ -81,7 +81,7 @@ def _run_fit(args: argparse.Namespace) -> int:
     }
     start = time.perf_counter()
     try:
-        model = scam.tl.fit(
+        model = tl.fit(
             adata,
             time_key,
             use_rep=args.use_rep,
@@ -102,13 +102,14 @@ def _run_fit(args: argparse.Namespace) -> int:
 
 
 def _print_summary(adata, model, source, seconds, out, model_dir) -> None:
-    from scam._validation import get_time
+    from . import _keys
+    from ._validation import get_time
 
-    uns = adata.uns["scam"]
+    uns = adata.uns[_keys.uns()]
     time = get_time(adata, uns["params"]["time_key"], min_cells=0)
-    growth = adata.obs["scam_growth"].to_numpy()
-    speed = np.linalg.norm(adata.obsm["scam_velocity"], axis=1)
-    weight = adata.obs["scam_weight"].to_numpy()
+    growth = adata.obs[_keys.growth()].to_numpy()
+    speed = np.linalg.norm(adata.obsm[_keys.velocity()], axis=1)
+    weight = adata.obs[_keys.weight()].to_numpy()
     training = uns["training"]
     print(f"scam fit: {model}")
     print(f"  data        {source}: {adata.n_obs} cells, {time.n_times} time points, {model.n_dims} dims")
@@ -121,7 +122,8 @@ def _print_summary(adata, model, source, seconds, out, model_dir) -> None:
             f"  {label:<16} {m.sum():>6}  {mass:>5.2f}   {speed[m].mean():>10.3f}   {growth[m].mean():>11.4f}"
             f"   {np.nanmean(weight[m]) if k < time.n_times - 1 else float('nan'):>11.3f}"
         )
-    print(f"  wrote       {out} (obsm 'scam_velocity'; obs 'scam_potential', 'scam_growth', 'scam_weight'; uns 'scam')")
+    written = f"obsm {_keys.velocity()!r}; obs {_keys.potential()!r}, {_keys.growth()!r}, {_keys.weight()!r}"
+    print(f"  wrote       {out} ({written}; uns {_keys.uns()!r})")
     print(f"  model       {model_dir} (load with scam.ActionModel.load({str(model_dir)!r}))")
 
 
@@ -166,7 +168,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
     if args.what == "growth":
         return _run_growth_benchmark(args, out, machine)
     if args.what == "scale":
-        from scam.benchmark.scale import markdown, run_scale
+        from .benchmark.scale import markdown, run_scale
 
         n_iters = 200 if args.quick else 1000
         print(f"scam benchmark scale: {n_iters} steps per size, 50 dims, on {machine}")
@@ -180,12 +182,12 @@ def _run_benchmark(args: argparse.Namespace) -> int:
 
     import anndata as ad
 
-    import scam
-    from scam.benchmark import PUBLISHED_EB_W1, SCAM_VARIANTS
-    from scam.benchmark.report import markdown_table, write_report
+    from . import datasets, tl
+    from .benchmark import PUBLISHED_EB_W1, SCAM_VARIANTS
+    from .benchmark.report import markdown_table, write_report
 
     if args.data == "eb":
-        adata, time_key, published = scam.datasets.embryoid_body(), args.time_key or "time", PUBLISHED_EB_W1
+        adata, time_key, published = datasets.embryoid_body(), args.time_key or "time", PUBLISHED_EB_W1
         name = "Embryoid Body, 5 PCs"
     else:
         path = Path(args.data)
@@ -202,7 +204,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
     print(f"scam benchmark: {name}; methods {', '.join(methods)}; {seeds} seed(s); {args.jobs} job(s); on {machine}")
     start = time.perf_counter()
     try:
-        df = scam.tl.leave_one_timepoint_out(
+        df = tl.leave_one_timepoint_out(
             adata,
             time_key,
             methods=methods,
@@ -239,7 +241,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
 def _run_growth_benchmark(args: argparse.Namespace, out: Path, machine: str) -> int:
     import json
 
-    from scam.benchmark.growth import markdown, run_growth, summarize
+    from .benchmark.growth import markdown, run_growth, summarize
 
     seeds = list(range(1 if args.quick else args.seeds))
     print(f"scam benchmark growth: simulated branching data, {len(seeds)} seed(s), on {machine}")

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ._likelihood import log_likelihood
+from ._persist import load_model, model_params, save_model
+from ._units import Units
 from .core.integrate import action_and_velocity, integrate
-from .core.network import ActionNet, GrowthNet
+from .core.network import ActionNet
 
 #: Cells processed at once when evaluating or simulating (bounds memory on large data).
 CHUNK_SIZE = 65_536
-_WEIGHTS_FILE = "model.pt"
-_PARAMS_FILE = "params.json"
-_FORMAT_VERSION = 1
-#: Prefix of the free growth head's tensors in ``model.pt``.
-_GROWTH_PREFIX = "growth_net."
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -81,15 +78,37 @@ class ActionModel:
     ):
         self.net = net.eval().requires_grad_(False)
         self.growth_net = None if growth_net is None else growth_net.eval().requires_grad_(False)
-        self.center = np.asarray(center, dtype=np.float64)
-        self.scale = float(scale)
-        self.t_origin = float(t_origin)
-        self.t_span = float(t_span)
+        self.units = Units(center=center, scale=scale, t_origin=t_origin, t_span=t_span)
         self.sigma = float(sigma)
         self.lam = float(lam)
         self.metadata = dict(metadata or {})
 
+    @classmethod
+    def from_units(cls, net: ActionNet, units: Units, **kwargs) -> ActionModel:
+        """A model whose coordinate and time mapping is ``units`` (:class:`scam._units.Units`)."""
+        return cls(net, **units.to_dict(), **kwargs)
+
     # ------------------------------------------------------------------ basics
+    @property
+    def center(self) -> np.ndarray:
+        """Centre of the standardisation ``z = (x − center) / scale``."""
+        return self.units.center
+
+    @property
+    def scale(self) -> float:
+        """Scale of the standardisation (one number: the geometry is kept)."""
+        return self.units.scale
+
+    @property
+    def t_origin(self) -> float:
+        """User time mapped to internal time 0."""
+        return self.units.t_origin
+
+    @property
+    def t_span(self) -> float:
+        """User time span mapped to internal time 1."""
+        return self.units.t_span
+
     @property
     def n_dims(self) -> int:
         """Number of coordinates the model uses (the first ``n_dims`` of the representation)."""
@@ -113,7 +132,7 @@ class ActionModel:
     @property
     def diffusion(self) -> float:
         """σ in user units: representation units per square root of the user's time unit."""
-        return self.sigma * self.scale / np.sqrt(self.t_span)
+        return self.units.diffusion(self.sigma)
 
     def to(self, device: str | torch.device) -> ActionModel:
         """Move the network to ``device`` (``"auto"`` allowed); returns ``self``."""
@@ -142,8 +161,7 @@ class ActionModel:
             raise ValueError(f"Expected at least one cell, got shape {X.shape}; check the selection of cells.")
         if not np.all(np.isfinite(X[:, : self.n_dims])):
             raise ValueError("The coordinates contain NaN or infinite values.")
-        z = (X[:, : self.n_dims] - self.center) / self.scale
-        return torch.as_tensor(z, dtype=torch.float32, device=self.device)
+        return torch.as_tensor(self.units.to_internal(X), dtype=torch.float32, device=self.device)
 
     def _t(self, t, n: int) -> torch.Tensor:
         try:
@@ -159,7 +177,7 @@ class ActionModel:
             raise ValueError(f"`t` must be a number or one time per cell ({n}), got shape {t.shape}.")
         if not np.all(np.isfinite(t)):
             raise ValueError("`t` contains NaN or infinite values.")
-        return torch.as_tensor((t - self.t_origin) / self.t_span, dtype=torch.float32, device=self.device)
+        return torch.as_tensor(self.units.tau(t), dtype=torch.float32, device=self.device)
 
     def _evaluate(self, X, t) -> tuple[np.ndarray, np.ndarray]:
         """Internal action and gradient at user inputs, chunked."""
@@ -179,11 +197,8 @@ class ActionModel:
         """
         s, v = self._evaluate(X, t)
         rate = self.lam * s if self.growth_net is None else self._growth_head(X, t)
-        return (
-            (s * self.scale**2 / self.t_span).astype(np.float32),
-            (v * self.scale / self.t_span).astype(np.float32),
-            (rate / self.t_span).astype(np.float32),
-        )
+        u = self.units
+        return u.potential(s).astype(np.float32), u.velocity(v).astype(np.float32), u.rate(rate).astype(np.float32)
 
     def _growth_head(self, X, t) -> np.ndarray:
         """The free growth head at user inputs (internal rate per internal time unit), chunked."""
@@ -273,8 +288,7 @@ class ActionModel:
         if stochastic is None:
             stochastic = self.default_stochastic(t_start, t_end)
         z = self._x(X)
-        tau0 = (t_start - self.t_origin) / self.t_span
-        tau1 = (t_end - self.t_origin) / self.t_span
+        tau0, tau1 = self.units.tau(t_start), self.units.tau(t_end)
         gen = torch.Generator().manual_seed(int(random_state)) if random_state is not None else None
         xs, ws = [], []
         for start in range(0, z.shape[0], CHUNK_SIZE):
@@ -295,7 +309,7 @@ class ActionModel:
             xs.append(x.cpu().numpy().astype(np.float64))
             ws.append(logw.cpu().numpy().astype(np.float64))
         axis = 1 if return_path else 0
-        positions = (np.concatenate(xs, axis=axis) * self.scale + self.center).astype(np.float32)
+        positions = self.units.to_user(np.concatenate(xs, axis=axis)).astype(np.float32)
         if not return_weights:
             return positions
         return positions, np.exp(np.concatenate(ws, axis=axis)).astype(np.float32)
@@ -355,183 +369,21 @@ class ActionModel:
             When the model has σ > 0: the marginals of the SDE are not transported by ``∇s`` alone
             (the probability-flow ODE needs the score, which Action Matching does not learn).
         """
-        from .core.losses import laplacian
-
-        if self.sigma > 0:
-            raise ValueError(
-                "log_likelihood needs a model fitted with sigma=0: with noise the marginals move with "
-                "∇s − (σ²/2)∇log q, and Action Matching does not learn the score ∇log q. Fit with sigma=0."
-            )
-        if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-            raise ValueError(f"`n_steps` must be a positive integer, got {n_steps!r}.")
-        if method not in ("rk4", "euler"):
-            raise ValueError(f"Unknown method {method!r}; use 'rk4' or 'euler'.")
-        if t_base is None:
-            times = self.observed_times
-            t_base = float(times[0]) if len(times) else self.t_origin
-        for name, value in (("t", t), ("t_base", t_base)):
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-                raise ValueError(f"`{name}` must be a number (one time for all cells), got {value!r}.")
-            if not np.isfinite(value):
-                raise ValueError(f"`{name}` must be a finite number, got {value!r}.")
-        log_base = self._base_density(base)
-        z = self._x(X)
-        tau1 = (float(t) - self.t_origin) / self.t_span
-        tau0 = (float(t_base) - self.t_origin) / self.t_span
-
-        def rate(z: torch.Tensor, tau: float) -> torch.Tensor:
-            """Growth rate per internal time unit (the public growth per user time × t_span)."""
-            x = z.cpu().numpy().astype(np.float64) * self.scale + self.center
-            g = self.growth(x, self.t_origin + tau * self.t_span).astype(np.float64) * self.t_span
-            return torch.as_tensor(g, dtype=z.dtype, device=z.device)
-
-        def field(z: torch.Tensor, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
-            with torch.enable_grad():
-                z = z.detach().requires_grad_(True)
-                s = self.net(z, tau)
-                (grad,) = torch.autograd.grad(s.sum(), z, create_graph=True)
-                lap = laplacian(grad, z, method="exact").detach()
-            # d log q / dτ along the path (internal units: Δ_x s_user dt = Δ_z s dτ)
-            return grad.detach(), (rate(z.detach(), tau) - lap) if growth else -lap
-
-        dt = (tau0 - tau1) / n_steps  # backward in time
-        out = []
-        for start in range(0, z.shape[0], CHUNK_SIZE):
-            x = z[start : start + CHUNK_SIZE]
-            acc = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
-            for i in range(n_steps):
-                tau = tau1 + i * dt
-                v1, g1 = field(x, tau)
-                if method == "euler":
-                    x, acc = x + dt * v1, acc + dt * g1
-                    continue
-                v2, g2 = field(x + 0.5 * dt * v1, tau + 0.5 * dt)
-                v3, g3 = field(x + 0.5 * dt * v2, tau + 0.5 * dt)
-                v4, g4 = field(x + dt * v3, tau + dt)
-                x = x + dt / 6 * (v1 + 2 * v2 + 2 * v3 + v4)
-                acc = acc + dt / 6 * (g1 + 2 * g2 + 2 * g3 + g4)
-            x_base = x.cpu().numpy().astype(np.float64) * self.scale + self.center
-            # acc = log q(x_base, τ0) − log q(x, τ1)
-            out.append(log_base(x_base) - acc.cpu().numpy().astype(np.float64))
-        return np.concatenate(out)
-
-    def _base_density(self, base):
-        """A log-density callable from ``base`` (a callable, or cells to fit a Gaussian to)."""
-        if callable(base):
-
-            def log_base(x: np.ndarray) -> np.ndarray:
-                values = np.asarray(base(x), dtype=np.float64).reshape(-1)
-                if values.shape != (x.shape[0],):
-                    raise ValueError(
-                        f"`base` must return one log-density per cell, shape ({x.shape[0]},), got {values.shape}."
-                    )
-                return values
-
-            return log_base
-        try:
-            cells = np.asarray(base, dtype=np.float64)
-        except (TypeError, ValueError):
-            cells = None
-        if cells is None or cells.ndim != 2 or cells.shape[1] < self.n_dims:
-            raise ValueError(
-                "`base` must be a callable log-density or an array of cells (n, >= "
-                f"{self.n_dims}) observed at `t_base`, got {type(base).__name__}."
-            )
-        cells = cells[:, : self.n_dims]
-        if cells.shape[0] <= self.n_dims or not np.all(np.isfinite(cells)):
-            raise ValueError(
-                f"`base` cells must be finite and more than n_dims={self.n_dims} to fit a Gaussian, got "
-                f"{cells.shape[0]} cells."
-            )
-        from scipy.stats import multivariate_normal
-
-        mean, cov = cells.mean(0), np.atleast_2d(np.cov(cells, rowvar=False))
-        try:
-            dist = multivariate_normal(mean, cov)
-        except (ValueError, np.linalg.LinAlgError) as e:
-            raise ValueError(f"The covariance of the `base` cells is singular ({e}); pass a callable density.") from e
-        return lambda x: np.asarray(dist.logpdf(x), dtype=np.float64).reshape(-1)
+        return log_likelihood(self, X, t, base=base, t_base=t_base, n_steps=n_steps, method=method, growth=growth)
 
     # ------------------------------------------------------------------ persistence
     def params(self) -> dict:
         """Everything needed to rebuild the model besides the weights (JSON-serialisable)."""
-        return {
-            "format_version": _FORMAT_VERSION,
-            "net": self.net.config,
-            "center": self.center.tolist(),
-            "scale": self.scale,
-            "t_origin": self.t_origin,
-            "t_span": self.t_span,
-            "sigma": self.sigma,
-            "lam": self.lam,
-            "metadata": self.metadata,
-            **({"growth_net": self.growth_net.config} if self.growth_net is not None else {}),
-        }
+        return model_params(self)
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write ``model.pt`` (state dict) and ``params.json`` into the folder ``path``."""
-        path = Path(path)
-        if path.exists() and any(path.iterdir()) and not overwrite:
-            if not (path / _PARAMS_FILE).exists():
-                raise FileExistsError(f"{path} exists and is not a scam model folder; choose another path.")
-            raise FileExistsError(f"{path} already holds a model; pass overwrite=True to replace it.")
-        path.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
-        if self.growth_net is not None:  # one state dict: the growth head's tensors under a prefix
-            state.update({_GROWTH_PREFIX + k: v.detach().cpu() for k, v in self.growth_net.state_dict().items()})
-        torch.save(state, path / _WEIGHTS_FILE)
-        (path / _PARAMS_FILE).write_text(json.dumps(self.params(), indent=2))
-        return path
+        return save_model(self, path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | Path, *, device: str | torch.device = "auto") -> ActionModel:
         """Load a model written by :meth:`save` (``weights_only`` loading: no pickled code runs)."""
-        path = Path(path)
-        if not (path / _PARAMS_FILE).is_file() or not (path / _WEIGHTS_FILE).is_file():
-            raise FileNotFoundError(f"{path} is not a scam model folder (needs {_PARAMS_FILE} and {_WEIGHTS_FILE}).")
-        corrupt = f"save the model again (`model.save({str(path)!r}, overwrite=True)`) or refit it"
-        try:
-            params = json.loads((path / _PARAMS_FILE).read_text())
-        except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError
-            raise ValueError(f"{path / _PARAMS_FILE} is not valid JSON ({e}); the file is damaged: {corrupt}.") from e
-        if not isinstance(params, dict):
-            raise ValueError(f"{path / _PARAMS_FILE} was not written by ActionModel.save; {corrupt}.")
-        if params.get("format_version") != _FORMAT_VERSION:
-            raise ValueError(f"Unsupported model format {params.get('format_version')!r} in {path}.")
-        missing = [k for k in ("net", "center", "scale", "t_origin", "t_span", "sigma", "lam") if k not in params]
-        if missing:
-            raise ValueError(f"{path / _PARAMS_FILE} lacks {missing}; the file is damaged: {corrupt}.")
-        try:
-            state = torch.load(path / _WEIGHTS_FILE, map_location="cpu", weights_only=True)
-        except Exception as e:  # torch raises UnpicklingError, RuntimeError or EOFError for a damaged file
-            raise ValueError(f"{path / _WEIGHTS_FILE} cannot be read ({type(e).__name__}); {corrupt}.") from e
-        net = ActionNet(**params["net"])
-        growth_net = None
-        try:
-            if "growth_net" in params:
-                growth_net = GrowthNet(**params["growth_net"])
-                growth_net.load_state_dict(
-                    {k[len(_GROWTH_PREFIX) :]: v for k, v in state.items() if k.startswith(_GROWTH_PREFIX)}
-                )
-                state = {k: v for k, v in state.items() if not k.startswith(_GROWTH_PREFIX)}
-            net.load_state_dict(state)
-        except (RuntimeError, AttributeError) as e:
-            raise ValueError(
-                f"The weights in {path / _WEIGHTS_FILE} do not fit the network described in {path / _PARAMS_FILE} "
-                f"(the files come from different models?); {corrupt}."
-            ) from e
-        model = cls(
-            net,
-            center=np.asarray(params["center"]),
-            scale=params["scale"],
-            t_origin=params["t_origin"],
-            t_span=params["t_span"],
-            sigma=params["sigma"],
-            lam=params["lam"],
-            metadata=params["metadata"],
-            growth_net=growth_net,
-        )
-        return model.to(device)
+        return load_model(cls, path).to(device)
 
     @property
     def observed_times(self) -> Sequence[float]:

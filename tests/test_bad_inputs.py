@@ -8,89 +8,17 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _helpers import SMALL_FIT, TINY_FIT, Snapshot, small_path
 from scipy import sparse
 
 import scam
 from scam import ActionModel
-
-# Tiny settings: a case that fails to raise finishes quickly.
-TINY = {"n_iters": 2, "hidden": (8,), "progress_bar": False}
-SMALL = {"n_iters": 20, "hidden": (8,), "progress_bar": False}
-
-
-def make_adata() -> ad.AnnData:
-    """180 cells, obs['time'] in {0, 1, 2} (float), obsm['X_pca'] with 2 columns."""
-    return scam.datasets.gaussian_path(n_cells=60, times=(0, 1, 2), n_dims=2)
-
-
-# --------------------------------------------------------------------------------------------
-# snapshot helper
-# --------------------------------------------------------------------------------------------
-
-
-def _dense(x):
-    if x is None:
-        return None
-    if hasattr(x, "shape") and not isinstance(x, (np.ndarray, pd.DataFrame)) and not sparse.issparse(x):
-        x = x[()]  # backed h5py dataset
-    if sparse.issparse(x):
-        x = x.toarray()
-    if isinstance(x, pd.DataFrame):
-        return x.copy()
-    return np.array(x, copy=True)
-
-
-@dataclass
-class Snapshot:
-    obs: pd.DataFrame
-    obs_names: list
-    var_names: list
-    obsm: dict
-    uns_keys: list
-    X: np.ndarray | None
-    layers: dict
-    is_view: bool
-
-    @classmethod
-    def of(cls, adata: ad.AnnData) -> Snapshot:
-        return cls(
-            obs=adata.obs.copy(),
-            obs_names=list(adata.obs_names),
-            var_names=list(adata.var_names),
-            obsm={k: _dense(v) for k, v in adata.obsm.items()},
-            uns_keys=sorted(adata.uns.keys()),
-            X=_dense(adata.X),
-            layers={k: _dense(v) for k, v in adata.layers.items()},
-            is_view=adata.is_view,
-        )
-
-    def assert_unchanged(self, adata: ad.AnnData) -> None:
-        pd.testing.assert_frame_equal(adata.obs, self.obs)
-        assert list(adata.obs_names) == self.obs_names
-        assert list(adata.var_names) == self.var_names
-        assert sorted(adata.obsm.keys()) == sorted(self.obsm.keys())
-        for k, v in self.obsm.items():
-            new = _dense(adata.obsm[k])
-            if isinstance(v, pd.DataFrame):
-                pd.testing.assert_frame_equal(new, v)
-            else:
-                np.testing.assert_array_equal(new, v)
-        assert sorted(adata.uns.keys()) == self.uns_keys
-        if self.X is None:
-            assert adata.X is None
-        else:
-            np.testing.assert_array_equal(_dense(adata.X), self.X)
-        assert sorted(adata.layers.keys()) == sorted(self.layers.keys())
-        for k, v in self.layers.items():
-            np.testing.assert_array_equal(_dense(adata.layers[k]), v)
-        assert adata.is_view == self.is_view
 
 
 def _change_one_time(adata: ad.AnnData) -> None:
@@ -107,13 +35,30 @@ def test_snapshot_detects_changes():
         lambda a: a.uns.__setitem__("new", {}),
         lambda a: a.X.__setitem__((0, 0), 99.0),
         lambda a: a.layers.__setitem__("counts", np.ones(a.shape)),
+        lambda a: a.uns["ground_truth"].__setitem__("new", 1.0),
+        lambda a: a.uns["ground_truth"]["mu_end"].__setitem__(0, 99.0),
+        lambda a: a.uns["ground_truth"].__setitem__("std_end", 0.25),
+        lambda a: a.var.__setitem__("gene_ids", "x"),
+        lambda a: setattr(a, "var_names", ["a", "b"]),
+        lambda a: setattr(a, "obs_names", [f"cell{i}" for i in range(a.n_obs)]),
+        lambda a: setattr(a, "obs", a.obs.astype({"time": np.float32})),
+        lambda a: setattr(a, "X", a.X.astype(np.float32)),
+        lambda a: setattr(a, "X", sparse.csr_matrix(a.X)),
+        lambda a: a.varm.__setitem__("PCs", np.eye(2)),
+        lambda a: a.obsp.__setitem__("distances", sparse.eye(a.n_obs, format="csr")),
+        lambda a: setattr(a, "raw", a.copy()),
     ]
     for change in changes:
-        adata = make_adata()
+        adata = small_path()
         snap = Snapshot.of(adata)
         change(adata)
         with pytest.raises(AssertionError):
             snap.assert_unchanged(adata)
+    view = small_path()[:10]
+    snap = Snapshot.of(view)
+    snap.assert_unchanged(view)
+    with pytest.raises(AssertionError):
+        snap.assert_unchanged(view.copy())  # the same values, no longer a view
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,10 +131,10 @@ BAD_ADATA = {
 
 @pytest.mark.parametrize(("make_bad", "kwargs", "match"), list(BAD_ADATA.values()), ids=list(BAD_ADATA))
 def test_fit_bad_adata(make_bad, kwargs, match):
-    adata = make_bad(make_adata())
+    adata = make_bad(small_path())
     snap = Snapshot.of(adata)
     with pytest.raises(ValueError, match=match):
-        scam.tl.fit(adata, **{**TINY, **kwargs})
+        scam.tl.fit(adata, **{**TINY_FIT, **kwargs})
     snap.assert_unchanged(adata)
 
 
@@ -235,71 +180,71 @@ BAD_ARGS = {
 
 @pytest.mark.parametrize(("kwargs", "match"), list(BAD_ARGS.values()), ids=list(BAD_ARGS))
 def test_fit_bad_args(kwargs, match):
-    adata = make_adata()
+    adata = small_path()
     snap = Snapshot.of(adata)
     with pytest.raises(ValueError, match=match):
-        scam.tl.fit(adata, **{**TINY, **kwargs})
+        scam.tl.fit(adata, **{**TINY_FIT, **kwargs})
     snap.assert_unchanged(adata)
 
 
 def test_fit_hidden_int():
-    adata = make_adata()
+    adata = small_path()
     snap = Snapshot.of(adata)
     with pytest.raises(ValueError, match=r"`hidden` must be a sequence of positive integers"):
-        scam.tl.fit(adata, **{**TINY, "hidden": 8})
+        scam.tl.fit(adata, **{**TINY_FIT, "hidden": 8})
     snap.assert_unchanged(adata)
 
 
 @pytest.mark.parametrize("random_state", [None, -1], ids=["none", "negative"])
 def test_fit_bad_random_state(random_state):
-    adata = make_adata()
+    adata = small_path()
     snap = Snapshot.of(adata)
     try:
-        scam.tl.fit(adata, **{**TINY, "random_state": random_state})
+        scam.tl.fit(adata, **{**TINY_FIT, "random_state": random_state})
     except ValueError as e:  # a clear error is fine too
         assert "`random_state`" in str(e)
         snap.assert_unchanged(adata)
 
 
 def test_fit_negative_lr_says_positive():
-    adata = make_adata()
+    adata = small_path()
     snap = Snapshot.of(adata)
     with pytest.raises(ValueError, match=r"`lr` must be (a )?(finite )?positive"):
-        scam.tl.fit(adata, **{**TINY, "lr": -1.0})
+        scam.tl.fit(adata, **{**TINY_FIT, "lr": -1.0})
     snap.assert_unchanged(adata)
 
 
 def test_fit_bad_args_on_view_keeps_view():
-    adata = make_adata()
+    adata = small_path()
     snap = Snapshot.of(adata)
     view = adata[adata.obs["time"] < 2]
     view_snap = Snapshot.of(view)
     with pytest.raises(ValueError, match=r"`sigma` must be a finite non-negative number"):
-        scam.tl.fit(view, **{**TINY, "sigma": -1.0})
+        scam.tl.fit(view, **{**TINY_FIT, "sigma": -1.0})
     view_snap.assert_unchanged(view)  # still a view
     snap.assert_unchanged(adata)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
 def test_fit_cuda_unavailable():
-    adata = make_adata()
+    adata = small_path()
     snap = Snapshot.of(adata)
     with pytest.raises(ValueError, match=r"CUDA is not available; use device='cpu' or 'auto'"):
-        scam.tl.fit(adata, device="cuda", **TINY)
+        scam.tl.fit(adata, device="cuda", **TINY_FIT)
     snap.assert_unchanged(adata)
 
 
 @pytest.mark.parametrize("obj", [pd.DataFrame({"time": [0, 1]}), np.zeros((10, 2)), None], ids=["df", "array", "none"])
 def test_fit_not_anndata(obj):
     with pytest.raises(TypeError, match=r"Expected an AnnData object, got \w+.*anndata\.AnnData"):
-        scam.tl.fit(obj, **TINY)
+        scam.tl.fit(obj, **TINY_FIT)
 
 
 def test_fit_masses_ignored_without_growth_warns():
     """Not an error, but a user-visible hint: masses only matter with lam > 0."""
-    adata = make_adata()
+    adata = small_path()
     with pytest.warns(UserWarning, match=r"`masses` are ignored when `lam=0`.*set `lam > 0`"):
-        scam.tl.fit(adata, masses=[1.0, 2.0, 3.0], **TINY)
+        scam.tl.fit(adata, masses=[1.0, 2.0, 3.0], **TINY_FIT)
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,12 +253,12 @@ def test_fit_masses_ignored_without_growth_warns():
 
 
 def test_fit_on_view_makes_it_actual(caplog):
-    adata = make_adata()
+    adata = small_path()
     snap = Snapshot.of(adata)
     view = adata[adata.obs["time"] < 2]
     assert view.is_view
     with caplog.at_level(logging.WARNING, logger="scam"):
-        model = scam.tl.fit(view, **SMALL)
+        model = scam.tl.fit(view, **SMALL_FIT)
     assert isinstance(model, ActionModel)
     assert any("view" in r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
     assert not view.is_view
@@ -323,11 +268,12 @@ def test_fit_on_view_makes_it_actual(caplog):
     snap.assert_unchanged(adata)
 
 
-def test_fit_on_view_copy_leaves_view_and_parent(caplog):
-    adata = make_adata()
+def test_fit_on_copy_of_view_leaves_view_and_parent(caplog):
+    adata = small_path()
     snap = Snapshot.of(adata)
     view = adata[adata.obs["time"] < 2]
-    _, out = scam.tl.fit(view, copy=True, **SMALL)
+    out = view.copy()
+    scam.tl.fit(out, **SMALL_FIT)
     assert "scam_velocity" in out.obsm
     assert view.is_view
     assert "scam_velocity" not in view.obsm
@@ -337,7 +283,7 @@ def test_fit_on_view_copy_leaves_view_and_parent(caplog):
 @pytest.fixture
 def backed(tmp_path) -> ad.AnnData:
     path = tmp_path / "small.h5ad"
-    make_adata().write_h5ad(path)
+    small_path().write_h5ad(path)
     adata = ad.read_h5ad(path, backed="r")
     yield adata
     adata.file.close()
@@ -345,16 +291,16 @@ def backed(tmp_path) -> ad.AnnData:
 
 def test_fit_on_backed(backed):
     assert backed.isbacked
-    scam.tl.fit(backed, **SMALL)
+    scam.tl.fit(backed, **SMALL_FIT)
     assert backed.obsm["scam_velocity"].shape == (180, 2)
     assert np.isfinite(backed.obs["scam_potential"]).all()
     assert "scam" in backed.uns
 
 
-def test_fit_backed_copy_raises(backed):
+def test_fit_copy_argument_raises_before_touching_backed(backed):
     snap = Snapshot.of(backed)
-    with pytest.raises(ValueError, match=r"`copy=True` is not supported for backed.*`adata\.to_memory\(\)`"):
-        scam.tl.fit(backed, copy=True, **TINY)
+    with pytest.raises(TypeError, match="copy"):
+        scam.tl.fit(backed, copy=True, **TINY_FIT)
     snap.assert_unchanged(backed)
 
 
@@ -366,14 +312,14 @@ def test_fit_backed_copy_raises(backed):
 @pytest.fixture(scope="module")
 def fitted() -> tuple[ActionModel, ad.AnnData]:
     """A tiny model with sigma > 0 (for the backward-SDE case) and the adata it was fitted on."""
-    adata = make_adata()
-    model = scam.tl.fit(adata, sigma=0.1, **SMALL)
+    adata = small_path()
+    model = scam.tl.fit(adata, sigma=0.1, **SMALL_FIT)
     return model, adata
 
 
 def test_trajectories_before_fit(fitted):
     model, _ = fitted
-    adata = make_adata()
+    adata = small_path()
     snap = Snapshot.of(adata)
     with pytest.raises(ValueError, match=r"run `scam\.tl\.fit\(adata, \.\.\.\)` first"):
         scam.tl.trajectories(adata, model, n_cells=5, n_steps=2)

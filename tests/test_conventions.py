@@ -97,3 +97,94 @@ def test_import_is_light():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded == [], f"`import scam` imports {loaded}"
+
+
+# ------------------------------------------------------------------------------------------------ layers
+#: The package's layers, lowest first: a module may import a lower layer, or its own package, never a
+#: higher layer nor a sibling package of its own layer.
+LAYERS = {
+    "scam.core": 0,  # pure torch: network, losses, couplings, interpolants, integrators, training loop
+    "scam._keys": 0,
+    "scam._units": 0,
+    "scam._validation": 1,  # checks of user input (knows AnnData)
+    "scam._persist": 1,
+    "scam._likelihood": 1,
+    "scam.model": 2,  # ActionModel
+    "scam.trainer": 3,  # arrays in, ActionModel out
+    "scam.lot": 4,  # the array-level leave-one-timepoint-out engine
+    "scam.tl": 5,
+    "scam.pp": 5,
+    "scam.datasets": 5,
+    "scam.pl": 6,
+    "scam.benchmark": 7,  # reports
+    "scam.cli": 8,
+    "scam": 9,  # the package's __init__
+}
+PACKAGE_DIR = CORE_DIR.parent
+PACKAGE_FILES = sorted(PACKAGE_DIR.rglob("*.py"))
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _group(module: str) -> str | None:
+    """The entry of LAYERS a module belongs to (longest prefix), None outside scam."""
+    hits = [g for g in LAYERS if module == g or module.startswith(g + ".")]
+    return max(hits, key=len) if hits else None
+
+
+def _resolve(importer: str, is_package: bool, level: int, module: str) -> str:
+    if level == 0:
+        return module
+    base = importer.split(".")
+    base = base if is_package else base[:-1]
+    base = base[: len(base) - (level - 1)]
+    return ".".join(base + ([module] if module else []))
+
+
+MODULES = {_module_name(p) for p in PACKAGE_FILES}
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """(line, absolute module) of every import of a scam file; ``from pkg import mod`` gives ``pkg.mod``."""
+    importer, is_package = _module_name(path), path.name == "__init__.py"
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = _resolve(importer, is_package, node.level, node.module or "")
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                out.append((node.lineno, sub if sub in MODULES else base))
+    return out
+
+
+def test_every_module_has_a_layer():
+    missing = [_module_name(p) for p in PACKAGE_FILES if _group(_module_name(p)) is None]
+    assert not missing and len(PACKAGE_FILES) > 30, missing
+
+
+@pytest.mark.parametrize("path", PACKAGE_FILES, ids=[_module_name(p) for p in PACKAGE_FILES])
+def test_imports_only_look_down(path):
+    importer = _module_name(path)
+    group = _group(importer)
+    for line, target in _imports(path):
+        target_group = _group(target)
+        if target_group is None:  # not scam
+            continue
+        where = f"{importer}:{line} imports {target} ({target_group}, layer {LAYERS[target_group]})"
+        if target_group == group:
+            continue
+        assert LAYERS[target_group] < LAYERS[group], f"{where} from layer {LAYERS[group]} ({group})"
+    source = path.read_text()
+    assert "import_module(" not in source and "__import__(" not in source, importer
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE_DIR / "pl").glob("*.py")), ids=lambda p: p.name)
+def test_pl_imports_only_public_or_utils_helpers_of_tl(path):
+    for line, target in _imports(path):
+        if target.startswith("scam.tl."):
+            assert target == "scam.tl._utils", f"pl/{path.name}:{line} imports the private {target}"

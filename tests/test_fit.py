@@ -214,9 +214,14 @@ def test_trajectories(am_fit):
     assert adata.uns["scam"]["trajectories"]["paths"].shape == (30, 26, 2)
 
 
-def test_copy_returns_model_and_copy():
+def test_fit_returns_the_model_and_has_no_copy_argument():
+    # fit returns the model (as scvi-tools models do); to keep adata unchanged, fit a copy
     adata = gaussian_path(n_cells=60, times=(0.0, 1.0), n_dims=2)
-    model, out = scam.tl.fit(adata, "time", n_iters=5, copy=True, **FAST)
+    with pytest.raises(TypeError, match="copy"):
+        scam.tl.fit(adata, "time", n_iters=5, copy=True, **FAST)
+    assert "scam_velocity" not in adata.obsm and "scam" not in adata.uns
+    out = adata.copy()
+    model = scam.tl.fit(out, "time", n_iters=5, **FAST)
     assert isinstance(model, scam.ActionModel)
     assert "scam_velocity" in out.obsm and "scam_velocity" not in adata.obsm and "scam" not in adata.uns
 

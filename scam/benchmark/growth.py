@@ -31,6 +31,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .. import _keys
+
 logger = logging.getLogger("scam")
 
 #: Fit settings shared by every method (2-D latent state: a small network suffices).
@@ -54,29 +56,25 @@ METRICS = ("growth_corr", "mass_error", "learned_mass_error", "fate_accuracy")
 
 
 def _fit(adata, kwargs: dict, masses_from: str, fit_settings: dict, seed: int):
-    import scam
+    from .. import tl
 
     masses = {"true": list(adata.uns["ground_truth"]["masses"]), "prior": "growth_prior", "none": None}[masses_from]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        model = scam.tl.fit(
-            adata, "day", use_rep="X_latent", masses=masses, random_state=seed, **fit_settings, **kwargs
-        )
+        model = tl.fit(adata, "day", use_rep="X_latent", masses=masses, random_state=seed, **fit_settings, **kwargs)
     return model
 
 
 def _fate_accuracy(adata, model, seed: int) -> float:
-    import scam
+    from .. import tl
 
-    if not hasattr(scam.tl, "fate"):
-        return float("nan")
     times = np.sort(adata.obs["day"].unique())
     correct, total = 0, 0
     for t in times[:-1]:
-        scam.tl.fate(adata, model, source=float(t), target=float(times[-1]), groupby="branch", random_state=seed)
+        tl.fate(adata, model, source=float(t), target=float(times[-1]), groupby="branch", random_state=seed)
         rows = (adata.obs["day"] == t).to_numpy()
-        probs = adata.obsm["scam_fate"][rows]
-        classes = list(adata.uns["scam_fate"]["classes"])
+        probs = adata.obsm[_keys.fate()][rows]
+        classes = list(adata.uns[_keys.fate()]["classes"])
         pred = np.asarray(classes)[np.argmax(probs, axis=1)]
         correct += int((pred == adata.obs["fate"].to_numpy()[rows].astype(str)).sum())
         total += int(rows.sum())
@@ -135,7 +133,7 @@ def run_growth(
     Long table (``method``, ``seed``, ``metric``, ``value``, ``seconds``) and a dict with the simulation's
     ``bayes_fate_accuracy`` and the gene prior's correlation with the true growth (``prior_corr``) per seed.
     """
-    import scam
+    from .. import datasets, pp
 
     fit_settings = QUICK_FIT if quick else FIT
     held_out = tuple(held_out) if held_out is not None else ((2,) if quick else (1, 2, 3))
@@ -145,21 +143,21 @@ def run_growth(
         raise ValueError(f"Unknown growth benchmark methods {unknown}; choose from {list(METHODS)}.")
     rows, facts = [], {"bayes_fate_accuracy": [], "prior_corr": [], "true_masses": []}
     for seed in seeds:
-        adata = scam.datasets.branching(n_cells=n_cells, random_state=seed)
-        scam.pp.growth_prior(adata)
+        adata = datasets.branching(n_cells=n_cells, random_state=seed)
+        pp.growth_prior(adata)
         true_g = adata.obs["growth"].to_numpy()
         facts["bayes_fate_accuracy"].append(float(adata.uns["ground_truth"]["bayes_fate_accuracy"]))
-        facts["prior_corr"].append(float(np.corrcoef(adata.obs["growth_prior"], true_g)[0, 1]))
+        facts["prior_corr"].append(float(np.corrcoef(adata.obs[_keys.growth_prior()], true_g)[0, 1]))
         facts["true_masses"].append([float(m) for m in adata.uns["ground_truth"]["masses"]])
         for name in names:
             kwargs, masses_from = METHODS[name]
             start = _time.perf_counter()
             work = adata.copy()
             model = _fit(work, kwargs, masses_from, fit_settings, seed)
-            g = work.obs["scam_growth"].to_numpy(dtype=np.float64)
+            g = work.obs[_keys.growth()].to_numpy(dtype=np.float64)
             corr = float(np.corrcoef(g, true_g)[0, 1]) if np.std(g) > 0 else float("nan")
             true_m = np.asarray(adata.uns["ground_truth"]["masses"])
-            learned = np.asarray(work.uns["scam"]["learned_masses"])
+            learned = np.asarray(work.uns[_keys.uns()][_keys.learned_masses()])
             values = {
                 "growth_corr": corr,
                 "learned_mass_error": float(np.mean(np.abs(learned[1:] - true_m[1:]) / true_m[1:])),

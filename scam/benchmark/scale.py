@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+from .. import _keys
+
 
 def run_one(
     n_cells: int,
@@ -26,17 +28,15 @@ def run_one(
     """Fit scam (defaults, given ``n_iters``) on a Gaussian path with ``n_cells`` cells; time it and measure memory."""
     import numpy as np
 
-    import scam
+    from .. import datasets, tl
 
     times = tuple(float(t) for t in range(n_times))
-    adata = scam.datasets.gaussian_path(
-        n_cells=n_cells // n_times, times=times, n_dims=n_dims, random_state=random_state
-    )
+    adata = datasets.gaussian_path(n_cells=n_cells // n_times, times=times, n_dims=n_dims, random_state=random_state)
     start = time.perf_counter()
-    scam.tl.fit(adata, "time", n_iters=n_iters, device=device, random_state=random_state, progress_bar=False)
+    tl.fit(adata, "time", n_iters=n_iters, device=device, random_state=random_state, progress_bar=False)
     total = time.perf_counter() - start
-    training = adata.uns["scam"]["training"]
-    assert np.isfinite(adata.obsm["scam_velocity"]).all()
+    training = adata.uns[_keys.uns()]["training"]
+    assert np.isfinite(adata.obsm[_keys.velocity()]).all()
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
     return {
         "n_cells": int(adata.n_obs),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -28,8 +29,7 @@ class _ActionSDE(nn.Module):
         self.net, self.sigma, self.lam, self.growth = net, sigma, lam, growth
 
     def f(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        s, v = action_and_velocity(self.net, y[:, :-1], t)
-        rate = self.lam * s if self.growth is None else _growth_rate(self.growth, y[:, :-1], t)
+        v, rate = velocity_and_rate(self.net, y[:, :-1], t, lam=self.lam, growth=self.growth)
         return torch.cat([v, rate[:, None]], dim=-1)
 
     def g(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -38,10 +38,15 @@ class _ActionSDE(nn.Module):
         return g
 
 
-def _growth_rate(growth: nn.Module, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
-    """The free growth head ``g(x, t)``, detached."""
+def velocity_and_rate(
+    net: nn.Module, x: torch.Tensor, t: torch.Tensor | float, *, lam: float = 0.0, growth: nn.Module | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Velocity ``∇s`` and growth rate (``λ s``, or the free head ``g(x, t)``), detached, internal units."""
+    s, v = action_and_velocity(net, x, t)
+    if growth is None:
+        return v, lam * s
     with torch.no_grad():
-        return growth(x.detach(), t).detach()
+        return v, growth(x.detach(), t).detach()
 
 
 def integrate(
@@ -102,32 +107,68 @@ def integrate(
                 "learn; simulate backward with `stochastic=False`."
             )
         return _integrate_sde(net, x, logw, t_start, t_end, n_steps, lam, sigma, save_path, generator, growth)
-    dt = (t_end - t_start) / n_steps
-    xs, ws = [x], [logw]
 
     def field(x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
-        s, v = action_and_velocity(net, x, t)
-        return v, (lam * s if growth is None else _growth_rate(growth, x, t))
+        return velocity_and_rate(net, x, t, lam=lam, growth=growth)
 
+    return fixed_step(field, x, logw, t_start, t_end, n_steps=n_steps, method=method, save_path=save_path)
+
+
+Field = Callable[[torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]]
+
+
+def fixed_step(
+    field: Field,
+    x: torch.Tensor,
+    acc: torch.Tensor,
+    t_start: float,
+    t_end: float,
+    *,
+    n_steps: int,
+    method: Literal["rk4", "euler"] = "euler",
+    save_path: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Integrate ``dx/dt = f(x, t)`` and a running sum ``d acc/dt = a(x, t)`` with fixed steps.
+
+    The one ODE scheme of scam: :func:`integrate` accumulates the log-weight (``a`` = growth
+    rate), :meth:`scam.ActionModel.log_likelihood` the log-density change (``a = g − Δs``).
+
+    Parameters
+    ----------
+    field
+        ``field(x, t) -> (f, a)``: the velocity ``(n, d)`` and the accumulated rate ``(n,)``.
+    x, acc
+        Start points and start values of the running sum.
+    t_start, t_end
+        Times; ``t_end < t_start`` runs backward.
+    n_steps
+        Fixed steps.
+    method
+        ``"euler"`` or ``"rk4"``.
+    save_path
+        Return every step (``(n_steps + 1, n, d)`` and ``(n_steps + 1, n)``) instead of the end.
+    """
+    if method not in ("euler", "rk4"):
+        raise ValueError(f"Unknown ODE method {method!r}; use 'euler' or 'rk4'.")
+    dt = (t_end - t_start) / n_steps
+    xs, accs = [x], [acc]
     for i in range(n_steps):
         t = t_start + i * dt
         v1, g1 = field(x, t)
         if method == "euler":
-            x, logw = x + dt * v1, logw + dt * g1
-        elif method == "rk4":
+            x, acc = x + dt * v1, acc + dt * g1
+        else:
             v2, g2 = field(x + 0.5 * dt * v1, t + 0.5 * dt)
             v3, g3 = field(x + 0.5 * dt * v2, t + 0.5 * dt)
             v4, g4 = field(x + dt * v3, t + dt)
             x = x + dt / 6 * (v1 + 2 * v2 + 2 * v3 + v4)
-            logw = logw + dt / 6 * (g1 + 2 * g2 + 2 * g3 + g4)
-        else:
-            raise ValueError(f"Unknown ODE method {method!r}; use 'euler' or 'rk4'.")
+            acc = acc + dt / 6 * (g1 + 2 * g2 + 2 * g3 + g4)
         if save_path:
             xs.append(x)
-            ws.append(logw)
+            accs.append(acc)
     if save_path:
-        return torch.stack(xs), torch.stack(ws)
-    return x, logw
+        return torch.stack(xs), torch.stack(accs)
+    return x, acc
 
 
 def _integrate_sde(net, x, logw, t_start, t_end, n_steps, lam, sigma, save_path, generator, growth=None):

@@ -91,6 +91,24 @@ class TrainResult:
     growth_net: nn.Module | None = None  # the free growth head (EMA), if one was trained
 
 
+def check_growth(*, lam: float, free: bool, growth_penalty: float) -> None:
+    """The growth rules, in one place: a free head excludes λ, and a growth penalty needs a growth.
+
+    ``free``: a free growth head ``g(x, t)`` is trained (``growth="free"`` of :func:`scam.tl.fit`).
+    Raises ``ValueError`` naming the fix.
+    """
+    if free and lam > 0:
+        raise ValueError(
+            "`growth='free'` learns the growth with its own head, so `lam` (the weight of the tied growth λ s) "
+            "must be 0; use growth='tied' with lam > 0 for the paper's unbalanced AM."
+        )
+    if growth_penalty > 0 and not (free or lam > 0):
+        raise ValueError(
+            "`growth_penalty > 0` pulls the learned growth toward the prior, but there is no growth: use "
+            "growth='free', or growth='tied' with lam > 0."
+        )
+
+
 def _lr_factor(i: int, config: TrainConfig) -> float:
     if i < config.warmup:
         return (i + 1) / config.warmup
@@ -185,10 +203,9 @@ def train_action(
     masses = [1.0] * len(marginals) if masses is None else [float(m) for m in masses]
     t_start, t_end = float(times[0]), float(times[-1])
     x_first, x_last = marginals[0], marginals[-1]
+    check_growth(lam=config.lam, free=growth_net is not None, growth_penalty=config.growth_penalty)
     if config.growth_penalty > 0 and prior is None:
-        raise ValueError("`growth_penalty > 0` needs prior growth rates (`prior=(x, t, g)`).")
-    if config.growth_penalty > 0 and growth_net is None and config.lam == 0:
-        raise ValueError("`growth_penalty > 0` needs a growth: lam > 0 (tied) or a free growth head.")
+        raise ValueError("`growth_penalty > 0` needs a growth prior; run `scam.pp.growth_prior(adata)` first.")
     nets = nn.ModuleList([net] if growth_net is None else [net, growth_net])
     ema = copy.deepcopy(nets).requires_grad_(False)
     optimizer = torch.optim.Adam(nets.parameters(), lr=config.lr, weight_decay=config.weight_decay)

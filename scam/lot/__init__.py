@@ -5,6 +5,6 @@ which it calls to fit scam on the kept time points; :mod:`scam.benchmark` writes
 """
 
 from .baselines import BASELINES
-from .engine import SCAM_VARIANTS, available_methods, run_lot, summarize
+from .engine import SCAM_VARIANTS, ScamFitter, available_methods, run_lot, summarize
 
-__all__ = ["BASELINES", "SCAM_VARIANTS", "available_methods", "run_lot", "summarize"]
+__all__ = ["BASELINES", "SCAM_VARIANTS", "ScamFitter", "available_methods", "run_lot", "summarize"]

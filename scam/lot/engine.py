@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .._validation import TimeInfo
 from ..core.metrics import mmd_rbf, wasserstein
+from ..trainer import FitConfig, train
 from .baselines import BASELINES
 
 logger = logging.getLogger("scam")
@@ -34,6 +36,43 @@ SCAM_VARIANTS: dict[str, dict] = {
 PEERS = ("otcfm",)
 METRICS = ("w1", "w2", "mmd")
 DEFAULT_METHODS = ("scam", "ot_midpoint", "previous", "next")
+
+
+class ScamFitter:
+    """``fit_scam(keep, variant, seed)`` for the LOT loop; a class, not a closure, so worker processes can take it.
+
+    Parameters
+    ----------
+    X, time
+        All cells and their time points.
+    mass
+        True relative masses per time point, or ``None``.
+    use_rep
+        Name of the representation (recorded in the models).
+    fit_kwargs
+        Settings of :class:`scam.trainer.FitConfig` on top of its defaults; a variant overrides them.
+    """
+
+    def __init__(self, X, time: TimeInfo, mass, use_rep: str, fit_kwargs: Mapping):
+        self.X, self.time, self.mass, self.use_rep, self.fit_kwargs = X, time, mass, use_rep, dict(fit_kwargs)
+
+    def __call__(self, keep: np.ndarray, variant: Mapping, seed: int):
+        """Fit on the cells in ``keep`` only, with ``variant`` on top of the settings and seed ``seed``."""
+        # Only the kept cells reach the fit: nothing of the held-out snapshot is sampled, coupled,
+        # normalised or used for validation.
+        time, mass = self.time, self.mass
+        kept = np.unique(time.codes[keep])
+        sub_time = TimeInfo(
+            key=time.key,
+            labels=[time.labels[j] for j in kept],
+            values=time.values[kept],
+            codes=np.searchsorted(kept, time.codes[keep]),
+        )
+        config = FitConfig(**{**self.fit_kwargs, **variant, "random_state": seed})
+        has_growth = config.has_growth
+        sub_mass = mass[kept] / mass[kept][0] if (mass is not None and has_growth) else np.ones(len(kept))
+        model, _ = train(self.X[keep], sub_time, sub_mass, config, use_rep=self.use_rep, progress_bar=False)
+        return model
 
 
 def available_methods() -> list[str]:

@@ -11,7 +11,6 @@ from anndata import AnnData
 
 from .. import _keys
 from .._validation import (
-    TimeInfo,
     check_adata,
     check_key_added,
     check_positive_int,
@@ -19,10 +18,8 @@ from .._validation import (
     get_rep,
     get_time,
 )
-from ._fit import DEFAULTS, check_fit_args, train_model
-
-#: Optimisation arguments of scam.tl.fit the benchmark passes on (with fit's defaults).
-_FIT_ARG_DEFAULTS = {**DEFAULTS, "random_state": 0, "device": "auto"}
+from ..lot import ScamFitter, run_lot
+from ..trainer import FIT_ARGS, FitConfig
 
 logger = logging.getLogger("scam")
 
@@ -53,34 +50,6 @@ def _held_out_indices(held_out, time) -> list[int]:
 def _weights(w, n: int) -> np.ndarray:
     w = np.full(n, 1.0) if w is None else np.asarray(w, dtype=np.float64)
     return (w / w.sum()).astype(np.float32)
-
-
-class _ScamFitter:
-    """``fit_scam(keep, variant, seed)`` for the LOT loop; a class, not a closure, so worker processes can take it."""
-
-    def __init__(self, X, time: TimeInfo, mass, use_rep: str, fit_kwargs: Mapping):
-        self.X, self.time, self.mass, self.use_rep, self.fit_kwargs = X, time, mass, use_rep, dict(fit_kwargs)
-
-    def __call__(self, keep: np.ndarray, variant: Mapping, seed: int):
-        # Only the kept cells reach the fit: nothing of the held-out snapshot is sampled, coupled,
-        # normalised or used for validation.
-        time, mass = self.time, self.mass
-        kept = np.unique(time.codes[keep])
-        sub_time = TimeInfo(
-            key=time.key,
-            labels=[time.labels[j] for j in kept],
-            values=time.values[kept],
-            codes=np.searchsorted(kept, time.codes[keep]),
-        )
-        kwargs = {**_FIT_ARG_DEFAULTS, **self.fit_kwargs, **variant}
-        validation = kwargs.pop("validation", True)
-        has_growth = kwargs["lam"] > 0 or kwargs.get("growth") == "free"
-        sub_mass = mass[kept] / mass[kept][0] if (mass is not None and has_growth) else np.ones(len(kept))
-        args = check_fit_args(**{**kwargs, "random_state": seed})
-        model, _ = train_model(
-            self.X[keep], sub_time, sub_mass, use_rep=self.use_rep, validation=validation, progress_bar=False, **args
-        )
-        return model
 
 
 def leave_one_timepoint_out(
@@ -163,8 +132,6 @@ def leave_one_timepoint_out(
     ``fit_seconds`` (fit and prediction of one fold). :func:`scam.benchmark.summarize` turns it
     into mean ± std per method.
     """
-    from ..lot import run_lot
-
     check_adata(adata)
     key_added = check_key_added(key_added)
     n_seeds = check_positive_int("n_seeds", n_seeds)
@@ -180,12 +147,12 @@ def leave_one_timepoint_out(
     for reserved in ("use_rep", "n_dims", "random_state", "copy", "key_added", "masses", "progress_bar"):
         if reserved in fit_kwargs:
             raise ValueError(f"`fit_kwargs` may not set {reserved!r}; it is set by the benchmark.")
-    unknown = set(fit_kwargs) - set(_FIT_ARG_DEFAULTS) - {"validation"}
+    unknown = set(fit_kwargs) - set(FIT_ARGS)
     if unknown:
         raise ValueError(f"Unknown `fit_kwargs` {sorted(unknown)}; use arguments of scam.tl.fit.")
-    check_fit_args(**{**_FIT_ARG_DEFAULTS, **{k: v for k, v in fit_kwargs.items() if k in _FIT_ARG_DEFAULTS}})
+    FitConfig(**fit_kwargs).checked()
 
-    fit_scam = _ScamFitter(X, time, mass, use_rep, fit_kwargs)
+    fit_scam = ScamFitter(X, time, mass, use_rep, fit_kwargs)
     df, predictions = run_lot(
         X,
         time.codes,
