@@ -1,0 +1,23 @@
+"""Session set-up for the tests; the shared helpers are in ``tests/_helpers.py``.
+
+``_helpers`` holds plain functions and constants rather than fixtures, since module-scoped fixtures and
+``parametrize`` tables use them too: the quick fit settings (``TINY_FIT``, ``SMALL_FIT``, ``QUICK_FIT``,
+``LOT_FIT``, ``MEDIUM_NET``, ``LARGE_NET``, ``QUIET``), the small data ``small_path()``, and ``Snapshot``, the
+check that a call left the user's ``adata`` unchanged.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+# pytest runs with --import-mode=importlib, which leaves sys.path alone: this makes `from _helpers import ...`
+# work in the test modules, whether one file or the whole suite is run, and from any folder.
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+# One thread for the whole session: the fits are small, and threads only contend on a loaded machine.
+torch.set_num_threads(1)
