@@ -1,8 +1,9 @@
-"""Pure-torch core of scam: the action network, the AM loss, interpolants, integrators, training.
+"""Pure-torch core of scam: the action network, the AM loss, couplings, interpolants, integrators, training.
 
 Nothing here knows about AnnData; coordinates are standardised and times lie in ``[0, 1]``.
 """
 
+from .couplings import entropic_plan, exact_plan, sample_pairs, unbalanced_mass_factors, unbalanced_plan
 from .integrate import action_and_velocity, integrate
 from .interpolants import INTERPOLANTS, Interpolant, PairInterpolant, SplineInterpolant, get_interpolant
 from .losses import action_matching_loss, laplacian
@@ -20,10 +21,15 @@ __all__ = [
     "TrainResult",
     "action_and_velocity",
     "action_matching_loss",
+    "entropic_plan",
+    "exact_plan",
     "get_interpolant",
     "integrate",
     "laplacian",
     "mmd_rbf",
+    "sample_pairs",
     "train_action",
+    "unbalanced_mass_factors",
+    "unbalanced_plan",
     "wasserstein",
 ]

@@ -21,6 +21,18 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from .couplings import (
+    MASS_FLOOR,
+    bridge_plan,
+    exact_plan,
+    growth_plans,
+    growth_rates,
+    sample_pairs,
+    unbalanced_mass_factors,
+    unbalanced_plan,
+    uniform_masses,
+)
+
 __all__ = [
     "INTERPOLANTS",
     "GrowthInterpolant",
@@ -43,20 +55,6 @@ def _randperm(n: int, generator: torch.Generator) -> np.ndarray:
 def _minibatch(n: int, size: int, generator: torch.Generator) -> np.ndarray:
     """Indices of a random minibatch of ``min(n, size)`` distinct cells."""
     return _randperm(n, generator)[: min(n, size)]
-
-
-def _exact_plan(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
-    """Exact OT plan with squared Euclidean cost and uniform weights (POT, imported lazily)."""
-    import ot
-
-    return ot.emd(ot.unif(len(xa)), ot.unif(len(xb)), ot.dist(xa, xb), numItermax=1_000_000)
-
-
-def _sample_plan(plan: np.ndarray, n: int, generator: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Draw ``n`` index pairs with probability proportional to a transport plan."""
-    p = torch.as_tensor(plan.ravel(), dtype=torch.float64)
-    flat = torch.multinomial(p / p.sum(), n, replacement=True, generator=generator).numpy()
-    return np.unravel_index(flat, plan.shape)
 
 
 class PathSample(NamedTuple):
@@ -268,10 +266,10 @@ class OTInterpolant(PairInterpolant):
     name = "ot"
 
     def _pairs(self, xa, xb, dt, generator):
-        plan = _exact_plan(xa, xb)
+        plan = exact_plan(xa, xb)
         if len(xa) == len(xb):  # a permutation: take every pair once
             return np.arange(len(xa)), plan.argmax(1)
-        return _sample_plan(plan, max(len(xa), len(xb)), generator)
+        return sample_pairs(plan, max(len(xa), len(xb)), generator)
 
 
 class SBInterpolant(PairInterpolant):
@@ -294,20 +292,8 @@ class SBInterpolant(PairInterpolant):
     def _pairs(self, xa, xb, dt, generator):
         if self.sigma == 0:
             return OTInterpolant._pairs(self, xa, xb, dt, generator)
-        import ot
-
-        # P ∝ exp(−|x − y|² / (2σ²Δt)): POT's entropic problem with cost |x − y|² and reg = 2σ²Δt.
-        plan = ot.sinkhorn(
-            ot.unif(len(xa)),
-            ot.unif(len(xb)),
-            ot.dist(xa, xb),
-            reg=2 * self.sigma**2 * dt,
-            # The stabilised (absorbing) solver gives the log-domain solver's plan (same marginal
-            # error on EB minibatches) ~45x faster: 0.27 s instead of 12.5 s per 512x512 plan.
-            method="sinkhorn_stabilized",
-            numItermax=1_000,
-        )
-        return _sample_plan(plan, max(len(xa), len(xb)), generator)
+        plan = bridge_plan(xa, xb, sigma=self.sigma, dt=dt)
+        return sample_pairs(plan, max(len(xa), len(xb)), generator)
 
     def _noise_scale(self, tau, dt):
         if self.sigma == 0:
@@ -359,22 +345,14 @@ class UnbalancedInterpolant(PairInterpolant):
         self.reg_m_target = None if reg_m_target is None else float(reg_m_target)
 
     def couple(self, xa, xb, ma, mb, dt, generator):  # noqa: D102
-        import ot
-
-        cost = ot.dist(xa, xb)
-        cost = cost / cost.mean()
-        a, b = np.full(len(xa), ma / len(xa)), np.full(len(xb), mb / len(xb))
+        a, b = uniform_masses(len(xa), ma), uniform_masses(len(xb), mb)
         reg_m = self.reg_m if self.reg_m_target is None else (self.reg_m, self.reg_m_target)
-        plan = ot.unbalanced.sinkhorn_unbalanced(
-            a, b, cost, reg=self.epsilon, reg_m=reg_m, method="sinkhorn_stabilized"
-        )
+        plan = unbalanced_plan(xa, xb, a, b, epsilon=self.epsilon, reg_m=reg_m)
         total = plan.sum()
         if not np.isfinite(total) or total <= 0:
             raise FloatingPointError("Unbalanced OT failed; raise `epsilon` of the unbalanced interpolant.")
-        ia, ib = _sample_plan(plan, max(len(xa), len(xb)), generator)
-        tiny = 1e-300
-        wa = total * a[ia] / np.maximum(plan.sum(1)[ia], tiny)
-        wb = total * b[ib] / np.maximum(plan.sum(0)[ib], tiny)
+        ia, ib = sample_pairs(plan, max(len(xa), len(xb)), generator)
+        wa, wb = unbalanced_mass_factors(plan, a, b, ia, ib, total=total)
         return ia, ib, wa, wb
 
 
@@ -435,35 +413,28 @@ class GrowthInterpolant(PairInterpolant):
         self.reg_m_target = float(reg_m_target)
 
     def couple(self, xa, xb, ma, mb, dt, generator):  # noqa: D102
-        import ot
-
-        cost = ot.dist(xa, xb)
-        cost = cost / cost.mean()
-        a, b = np.full(len(xa), ma / len(xa)), np.full(len(xb), mb / len(xb))
-
-        def solve(eps: float, reg_source: float) -> np.ndarray:
-            reg_m = (reg_source, self.reg_m_target)
-            # the translation-invariant solver converges in a few iterations where the stabilised one
-            # diverged at epsilon = 0.05 (POT 0.9.7); plain Sinkhorn on POT versions without it
-            try:
-                return ot.unbalanced.sinkhorn_unbalanced(
-                    a, b, cost, reg=eps, reg_m=reg_m, method="sinkhorn_translation_invariant"
-                )
-            except (ValueError, KeyError, TypeError):
-                return ot.unbalanced.sinkhorn_unbalanced(a, b, cost, reg=eps, reg_m=reg_m, method="sinkhorn")
-
-        plans = [solve(self.growth_epsilon, self.reg_m), solve(self.epsilon, self.pair_reg_m)]
-        for plan in plans:
+        a, b = uniform_masses(len(xa), ma), uniform_masses(len(xb), mb)
+        growth_plan, pair_plan = growth_plans(
+            xa,
+            xb,
+            a,
+            b,
+            growth_epsilon=self.growth_epsilon,
+            growth_reg_m=self.reg_m,
+            pair_epsilon=self.epsilon,
+            pair_reg_m=self.pair_reg_m,
+            reg_m_target=self.reg_m_target,
+        )
+        for plan in (growth_plan, pair_plan):
             if not np.all(np.isfinite(plan)) or plan.sum() <= 0:
                 raise FloatingPointError("Unbalanced OT failed; raise `epsilon` of the growth interpolant.")
-        growth_plan, pair_plan = plans
-        rho = growth_plan.sum(1) / a  # each source cell's growth over the interval
-        ia, ib = _sample_plan(pair_plan, max(len(xa), len(xb)), generator)
+        rho = growth_rates(growth_plan, a)  # each source cell's growth over the interval
+        ia, ib = sample_pairs(pair_plan, max(len(xa), len(xb)), generator)
         # start: the source cells with their own mass (undo the pair plan's row sums), as for "unbalanced"
-        wa = pair_plan.sum() * a[ia] / np.maximum(pair_plan.sum(1)[ia], 1e-300)
+        wa, _ = unbalanced_mass_factors(pair_plan, a, b, ia, ib)
         # end: grown by ρ_i, normalised so that the expected mass is m_{k+1}
         wb = wa * rho[ia] * mb / growth_plan.sum()
-        return ia, ib, wa, np.maximum(wb, 1e-300)
+        return ia, ib, wa, np.maximum(wb, MASS_FLOOR)
 
 
 class SplineInterpolant(Interpolant):
@@ -538,7 +509,7 @@ class SplineInterpolant(Interpolant):
                 xa, xb = self._marginals_np[prev][current], self._marginals_np[k][nxt]
                 dt = times[k] - times[prev]
                 source = xa if velocity is None or self.momentum == 0 else xa + self.momentum * velocity * dt
-                plan = _exact_plan(source, xb)
+                plan = exact_plan(source, xb)
                 matched = nxt[plan.argmax(1)]
                 velocity = (self._marginals_np[k][matched] - xa) / dt
                 current = matched

@@ -9,6 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.couplings import (
+    BASELINE_EXACT_MAX_ITER,
+    BASELINE_SINKHORN_MAX_ITER,
+    entropic_plan,
+    exact_plan,
+    sample_pairs,
+    unbalanced_mass_factors,
+    unbalanced_plan,
+    uniform_masses,
+)
+
 Prediction = tuple[np.ndarray, "np.ndarray | None"]
 
 
@@ -36,23 +47,15 @@ def _plan_support(plan: np.ndarray, x_prev, x_next, tau) -> Prediction:
     return (1 - tau) * x_prev[i] + tau * x_next[j], w / w.sum()
 
 
-def _plan_sample(plan: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` index pairs drawn with probability proportional to a (dense) plan."""
-    p = plan.ravel() / plan.sum()
-    return np.unravel_index(rng.choice(p.size, size=n, p=p), plan.shape)
-
-
 def ot_midpoint(x_prev: np.ndarray, x_next: np.ndarray, t_prev: float, t_next: float, t: float) -> Prediction:
     """McCann displacement interpolation along the exact OT plan (squared Euclidean cost, POT ``emd``).
 
     Every pair ``(i, j)`` in the plan's support moves on a straight line and carries the plan's
     mass ``P_ij``: this is the W2 geodesic between the two empirical measures at ``t``.
     """
-    import ot
-
     tau = _tau(t_prev, t_next, t)
     x_prev, x_next = np.asarray(x_prev, dtype=np.float64), np.asarray(x_next, dtype=np.float64)
-    plan = ot.emd(ot.unif(len(x_prev)), ot.unif(len(x_next)), ot.dist(x_prev, x_next), numItermax=10_000_000)
+    plan = exact_plan(x_prev, x_next, max_iter=BASELINE_EXACT_MAX_ITER)
     return _plan_support(plan, x_prev, x_next, tau)
 
 
@@ -70,20 +73,12 @@ def entropic_ot_midpoint(
 
     The plan is dense, so ``max(n_prev, n_next)`` pairs are drawn from it (seeded by ``random_state``).
     """
-    import ot
-
     tau = _tau(t_prev, t_next, t)
     x_prev, x_next = np.asarray(x_prev, dtype=np.float64), np.asarray(x_next, dtype=np.float64)
-    cost = ot.dist(x_prev, x_next)
-    plan = ot.sinkhorn(
-        ot.unif(len(x_prev)),
-        ot.unif(len(x_next)),
-        cost / cost.mean(),
-        reg=epsilon,
-        method="sinkhorn_log",
-        numItermax=10_000,
+    plan = entropic_plan(
+        x_prev, x_next, epsilon, relative=True, method="sinkhorn_log", max_iter=BASELINE_SINKHORN_MAX_ITER
     )
-    i, j = _plan_sample(plan, max(len(x_prev), len(x_next)), np.random.default_rng(random_state))
+    i, j = sample_pairs(plan, max(len(x_prev), len(x_next)), np.random.default_rng(random_state))
     return (1 - tau) * x_prev[i] + tau * x_next[j], None
 
 
@@ -106,18 +101,14 @@ def unbalanced_ot_midpoint(
     ``(a_i / P_i·)^(1−τ) (b_j / P_·j)^τ``, so mass the plan cannot move is created or destroyed along
     the way and the total runs from ``m_prev`` to ``m_next``.
     """
-    import ot
-
     tau = _tau(t_prev, t_next, t)
     x_prev, x_next = np.asarray(x_prev, dtype=np.float64), np.asarray(x_next, dtype=np.float64)
-    a, b = np.full(len(x_prev), m_prev / len(x_prev)), np.full(len(x_next), m_next / len(x_next))
-    cost = ot.dist(x_prev, x_next)
-    plan = ot.unbalanced.sinkhorn_unbalanced(
-        a, b, cost / cost.mean(), reg=epsilon, reg_m=reg_m, method="sinkhorn_stabilized", numItermax=10_000
-    )
-    i, j = _plan_sample(plan, max(len(x_prev), len(x_next)), np.random.default_rng(random_state))
-    tiny = 1e-300
-    w = (a[i] / np.maximum(plan.sum(1)[i], tiny)) ** (1 - tau) * (b[j] / np.maximum(plan.sum(0)[j], tiny)) ** tau
+    a, b = uniform_masses(len(x_prev), m_prev), uniform_masses(len(x_next), m_next)
+    plan = unbalanced_plan(x_prev, x_next, a, b, epsilon=epsilon, reg_m=reg_m, max_iter=BASELINE_SINKHORN_MAX_ITER)
+    i, j = sample_pairs(plan, max(len(x_prev), len(x_next)), np.random.default_rng(random_state))
+    # without the factor |P|: the weights are normalised below
+    wa, wb = unbalanced_mass_factors(plan, a, b, i, j, total=1.0)
+    w = wa ** (1 - tau) * wb**tau
     return (1 - tau) * x_prev[i] + tau * x_next[j], w / w.sum()
 
 

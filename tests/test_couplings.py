@@ -1,0 +1,112 @@
+"""Transport plans and plan sampling (scam.core.couplings) against known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from scam.core import couplings
+from scam.core.couplings import (
+    bridge_plan,
+    entropic_plan,
+    exact_plan,
+    growth_plans,
+    growth_rates,
+    sample_pairs,
+    unbalanced_mass_factors,
+    unbalanced_plan,
+    uniform_masses,
+)
+
+
+def _points(n=12, d=3, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, d))
+
+
+def test_exact_plan_of_permuted_copy_is_the_permutation():
+    x = _points()
+    perm = np.random.default_rng(1).permutation(len(x))
+    plan = exact_plan(x, x[perm])
+    # x[i] sits at position j of x[perm] where perm[j] == i
+    np.testing.assert_array_equal(plan.argmax(1), np.argsort(perm))
+    np.testing.assert_allclose(plan.sum(), 1.0)
+    assert np.count_nonzero(plan) == len(x)
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_entropic_plan_marginals_are_uniform(relative):
+    xa, xb = _points(10, seed=2), _points(14, seed=3)
+    plan = entropic_plan(xa, xb, 0.5, relative=relative)
+    np.testing.assert_allclose(plan.sum(1), np.full(10, 1 / 10), atol=1e-6)
+    np.testing.assert_allclose(plan.sum(0), np.full(14, 1 / 14), atol=1e-6)
+
+
+def test_bridge_plan_concentrates_as_noise_vanishes():
+    x = _points(8, seed=4)
+    perm = np.random.default_rng(5).permutation(len(x))
+    wide, sharp = bridge_plan(x, x[perm], sigma=3.0, dt=1.0), bridge_plan(x, x[perm], sigma=0.1, dt=1.0)
+    np.testing.assert_array_equal(sharp.argmax(1), np.argsort(perm))
+    assert sharp.max(1).sum() > 0.99 and wide.max(1).sum() < 0.5
+
+
+def test_unbalanced_mass_factors_give_the_masses_in_expectation():
+    xa, xb = _points(9, seed=6), _points(11, seed=7) + 1.0
+    ma, mb = 1.0, 2.5
+    a, b = uniform_masses(len(xa), ma), uniform_masses(len(xb), mb)
+    plan = unbalanced_plan(xa, xb, a, b, epsilon=0.1, reg_m=1.0)
+    assert not np.allclose(plan.sum(), ma) and not np.allclose(plan.sum(), mb)  # really unbalanced
+    ia, ib = np.meshgrid(np.arange(len(xa)), np.arange(len(xb)), indexing="ij")
+    wa, wb = unbalanced_mass_factors(plan, a, b, ia, ib)
+    p = plan / plan.sum()  # the probability of drawing each pair
+    np.testing.assert_allclose((p * wa).sum(), ma, rtol=1e-10)
+    np.testing.assert_allclose((p * wb).sum(), mb, rtol=1e-10)
+    wa1, _ = unbalanced_mass_factors(plan, a, b, ia, ib, total=1.0)
+    np.testing.assert_allclose(wa, plan.sum() * wa1, rtol=1e-12)
+
+
+def test_growth_plans_hold_the_target_and_rates_follow_the_source():
+    # two far clusters, five source cells in each; eight target cells in the first, two in the second
+    shift = np.array([10.0, 0.0, 0.0])
+    xa = np.concatenate([_points(5, seed=8), _points(5, seed=9) + shift])
+    xb = np.concatenate([_points(8, seed=10), _points(2, seed=11) + shift])
+    a, b = uniform_masses(10, 1.0), uniform_masses(10, 1.0)
+    growth, pair = growth_plans(
+        xa, xb, a, b, growth_epsilon=0.2, growth_reg_m=3.0, pair_epsilon=0.01, pair_reg_m=1.0, reg_m_target=50.0
+    )
+    for plan in (growth, pair):
+        assert np.all(np.isfinite(plan))
+        np.testing.assert_allclose(plan.sum(0), b, rtol=0.2)  # target (nearly) held
+    rho = growth_rates(growth, a)
+    np.testing.assert_allclose(rho, growth.sum(1) / a)
+    assert rho[:5].min() > 1.1 and rho[5:].max() < 0.9  # the first cluster grows, the second shrinks
+
+
+def test_sample_pairs_frequencies_follow_the_plan():
+    plan = np.array([[0.1, 0.0, 0.2], [0.3, 0.05, 0.35]])
+    n = 200_000
+    for gen in (torch.Generator().manual_seed(0), np.random.default_rng(0)):
+        i, j = sample_pairs(plan, n, gen)
+        counts = np.zeros_like(plan)
+        np.add.at(counts, (i, j), 1)
+        np.testing.assert_allclose(counts / n, plan / plan.sum(), atol=5e-3)
+        assert counts[0, 1] == 0
+
+
+def test_sample_pairs_draws_as_the_generators_do():
+    plan = np.random.default_rng(10).random((4, 5))
+    i, j = sample_pairs(plan, 50, torch.Generator().manual_seed(3))
+    p = torch.as_tensor(plan.ravel(), dtype=torch.float64)
+    flat = torch.multinomial(p / p.sum(), 50, replacement=True, generator=torch.Generator().manual_seed(3)).numpy()
+    np.testing.assert_array_equal(i * 5 + j, flat)
+    i, j = sample_pairs(plan, 50, np.random.default_rng(3))
+    flat = np.random.default_rng(3).choice(20, size=50, p=plan.ravel() / plan.sum())
+    np.testing.assert_array_equal(i * 5 + j, flat)
+    with pytest.raises(TypeError, match="generator"):
+        sample_pairs(plan, 5, 3)
+
+
+def test_solver_constants():
+    assert couplings.EXACT_MAX_ITER == 1_000_000 and couplings.BASELINE_EXACT_MAX_ITER == 10_000_000
+    assert couplings.SINKHORN_MAX_ITER == 1_000 and couplings.BASELINE_SINKHORN_MAX_ITER == 10_000
+    assert couplings.UNBALANCED_MAX_ITER == 1_000 and couplings.MASS_FLOOR == 1e-300
