@@ -8,7 +8,8 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _keys
-from .._validation import check_adata, check_key, check_positive_int, get_rep
+from .._validation import check_adata, check_positive_int, get_rep
+from ._utils import basis_name, embedding_coords, fit_uns, is_exact, resolve_basis, writable
 
 logger = logging.getLogger("scam")
 
@@ -16,71 +17,6 @@ logger = logging.getLogger("scam")
 RCOND = 1e-3
 #: Cells per batch of local least-squares fits (bounds memory).
 _CHUNK = 4096
-
-
-def resolve_basis(adata: AnnData, basis: str) -> str:
-    """The ``obsm`` key of ``basis`` (``"umap"`` → ``"X_umap"``; an ``obsm`` key is used as is)."""
-    if not isinstance(basis, str) or not basis:
-        raise ValueError(f"`basis` must be the name of an embedding such as 'umap' or 'pca', got {basis!r}.")
-    for key in (basis, f"X_{basis}"):
-        if key in adata.obsm:
-            return key
-    keys = ", ".join(map(repr, adata.obsm.keys())) or "none"
-    name = basis.removeprefix("X_")
-    hint = {"umap": " Run `sc.tl.umap(adata)` first", "pca": " Run `sc.pp.pca(adata)` first"}.get(name, "")
-    hint = f"{hint} or choose an available basis." if hint else " Choose an available basis."
-    raise ValueError(
-        f"Basis {basis!r} not found: neither adata.obsm[{basis!r}] nor adata.obsm['X_{name}'] (available: "
-        f"{keys}).{hint}"
-    )
-
-
-def basis_name(obsm_key: str) -> str:
-    """Name of a basis without the ``X_`` prefix (``"X_umap"`` → ``"umap"``), as scanpy and scvelo use it."""
-    return obsm_key.removeprefix("X_")
-
-
-def fit_uns(adata: AnnData, key: str) -> dict:
-    """``adata.uns[key]`` written by :func:`scam.tl.fit` (raises naming the step when it is missing)."""
-    check_adata(adata)
-    key = check_key("key", key)
-    uns = adata.uns.get(_keys.uns(key))
-    if not isinstance(uns, dict) or "params" not in uns:
-        raise ValueError(
-            f"adata.uns[{key!r}] from scam.tl.fit is missing; run `scam.tl.fit(adata, ...)` first "
-            f"(with `key_added={key!r}`)."
-        )
-    return uns
-
-
-def embedding_coords(adata: AnnData, obsm_key: str) -> np.ndarray:
-    """``adata.obsm[obsm_key]`` as a finite float64 array."""
-    return get_rep(adata, obsm_key, None)
-
-
-def is_exact(X: np.ndarray, E: np.ndarray) -> bool:
-    """Whether the embedding ``E`` is the leading columns of the representation ``X`` (projection is exact)."""
-    return E.shape[1] <= X.shape[1] and np.array_equal(E, X[:, : E.shape[1]])
-
-
-def knn_map(X: np.ndarray, E: np.ndarray, Q: np.ndarray, *, n_neighbors: int = 10) -> np.ndarray:
-    """Map points ``Q`` of the representation into the embedding by distance-weighted kNN regression.
-
-    Each query point gets the average of the embedding coordinates of its ``n_neighbors`` nearest
-    cells in ``X``, weighted by inverse distance; a query point that coincides with a cell gets that
-    cell's coordinates exactly.
-    """
-    from scipy.spatial import cKDTree
-
-    k = min(int(n_neighbors), len(X))
-    dist, idx = cKDTree(X).query(np.asarray(Q, dtype=np.float64), k=k)
-    dist, idx = dist.reshape(len(Q), k), idx.reshape(len(Q), k)
-    w = 1.0 / np.maximum(dist, 1e-12)
-    exact = dist[:, 0] <= 1e-12
-    w[exact] = 0.0
-    w[exact, 0] = 1.0
-    w /= w.sum(1, keepdims=True)
-    return np.einsum("qk,qkm->qm", w, E[idx])
 
 
 def local_jacobians(X: np.ndarray, E: np.ndarray, *, n_neighbors: int = 30) -> np.ndarray:
@@ -173,8 +109,7 @@ def velocity_embedding(
         V_emb[:, :m] = V[:, :m]  # columns beyond n_dims are not modelled: 0, as in obsm['scam_velocity']
     else:
         V_emb = project_velocity(X, E, V, n_neighbors=n_neighbors)
-    if copy:
-        adata = adata.copy()
+    adata = writable(adata, copy)
     out_key = _keys.velocity_embedding(key, name)
     adata.obsm[out_key] = V_emb.astype(np.float32)
     record = adata.uns[_keys.uns(key)].setdefault(_keys.VELOCITY_EMBEDDING, {})

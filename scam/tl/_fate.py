@@ -10,134 +10,28 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import _keys
-from .._validation import (
-    TimeInfo,
-    align_time,
-    check_adata,
-    check_key,
-    check_key_added,
-    check_positive_int,
-    check_seed,
-    class_order,
-    get_rep,
-    get_time,
-)
+from .._validation import check_key_added, check_positive_int, check_seed, get_rep
 from ..model import ActionModel
+from ._utils import cells_at, check_stochastic, group_labels, knn_votes, model_inputs, model_time, time_pair, writable
 
 logger = logging.getLogger("scam")
 
 
-# ---------------------------------------------------------------------------------------------- shared checks
-def check_model(model) -> None:
-    """``model`` must be an :class:`~scam.ActionModel`."""
-    if not isinstance(model, ActionModel):
-        raise TypeError(f"`model` must be the ActionModel returned by scam.tl.fit, got {type(model).__name__}.")
-
-
-def model_keys(model: ActionModel, time_key: str | None, use_rep: str | None) -> tuple[str, str]:
-    """Time column and representation: the arguments, else those the model was fitted on."""
-    time_key = model.metadata.get("time_key") if time_key is None else time_key
-    use_rep = model.metadata.get("use_rep", "X_pca") if use_rep is None else use_rep
-    if time_key is None:
-        raise ValueError("The model does not record its time column; pass `time_key=` (the column of adata.obs).")
-    return check_key("time_key", time_key), check_key("use_rep", use_rep)
-
-
-def model_time(adata: AnnData, model: ActionModel, time_key: str, *, min_cells: int = 1) -> TimeInfo:
-    """The time column on the model's time axis (labels of an ordered categorical keep their fitted values)."""
-    time = get_time(adata, time_key, min_cells=min_cells)
-    return align_time(time, model.metadata.get("time_labels"), model.metadata.get("time_values"))
-
-
-def time_index(time: TimeInfo, value, name: str) -> int:
-    """Index of an observed time point given by its value (a number) or its label (a string)."""
-    labels, values = time.labels, time.values
-    choices = f"choose one of the values {values.tolist()} or labels {labels} of adata.obs[{time.key!r}]"
-    if isinstance(value, str):
-        if value in labels:
-            return labels.index(value)
-        raise ValueError(f"`{name}={value!r}` is not an observed time point; {choices}.")
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"`{name}` must be an observed time (a number or a label), got {value!r}; {choices}.")
-    hit = np.flatnonzero(np.isclose(values, float(value), rtol=1e-9, atol=1e-9))
-    if len(hit) == 0:
-        raise ValueError(f"`{name}={value!r}` is not an observed time point; {choices}.")
-    return int(hit[0])
-
-
-def group_labels(adata: AnnData, groupby: str, rows: np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:
-    """Codes (into ``classes``) of ``adata.obs[groupby]`` at ``rows``, and the classes present there.
-
-    Classes keep the order of a categorical column's categories (numeric or text order otherwise); a missing
-    label among ``rows`` raises.
-    """
-    if not isinstance(groupby, str) or groupby not in adata.obs.columns:
-        cols = ", ".join(map(repr, adata.obs.columns)) or "none"
-        raise ValueError(
-            f"`groupby={groupby!r}` is not a column of adata.obs (available: {cols}); pass the column with the "
-            "cell types or clusters, e.g. from `sc.tl.leiden`."
-        )
-    col = adata.obs[groupby].iloc[rows]
-    if col.isna().any():
-        raise ValueError(
-            f"adata.obs[{groupby!r}] has {int(col.isna().sum())} missing labels among the cells {where}; "
-            "fill them (e.g. with 'unknown') or drop those cells."
-        )
-    order = class_order(col)
-    values = col.astype(str).to_numpy()
-    classes = [c for c in order if c in set(values)]
-    lookup = {c: i for i, c in enumerate(classes)}
-    return np.array([lookup[v] for v in values], dtype=np.int64), classes
-
-
-def cells_at(time: TimeInfo, k: int) -> np.ndarray:
-    """Row numbers of the cells observed at time point ``k``."""
-    return np.flatnonzero(time.codes == k)
-
-
-def knn_votes(points: np.ndarray, reference: np.ndarray, codes: np.ndarray, n_classes: int, k: int) -> np.ndarray:
-    """Fraction of each class among the ``k`` nearest ``reference`` cells of every point, ``(n, n_classes)``."""
-    from scipy.spatial import cKDTree
-
-    k = min(k, len(reference))
-    _, idx = cKDTree(reference).query(np.asarray(points, dtype=np.float64), k=k)
-    idx = np.asarray(idx).reshape(len(points), k)
-    flat = np.repeat(np.arange(len(points)), k) * n_classes + codes[idx].ravel()
-    return np.bincount(flat, minlength=len(points) * n_classes).reshape(len(points), n_classes) / k
-
-
-def is_stochastic(model: ActionModel, t_start: float, t_end: float, stochastic: bool | None) -> bool:
-    """Whether :meth:`~scam.ActionModel.simulate` draws noise with these arguments."""
-    if stochastic is None:
-        return model.default_stochastic(t_start, t_end)
-    return bool(stochastic) and model.sigma > 0
-
-
-def check_stochastic(stochastic) -> bool | None:
-    if stochastic is not None and not isinstance(stochastic, (bool, np.bool_)):
-        raise ValueError(f"`stochastic` must be True, False or None, got {stochastic!r}.")
-    return None if stochastic is None else bool(stochastic)
-
-
 # ---------------------------------------------------------------------------------------------- the computation
-def _setup(adata, model, *, source, target, groupby, time_key, use_rep, n_samples, n_neighbors, n_steps, stochastic):
-    """Check every input (nothing is written) and gather the arrays of a fate computation."""
-    check_adata(adata)
-    check_model(model)
-    time_key, use_rep = model_keys(model, time_key, use_rep)
+def _setup(adata, model, source, target, groupby, n_samples, n_neighbors, n_steps, stochastic, time_key, use_rep):
+    """Check the inputs (nothing is written) and gather the arrays of a fate computation.
+
+    The arguments are those of :func:`fate`, in its order.
+    """
+    time_key, use_rep = model_inputs(adata, model, time_key, use_rep)
     n_samples = check_positive_int("n_samples", n_samples)
     n_neighbors = check_positive_int("n_neighbors", n_neighbors)
     n_steps = check_positive_int("n_steps", n_steps)
     stochastic = check_stochastic(stochastic)
     time = model_time(adata, model, time_key)
-    k_src, k_tgt = time_index(time, source, "source"), time_index(time, target, "target")
-    if k_src == k_tgt:
-        raise ValueError(
-            f"`source` and `target` are the same time point ({time.labels[k_src]!r}); choose a later `target`."
-        )
-    t_src, t_tgt = float(time.values[k_src]), float(time.values[k_tgt])
-    if t_tgt < t_src and is_stochastic(model, t_src, t_tgt, stochastic):
-        raise ValueError("Backward fates need the ODE; pass `stochastic=False` or a `target` after `source`.")
+    k_src, k_tgt, t_src, t_tgt, noisy = time_pair(
+        model, time, source, target, stochastic, what="fates", hint="choose a later `target`", default=False
+    )
     rows_src, rows_tgt = cells_at(time, k_src), cells_at(time, k_tgt)
     codes_tgt, classes = group_labels(adata, groupby, rows_tgt, f"at the target time {time.labels[k_tgt]!r}")
     X = get_rep(adata, use_rep, model.n_dims)
@@ -157,13 +51,13 @@ def _setup(adata, model, *, source, target, groupby, time_key, use_rep, n_sample
         "n_samples": n_samples,
         "n_neighbors": n_neighbors,
         "n_steps": n_steps,
-        "stochastic": stochastic,
+        "noisy": noisy,
     }
 
 
 def _probabilities(model: ActionModel, s: dict, random_state: int) -> tuple[np.ndarray, np.ndarray, bool]:
     """Fate probabilities ``(n_source, n_classes)``, mean weight per source cell, and whether noise was drawn."""
-    noisy = is_stochastic(model, s["t_src"], s["t_tgt"], s["stochastic"])
+    noisy = s["noisy"]
     n_rep = s["n_samples"] if noisy else 1
     X_src = np.repeat(s["X"][s["rows_src"]], n_rep, axis=0)
     end, w = model.simulate(
@@ -271,21 +165,8 @@ def fate(
     ``adata.uns['scam_fate']``
         ``classes`` (the ``groupby`` classes present at ``target``, in category order) and ``params``.
     """
-    s = _setup(
-        adata,
-        model,
-        source=source,
-        target=target,
-        groupby=groupby,
-        time_key=time_key,
-        use_rep=use_rep,
-        n_samples=n_samples,
-        n_neighbors=n_neighbors,
-        n_steps=n_steps,
-        stochastic=stochastic,
-    )
-    key_added = check_key_added(key_added)
-    random_state = check_seed(random_state)
+    s = _setup(adata, model, source, target, groupby, n_samples, n_neighbors, n_steps, stochastic, time_key, use_rep)
+    key_added, random_state = check_key_added(key_added), check_seed(random_state)
     start = _time.perf_counter()
     logger.info(
         "computing fates of %d cells from %g to %g over %d classes of %r",
@@ -298,8 +179,7 @@ def fate(
     probs, _, noisy = _probabilities(model, s, random_state)
     out = np.full((adata.n_obs, len(s["classes"])), np.nan, dtype=np.float32)
     out[s["rows_src"]] = probs
-    if copy:
-        adata = adata.copy()
+    adata = writable(adata, copy)
     adata.obsm[_keys.fate(key_added)] = out
     adata.uns[_keys.fate(key_added)] = {
         "classes": np.asarray(s["classes"], dtype=str),
@@ -367,21 +247,8 @@ def transition_matrix(
     ``matrix``, ``source_classes``, ``target_classes``, ``mass_multiplier`` (per source class)
     and ``params``.
     """
-    s = _setup(
-        adata,
-        model,
-        source=source,
-        target=target,
-        groupby=groupby,
-        time_key=time_key,
-        use_rep=use_rep,
-        n_samples=n_samples,
-        n_neighbors=n_neighbors,
-        n_steps=n_steps,
-        stochastic=stochastic,
-    )
-    key_added = check_key_added(key_added)
-    random_state = check_seed(random_state)
+    s = _setup(adata, model, source, target, groupby, n_samples, n_neighbors, n_steps, stochastic, time_key, use_rep)
+    key_added, random_state = check_key_added(key_added), check_seed(random_state)
     where = f"at the source time {s['time'].labels[s['k_src']]!r}"
     codes_src, src_classes = group_labels(adata, groupby, s["rows_src"], where)
     logger.info("computing transitions of %r from %g to %g", groupby, s["t_src"], s["t_tgt"])
@@ -392,6 +259,7 @@ def transition_matrix(
     multiplier = np.bincount(codes_src, weights=w, minlength=len(src_classes)) / np.bincount(
         codes_src, minlength=len(src_classes)
     )
+    adata = writable(adata, False)
     adata.uns[_keys.transitions(key_added)] = {
         "matrix": matrix,
         "source_classes": np.asarray(src_classes, dtype=str),

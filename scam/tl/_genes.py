@@ -13,9 +13,19 @@ from anndata import AnnData
 from scipy import sparse
 
 from .. import _keys
-from .._validation import check_adata, check_key, check_key_added, check_positive_int, check_seed, get_rep
+from .._validation import check_key, check_key_added, check_positive_int, check_seed, get_rep
 from ..model import ActionModel
-from ._fate import cells_at, check_model, group_labels, is_stochastic, knn_votes, model_keys, model_time, time_index
+from ._utils import (
+    cells_at,
+    check_stochastic,
+    draw_cells,
+    group_labels,
+    knn_votes,
+    model_inputs,
+    model_time,
+    time_pair,
+    writable,
+)
 
 logger = logging.getLogger("scam")
 
@@ -43,13 +53,16 @@ def _loadings(adata: AnnData, model: ActionModel, use_rep: str, loadings_key: st
     return pcs[:, : model.n_dims]
 
 
-def _check_pca_rep(use_rep: str) -> None:
+def _pca_keys(adata: AnnData, model: ActionModel, time_key: str | None, use_rep: str | None) -> tuple[str, str]:
+    """Check ``adata`` and ``model``; the time column and the representation, which must be ``X_pca``."""
+    time_key, use_rep = model_inputs(adata, model, time_key, use_rep)
     if use_rep != "X_pca":
         raise ValueError(
             f"Gene-space read-outs map velocities back through the PCA loadings, so the model must be fitted on "
             f"use_rep='X_pca', not {use_rep!r}. Run `sc.pp.pca(adata)` and fit with use_rep='X_pca' (or pass "
             "use_rep='X_pca' if the model was fitted on a copy of it under another name)."
         )
+    return time_key, use_rep
 
 
 def gene_velocity(
@@ -97,10 +110,7 @@ def gene_velocity(
     ``adata.uns['scam_gene_velocity']``
         ``params``.
     """
-    check_adata(adata)
-    check_model(model)
-    time_key, use_rep = model_keys(model, time_key, use_rep)
-    _check_pca_rep(use_rep)
+    time_key, use_rep = _pca_keys(adata, model, time_key, use_rep)
     key_added = check_key_added(key_added)
     time = model_time(adata, model, time_key)
     X = get_rep(adata, use_rep, model.n_dims)
@@ -110,8 +120,7 @@ def gene_velocity(
     v = model.velocity(X, time.values[time.codes]).astype(np.float64)
     gene_v = (v @ pcs.T).astype(np.float32)
     unused = int((np.abs(pcs).sum(1) == 0).sum())
-    if copy:
-        adata = adata.copy()
+    adata = writable(adata, copy)
     adata.layers[_keys.gene_velocity(key_added)] = gene_v
     adata.uns[f"{key_added}_gene_velocity"] = {
         "params": {
@@ -177,6 +186,22 @@ def _weighted_stats(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray
     mean = np.einsum("tn,tng->tg", w, values)
     var = np.einsum("tn,tng->tg", w, (values - mean[:, None, :]) ** 2)
     return mean, np.sqrt(np.maximum(var, 0.0))
+
+
+def _class_stats(
+    expression: np.ndarray, weights: np.ndarray, path_class: np.ndarray, n_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean and std ``(n_classes, T, G)`` over the paths of each class; NaN for a class without paths.
+
+    ``expression`` is ``(T, n_paths, G)``, ``weights`` ``(T, n_paths)``.
+    """
+    shape = (n_classes, expression.shape[0], expression.shape[2])
+    mean, std = np.full(shape, np.nan), np.full(shape, np.nan)
+    for c in range(n_classes):
+        sel = path_class == c
+        if sel.any():
+            mean[c], std[c] = _weighted_stats(expression[:, sel], weights[:, sel])
+    return mean, std
 
 
 def gene_trends(
@@ -250,38 +275,28 @@ def gene_trends(
     ``(n_points,)``, ``classes``, ``mean`` and ``std`` ``(n_classes, n_points, n_genes)`` (NaN for a
     class no path reached), ``n_paths`` per class and ``params``.
     """
-    check_adata(adata)
-    check_model(model)
-    time_key, use_rep = model_keys(model, time_key, use_rep)
-    _check_pca_rep(use_rep)
+    time_key, use_rep = _pca_keys(adata, model, time_key, use_rep)
     key_added = check_key_added(key_added)
     n_cells = check_positive_int("n_cells", n_cells)
     n_points = check_positive_int("n_points", n_points)
     n_neighbors = check_positive_int("n_neighbors", n_neighbors)
     if n_points < 2:
         raise ValueError(f"`n_points` must be at least 2, got {n_points}.")
-    if stochastic is not None and not isinstance(stochastic, (bool, np.bool_)):
-        raise ValueError(f"`stochastic` must be True, False or None, got {stochastic!r}.")
+    stochastic = check_stochastic(stochastic)
     random_state = check_seed(random_state)
     cols = _gene_index(adata, genes)
     gene_names = [str(adata.var_names[c]) for c in cols]
     time = model_time(adata, model, time_key)
-    k_src = 0 if source is None else time_index(time, source, "source")
-    k_tgt = time.n_times - 1 if target is None else time_index(time, target, "target")
-    if k_src == k_tgt:
-        raise ValueError(f"`source` and `target` are the same time point ({time.labels[k_src]!r}); choose two.")
-    t_src, t_tgt = float(time.values[k_src]), float(time.values[k_tgt])
-    noisy = is_stochastic(model, t_src, t_tgt, stochastic)
-    if t_tgt < t_src and noisy:
-        raise ValueError("Backward paths need the ODE; pass `stochastic=False` or a `target` after `source`.")
+    k_src, k_tgt, t_src, t_tgt, noisy = time_pair(
+        model, time, source, target, stochastic, what="paths", hint="choose two", default=True
+    )
     rows_tgt = cells_at(time, k_tgt)
     if groupby is None:
         codes_tgt, classes = np.zeros(len(rows_tgt), dtype=np.int64), ["all"]
     else:
         codes_tgt, classes = group_labels(adata, groupby, rows_tgt, f"at the target time {time.labels[k_tgt]!r}")
     X = get_rep(adata, use_rep, model.n_dims)
-    pcs_all = _loadings(adata, model, use_rep, loadings_key)
-    pcs = pcs_all[cols]
+    pcs = _loadings(adata, model, use_rep, loadings_key)[cols]
     offset = _column_means(adata, cols, layer) - X.mean(0) @ pcs.T
     flat = [g for g, row in zip(gene_names, pcs, strict=True) if not np.any(row)]
     if flat:
@@ -293,9 +308,7 @@ def gene_trends(
         )
 
     start = _time.perf_counter()
-    rng = np.random.default_rng(random_state)
-    candidates = cells_at(time, k_src)
-    start_rows = np.sort(rng.choice(candidates, min(n_cells, len(candidates)), replace=False))
+    start_rows = draw_cells(cells_at(time, k_src), n_cells, random_state)
     logger.info("simulating %d paths from %g to %g for %d genes", len(start_rows), t_src, t_tgt, len(cols))
     paths, weights = model.simulate(
         X[start_rows],
@@ -311,20 +324,14 @@ def gene_trends(
     expression = offset + paths @ pcs.T  # (T, n, G)
     votes = knn_votes(paths[-1], X[rows_tgt], codes_tgt, len(classes), n_neighbors)
     path_class = votes.argmax(1)
-    n_c, n_g = len(classes), len(cols)
-    mean = np.full((n_c, n_points, n_g), np.nan)
-    std = np.full((n_c, n_points, n_g), np.nan)
-    for c in range(n_c):
-        sel = path_class == c
-        if sel.any():
-            mean[c], std[c] = _weighted_stats(expression[:, sel], weights[:, sel])
+    mean, std = _class_stats(expression, weights, path_class, len(classes))
     result = {
         "genes": np.asarray(gene_names, dtype=str),
         "times": np.linspace(t_src, t_tgt, n_points),
         "classes": np.asarray(classes, dtype=str),
         "mean": mean.astype(np.float32),
         "std": std.astype(np.float32),
-        "n_paths": np.bincount(path_class, minlength=n_c).astype(np.int64),
+        "n_paths": np.bincount(path_class, minlength=len(classes)).astype(np.int64),
         "params": {
             "groupby": "none" if groupby is None else groupby,
             "source": t_src,
@@ -340,8 +347,7 @@ def gene_trends(
             "random_state": int(random_state),
         },
     }
-    if copy:
-        adata = adata.copy()
+    adata = writable(adata, copy)
     adata.uns[_keys.gene_trends(key_added)] = result
     logger.info("finished (%.1f s): added '%s' (adata.uns)", _time.perf_counter() - start, _keys.gene_trends(key_added))
     return adata if copy else None

@@ -10,18 +10,9 @@ from anndata import AnnData
 from .. import _keys
 from .._validation import check_adata, check_key_added, check_positive_int, check_seed, get_rep
 from ..model import ActionModel
-from ._fate import check_stochastic, model_time, time_index
+from ._utils import cells_at, check_model, check_stochastic, draw_cells, model_time, time_value, writable
 
 logger = logging.getLogger("scam")
-
-
-def _time_value(time, value, name: str) -> float:
-    """A time given as a number (user units) or as the label of an observed time point."""
-    if isinstance(value, str):
-        return float(time.values[time_index(time, value, name)])
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"`{name}` must be a time (a number or a label of adata.obs[{time.key!r}]), got {value!r}.")
-    return float(value)
 
 
 def trajectories(
@@ -73,8 +64,7 @@ def trajectories(
     ``(n_cells, n_steps + 1)`` (``exp ∫ λ s dt``, 1 when ``lam == 0``) and ``params``.
     """
     check_adata(adata)
-    if not isinstance(model, ActionModel):
-        raise TypeError(f"`model` must be the ActionModel returned by scam.tl.fit, got {type(model).__name__}.")
+    check_model(model)
     key_added = check_key_added(key_added)
     n_cells = check_positive_int("n_cells", n_cells)
     n_steps = check_positive_int("n_steps", n_steps)
@@ -88,16 +78,14 @@ def trajectories(
     random_state = check_seed(random_state)
     stochastic = check_stochastic(stochastic)
     time = model_time(adata, model, time_key, min_cells=0)
-    t_start = float(time.values[0]) if t_start is None else _time_value(time, t_start, "t_start")
-    t_end = float(time.values[-1]) if t_end is None else _time_value(time, t_end, "t_end")
+    t_start = time_value(time, t_start, "t_start", default=0)
+    t_end = time_value(time, t_end, "t_end", default=-1)
     if not np.isfinite(t_start) or not np.isclose(time.values, t_start).any():
         raise ValueError(f"`t_start={t_start:g}` is not an observed time; choose one of {time.values.tolist()}.")
     if not np.isfinite(t_end):
         raise ValueError(f"`t_end` must be a finite number, got {t_end!r}.")
     X = get_rep(adata, use_rep, model.n_dims)
-    candidates = np.flatnonzero(time.codes == int(np.argmin(np.abs(time.values - t_start))))
-    rng = np.random.default_rng(random_state)
-    start = np.sort(rng.choice(candidates, min(n_cells, len(candidates)), replace=False))
+    start = draw_cells(cells_at(time, int(np.argmin(np.abs(time.values - t_start)))), n_cells, random_state)
     paths, weights = model.simulate(
         X[start],
         t_start,
@@ -125,11 +113,7 @@ def trajectories(
             "use_rep": use_rep,
         },
     }
-    if copy:
-        adata = adata.copy()
-    elif adata.is_view:  # writing into a view's uns would change the parent's
-        logger.warning("adata is a view; making it an actual AnnData (the parent object is not modified)")
-        adata._init_as_actual(adata.copy())
+    adata = writable(adata, copy)
     adata.uns[_keys.uns(key_added)][_keys.TRAJECTORIES] = result
     logger.info("added '%s' (adata.uns[%r])", _keys.TRAJECTORIES, key_added)
     return adata if copy else None

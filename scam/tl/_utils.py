@@ -1,0 +1,248 @@
+"""Helpers shared by the tools that read a fitted model out (``scam.tl``) and by the plots (``scam.pl``).
+
+Model and key checks, time points, cell groups, kNN votes, embeddings, and making ``adata`` writable.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from anndata import AnnData
+
+from .. import _keys
+from .._validation import TimeInfo, align_time, check_adata, check_key, class_order, get_rep, get_time
+from ..model import ActionModel
+
+logger = logging.getLogger("scam")
+
+
+# ---------------------------------------------------------------------------------------------- writing
+def writable(adata: AnnData, copy: bool) -> AnnData:
+    """The AnnData to write results into: a copy with ``copy``, else ``adata`` itself.
+
+    A view (``adata[mask]``) is made an actual AnnData in place first, with a logged warning:
+    writing into a view would otherwise reach the parent's nested ``uns`` dicts. The parent is
+    not modified.
+    """
+    if copy:
+        return adata.copy()
+    if adata.is_view:
+        logger.warning("adata is a view; making it an actual AnnData (the parent object is not modified)")
+        adata._init_as_actual(adata.copy())
+    return adata
+
+
+# ---------------------------------------------------------------------------------------------- model and keys
+def check_model(model) -> None:
+    """``model`` must be an :class:`~scam.ActionModel`."""
+    if not isinstance(model, ActionModel):
+        raise TypeError(f"`model` must be the ActionModel returned by scam.tl.fit, got {type(model).__name__}.")
+
+
+def model_keys(model: ActionModel, time_key: str | None, use_rep: str | None) -> tuple[str, str]:
+    """Time column and representation: the arguments, else those the model was fitted on."""
+    time_key = model.metadata.get("time_key") if time_key is None else time_key
+    use_rep = model.metadata.get("use_rep", "X_pca") if use_rep is None else use_rep
+    if time_key is None:
+        raise ValueError("The model does not record its time column; pass `time_key=` (the column of adata.obs).")
+    return check_key("time_key", time_key), check_key("use_rep", use_rep)
+
+
+def model_inputs(adata: AnnData, model: ActionModel, time_key: str | None, use_rep: str | None) -> tuple[str, str]:
+    """Check ``adata`` and ``model``; the time column and representation (as :func:`model_keys`)."""
+    check_adata(adata)
+    check_model(model)
+    return model_keys(model, time_key, use_rep)
+
+
+def model_time(adata: AnnData, model: ActionModel, time_key: str, *, min_cells: int = 1) -> TimeInfo:
+    """The time column on the model's time axis (labels of an ordered categorical keep their fitted values)."""
+    time = get_time(adata, time_key, min_cells=min_cells)
+    return align_time(time, model.metadata.get("time_labels"), model.metadata.get("time_values"))
+
+
+def fit_uns(adata: AnnData, key: str) -> dict:
+    """``adata.uns[key]`` written by :func:`scam.tl.fit` (raises naming the step when it is missing)."""
+    check_adata(adata)
+    key = check_key("key", key)
+    uns = adata.uns.get(_keys.uns(key))
+    if not isinstance(uns, dict) or "params" not in uns:
+        raise ValueError(
+            f"adata.uns[{key!r}] from scam.tl.fit is missing; run `scam.tl.fit(adata, ...)` first "
+            f"(with `key_added={key!r}`)."
+        )
+    return uns
+
+
+def is_stochastic(model: ActionModel, t_start: float, t_end: float, stochastic: bool | None) -> bool:
+    """Whether :meth:`~scam.ActionModel.simulate` draws noise with these arguments."""
+    if stochastic is None:
+        return model.default_stochastic(t_start, t_end)
+    return bool(stochastic) and model.sigma > 0
+
+
+def check_stochastic(stochastic) -> bool | None:
+    """``stochastic`` as ``True``, ``False`` or ``None`` (raises on anything else)."""
+    if stochastic is not None and not isinstance(stochastic, (bool, np.bool_)):
+        raise ValueError(f"`stochastic` must be True, False or None, got {stochastic!r}.")
+    return None if stochastic is None else bool(stochastic)
+
+
+# ---------------------------------------------------------------------------------------------- time points
+def _is_number(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+
+
+def time_index(time: TimeInfo, value, name: str, *, default: int | None = None) -> int:
+    """Index of an observed time point given by its value (a number) or its label (a string).
+
+    With ``default``, ``value=None`` means the time point of that index (``-1``: the last).
+    """
+    if value is None and default is not None:
+        return int(np.arange(time.n_times)[default])
+    labels, values = time.labels, time.values
+    choices = f"choose one of the values {values.tolist()} or labels {labels} of adata.obs[{time.key!r}]"
+    if isinstance(value, str):
+        if value in labels:
+            return labels.index(value)
+        raise ValueError(f"`{name}={value!r}` is not an observed time point; {choices}.")
+    if not _is_number(value):
+        raise ValueError(f"`{name}` must be an observed time (a number or a label), got {value!r}; {choices}.")
+    hit = np.flatnonzero(np.isclose(values, float(value), rtol=1e-9, atol=1e-9))
+    if len(hit) == 0:
+        raise ValueError(f"`{name}={value!r}` is not an observed time point; {choices}.")
+    return int(hit[0])
+
+
+def time_value(time: TimeInfo, value, name: str, *, default: int | None = None) -> float:
+    """A time in the units of the fit: a number as given (observed or not), or the value of a label.
+
+    Labels (and ``value=None`` with ``default``) are resolved by :func:`time_index`.
+    """
+    if isinstance(value, str) or (value is None and default is not None):
+        return float(time.values[time_index(time, value, name, default=default)])
+    if not _is_number(value):
+        raise ValueError(f"`{name}` must be a time (a number or a label of adata.obs[{time.key!r}]), got {value!r}.")
+    return float(value)
+
+
+def time_pair(
+    model: ActionModel, time: TimeInfo, source, target, stochastic: bool | None, *, what: str, hint: str, default: bool
+) -> tuple[int, int, float, float, bool]:
+    """Indices and values of two different observed time points, and whether simulating between them is noisy.
+
+    With ``default``, ``None`` means the first (``source``) or last (``target``) time point. A
+    backward stochastic simulation raises ("Backward {what} need the ODE"); ``hint`` ends the
+    message when both are the same time point.
+    """
+    k_src = time_index(time, source, "source", default=0 if default else None)
+    k_tgt = time_index(time, target, "target", default=-1 if default else None)
+    if k_src == k_tgt:
+        raise ValueError(f"`source` and `target` are the same time point ({time.labels[k_src]!r}); {hint}.")
+    t_src, t_tgt = float(time.values[k_src]), float(time.values[k_tgt])
+    noisy = is_stochastic(model, t_src, t_tgt, stochastic)
+    if t_tgt < t_src and noisy:
+        raise ValueError(f"Backward {what} need the ODE; pass `stochastic=False` or a `target` after `source`.")
+    return k_src, k_tgt, t_src, t_tgt, noisy
+
+
+def cells_at(time: TimeInfo, k: int) -> np.ndarray:
+    """Row numbers of the cells observed at time point ``k``."""
+    return np.flatnonzero(time.codes == k)
+
+
+def draw_cells(rows: np.ndarray, n: int, random_state: int) -> np.ndarray:
+    """``n`` of ``rows`` drawn at random without replacement (all when fewer), sorted."""
+    rng = np.random.default_rng(random_state)
+    return np.sort(rng.choice(rows, min(n, len(rows)), replace=False))
+
+
+# ---------------------------------------------------------------------------------------------- classes of cells
+def group_labels(adata: AnnData, groupby: str, rows: np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:
+    """Codes (into ``classes``) of ``adata.obs[groupby]`` at ``rows``, and the classes present there.
+
+    Classes keep the order of a categorical column's categories (numeric or text order otherwise); a missing
+    label among ``rows`` raises.
+    """
+    if not isinstance(groupby, str) or groupby not in adata.obs.columns:
+        cols = ", ".join(map(repr, adata.obs.columns)) or "none"
+        raise ValueError(
+            f"`groupby={groupby!r}` is not a column of adata.obs (available: {cols}); pass the column with the "
+            "cell types or clusters, e.g. from `sc.tl.leiden`."
+        )
+    col = adata.obs[groupby].iloc[rows]
+    if col.isna().any():
+        raise ValueError(
+            f"adata.obs[{groupby!r}] has {int(col.isna().sum())} missing labels among the cells {where}; "
+            "fill them (e.g. with 'unknown') or drop those cells."
+        )
+    order = class_order(col)
+    values = col.astype(str).to_numpy()
+    classes = [c for c in order if c in set(values)]
+    lookup = {c: i for i, c in enumerate(classes)}
+    return np.array([lookup[v] for v in values], dtype=np.int64), classes
+
+
+def knn_votes(points: np.ndarray, reference: np.ndarray, codes: np.ndarray, n_classes: int, k: int) -> np.ndarray:
+    """Fraction of each class among the ``k`` nearest ``reference`` cells of every point, ``(n, n_classes)``."""
+    from scipy.spatial import cKDTree
+
+    k = min(k, len(reference))
+    _, idx = cKDTree(reference).query(np.asarray(points, dtype=np.float64), k=k)
+    idx = np.asarray(idx).reshape(len(points), k)
+    flat = np.repeat(np.arange(len(points)), k) * n_classes + codes[idx].ravel()
+    return np.bincount(flat, minlength=len(points) * n_classes).reshape(len(points), n_classes) / k
+
+
+# ---------------------------------------------------------------------------------------------- embeddings
+def resolve_basis(adata: AnnData, basis: str) -> str:
+    """The ``obsm`` key of ``basis`` (``"umap"`` → ``"X_umap"``; an ``obsm`` key is used as is)."""
+    if not isinstance(basis, str) or not basis:
+        raise ValueError(f"`basis` must be the name of an embedding such as 'umap' or 'pca', got {basis!r}.")
+    for key in (basis, f"X_{basis}"):
+        if key in adata.obsm:
+            return key
+    keys = ", ".join(map(repr, adata.obsm.keys())) or "none"
+    name = basis.removeprefix("X_")
+    hint = {"umap": " Run `sc.tl.umap(adata)` first", "pca": " Run `sc.pp.pca(adata)` first"}.get(name, "")
+    hint = f"{hint} or choose an available basis." if hint else " Choose an available basis."
+    raise ValueError(
+        f"Basis {basis!r} not found: neither adata.obsm[{basis!r}] nor adata.obsm['X_{name}'] (available: "
+        f"{keys}).{hint}"
+    )
+
+
+def basis_name(obsm_key: str) -> str:
+    """Name of a basis without the ``X_`` prefix (``"X_umap"`` → ``"umap"``), as scanpy and scvelo use it."""
+    return obsm_key.removeprefix("X_")
+
+
+def embedding_coords(adata: AnnData, obsm_key: str) -> np.ndarray:
+    """``adata.obsm[obsm_key]`` as a finite float64 array."""
+    return get_rep(adata, obsm_key, None)
+
+
+def is_exact(X: np.ndarray, E: np.ndarray) -> bool:
+    """Whether the embedding ``E`` is the leading columns of the representation ``X`` (projection is exact)."""
+    return E.shape[1] <= X.shape[1] and np.array_equal(E, X[:, : E.shape[1]])
+
+
+def knn_map(X: np.ndarray, E: np.ndarray, Q: np.ndarray, *, n_neighbors: int = 10) -> np.ndarray:
+    """Map points ``Q`` of the representation into the embedding by distance-weighted kNN regression.
+
+    Each query point gets the average of the embedding coordinates of its ``n_neighbors`` nearest
+    cells in ``X``, weighted by inverse distance; a query point that coincides with a cell gets that
+    cell's coordinates exactly.
+    """
+    from scipy.spatial import cKDTree
+
+    k = min(int(n_neighbors), len(X))
+    dist, idx = cKDTree(X).query(np.asarray(Q, dtype=np.float64), k=k)
+    dist, idx = dist.reshape(len(Q), k), idx.reshape(len(Q), k)
+    w = 1.0 / np.maximum(dist, 1e-12)
+    exact = dist[:, 0] <= 1e-12
+    w[exact] = 0.0
+    w[exact, 0] = 1.0
+    w /= w.sum(1, keepdims=True)
+    return np.einsum("qk,qkm->qm", w, E[idx])
