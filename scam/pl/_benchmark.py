@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from ._utils import finish, new_axes
+
 
 def _results(data, key: str) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
@@ -58,8 +60,6 @@ def benchmark(
     -------
     The Figure with ``return_fig``, else the Axes when ``show=False``, else ``None``.
     """
-    import matplotlib.pyplot as plt
-
     from ..lot import summarize
 
     table = summarize(_results(adata, key), metric)
@@ -67,10 +67,7 @@ def benchmark(
     rows = [(name, r["mean"], r["std"], [r[h] for h in held], False) for name, r in table.iterrows()]
     rows += [(f"{name} (published)", m, s, [], True) for name, (m, s) in (published or {}).items()]
     rows.sort(key=lambda r: r[1], reverse=True)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(rows) + 1.2))
-    else:
-        fig = ax.figure
+    fig, ax, _ = new_axes(ax, figsize=(6.5, 0.35 * len(rows) + 1.2))
     y = np.arange(len(rows))
     for i, (_, mean, std, per, is_pub) in enumerate(rows):
         ax.barh(
@@ -90,11 +87,5 @@ def benchmark(
     if held:
         ax.scatter([], [], s=12, color="black", label="per held-out time")
         ax.legend(loc="lower right", frameon=False)
-    if return_fig:
-        return fig
-    if show is None:
-        show = True
-    if show:
-        plt.show()
-        return None
-    return ax
+    # shown by default even on a given `ax` (unlike the other plots): ax_given=False keeps that
+    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=False)

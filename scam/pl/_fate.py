@@ -8,16 +8,7 @@ from anndata import AnnData
 
 from .. import _keys
 from .._validation import class_order
-from ._utils import finish as _finish
-
-
-def _axes(ax, figsize):
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-        return fig, ax, False
-    return ax.figure, ax, True
+from ._utils import finish, new_axes
 
 
 def _check_fmt(annotate) -> str | None:
@@ -135,7 +126,7 @@ def fate(
         fate_class = classes[0] if fate_class is None else str(fate_class)
         if fate_class not in classes:
             raise ValueError(f"`fate_class={fate_class!r}` is not a fate class; choose one of {classes}.")
-        fig, ax, ax_given = _axes(ax, (5.5, 4.5))
+        fig, ax, ax_given = new_axes(ax, (5.5, 4.5))
         rest = np.setdiff1d(np.arange(adata.n_obs), src)
         ax.scatter(coords[rest, 0], coords[rest, 1], s=4, color="0.85", label="other cells", rasterized=True)
         sc = ax.scatter(
@@ -152,7 +143,7 @@ def fate(
         ax.set_xlabel(f"{basis}1")
         ax.set_ylabel(f"{basis}2")
         ax.set_title(f"Fate {fate_class} of cells at {params.get('source_label', '')}".rstrip())
-        return _finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)
+        return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)
 
     if groupby is None:
         default = params.get("groupby")
@@ -170,7 +161,7 @@ def fate(
         labels = labels.astype(str).to_numpy()
         rows = [r for r in order if r in set(labels)]
         matrix = np.stack([probs[src][labels == r].mean(0) for r in rows])
-    fig, ax, ax_given = _axes(ax, (1.1 * len(classes) + 2.5, 0.5 * len(rows) + 1.8))
+    fig, ax, ax_given = new_axes(ax, (1.1 * len(classes) + 2.5, 0.5 * len(rows) + 1.8))
     heatmap(
         ax,
         matrix,
@@ -184,7 +175,7 @@ def fate(
         ylabel=f"{groupby or 'cells'} at {params.get('source_label', 'source')}",
     )
     ax.set_title("Fate probabilities")
-    return _finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)
+    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)
 
 
 def _transition_results(adata, key: str) -> tuple[pd.DataFrame, dict]:
@@ -260,7 +251,7 @@ def transitions(
     if normalize:
         sums = matrix.sum(1, keepdims=True)
         matrix = np.divide(matrix, sums, out=np.full_like(matrix, np.nan), where=sums > 0)
-    fig, ax, ax_given = _axes(ax, (1.1 * matrix.shape[1] + 2.5, 0.5 * matrix.shape[0] + 1.8))
+    fig, ax, ax_given = new_axes(ax, (1.1 * matrix.shape[1] + 2.5, 0.5 * matrix.shape[0] + 1.8))
     vmax = 1.0 if normalize else max(float(np.nanmax(matrix)) if matrix.size else 1.0, 1e-12)
     heatmap(
         ax,
@@ -275,4 +266,4 @@ def transitions(
         ylabel=str(table.index.name or "source"),
     )
     ax.set_title("Transitions")
-    return _finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)
+    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)

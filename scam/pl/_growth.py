@@ -9,7 +9,7 @@ from anndata import AnnData
 
 from .. import _keys
 from .._validation import check_positive
-from ..tl._embedding import embedding_coords, fit_uns, resolve_basis
+from ..tl._utils import embedding_coords, fit_uns, resolve_basis
 from ._utils import check_dimensions, draw_background, finish, new_axes, time_labels
 
 logger = logging.getLogger("scam")

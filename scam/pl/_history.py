@@ -6,7 +6,7 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _keys
-from ..tl._embedding import fit_uns
+from ..tl._utils import fit_uns
 from ._utils import finish, new_axes
 
 

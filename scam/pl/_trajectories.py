@@ -7,7 +7,7 @@ from anndata import AnnData
 
 from .. import _keys
 from .._validation import check_positive, check_positive_int, get_rep
-from ..tl._embedding import embedding_coords, fit_uns, is_exact, knn_map, resolve_basis
+from ..tl._utils import embedding_coords, fit_uns, is_exact, knn_map, resolve_basis
 from ._utils import check_dimensions, default_color, draw_background, finish, new_axes, time_labels
 
 #: Line widths of weighted paths are ``linewidth × weight``, the weight clipped to this range.

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from anndata import AnnData
 
-from ..tl._embedding import basis_name
+from ..tl._utils import basis_name
 
 
 def check_dimensions(dimensions, n_cols: int, what: str) -> tuple[int, int]:

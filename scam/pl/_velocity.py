@@ -7,7 +7,8 @@ from anndata import AnnData
 
 from .. import _keys
 from .._validation import check_nonnegative, check_positive, check_positive_int
-from ..tl._embedding import basis_name, embedding_coords, fit_uns, resolve_basis, velocity_embedding
+from ..tl import velocity_embedding
+from ..tl._utils import basis_name, embedding_coords, fit_uns, resolve_basis
 from ._utils import check_dimensions, default_color, draw_background, finish, new_axes
 
 KINDS = ("stream", "grid", "arrows")
