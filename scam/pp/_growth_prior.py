@@ -66,36 +66,31 @@ def _logistic(x: np.ndarray, low: float, high: float, center: float, width: floa
     return low + (high - low) * 0.5 * (1.0 + np.tanh(0.5 * (4.0 / width) * (np.asarray(x, dtype=np.float64) - center)))
 
 
-def birth_death(
-    proliferation: np.ndarray,
-    apoptosis: np.ndarray,
-    *,
-    beta_max: float = DEFAULT_RATES["beta_max"],
-    beta_min: float = DEFAULT_RATES["beta_min"],
-    beta_center: float = DEFAULT_RATES["beta_center"],
-    beta_width: float = DEFAULT_RATES["beta_width"],
-    delta_max: float = DEFAULT_RATES["delta_max"],
-    delta_min: float = DEFAULT_RATES["delta_min"],
-    delta_center: float = DEFAULT_RATES["delta_center"],
-    delta_width: float = DEFAULT_RATES["delta_width"],
-) -> tuple[np.ndarray, np.ndarray]:
+def birth_death(proliferation: np.ndarray, apoptosis: np.ndarray, **rates: float) -> tuple[np.ndarray, np.ndarray]:
     """Birth and death rates from proliferation and apoptosis scores (note §5).
 
     ``birth = beta_min + (beta_max − beta_min) · logistic((4 / beta_width) (p − beta_center))`` and
     ``death`` likewise from the apoptosis score ``a``; the growth rate is ``birth − death``.
-    Parameters as in :func:`growth_prior`.
+    ``rates`` are the keyword parameters ``beta_max`` … ``delta_width`` of :func:`growth_prior`
+    (those not given: :data:`DEFAULT_RATES`).
     """
-    for name, val in (("beta_width", beta_width), ("delta_width", delta_width)):
-        check_positive(name, val)
-    if beta_max < beta_min or delta_max < delta_min:
-        raise ValueError(
-            f"Need beta_max >= beta_min and delta_max >= delta_min, got beta=[{beta_min}, {beta_max}], "
-            f"delta=[{delta_min}, {delta_max}]."
+    unknown = [name for name in rates if name not in DEFAULT_RATES]
+    if unknown:
+        raise TypeError(
+            f"birth_death() got unexpected keyword arguments {unknown}; the rates are {list(DEFAULT_RATES)}."
         )
-    if beta_min < 0 or delta_min < 0:
-        raise ValueError(f"Rates must be >= 0; got beta_min={beta_min}, delta_min={delta_min}.")
-    birth = _logistic(proliferation, beta_min, beta_max, beta_center, beta_width)
-    death = _logistic(apoptosis, delta_min, delta_max, delta_center, delta_width)
+    r = {**DEFAULT_RATES, **rates}
+    for name in ("beta_width", "delta_width"):
+        check_positive(name, r[name])
+    if r["beta_max"] < r["beta_min"] or r["delta_max"] < r["delta_min"]:
+        raise ValueError(
+            f"Need beta_max >= beta_min and delta_max >= delta_min, got beta=[{r['beta_min']}, {r['beta_max']}], "
+            f"delta=[{r['delta_min']}, {r['delta_max']}]."
+        )
+    if r["beta_min"] < 0 or r["delta_min"] < 0:
+        raise ValueError(f"Rates must be >= 0; got beta_min={r['beta_min']}, delta_min={r['delta_min']}.")
+    birth = _logistic(proliferation, r["beta_min"], r["beta_max"], r["beta_center"], r["beta_width"])
+    death = _logistic(apoptosis, r["delta_min"], r["delta_max"], r["delta_center"], r["delta_width"])
     return birth, death
 
 
@@ -126,6 +121,66 @@ def _present(genes: list[str], var_names: pd.Index, name: str, organism: str) ->
         f"Only {len(found)} of the {len(genes)} {name} are in adata.var_names (need >= {MIN_GENES}).{hint} "
         f"Or pass your own list as `{name}=[...]`."
     )
+
+
+def _genes_used(kind: str, genes, var_names: pd.Index, organism: str) -> list[str]:
+    """The ``kind`` genes (given, else shipped) found in ``var_names``; too few raise."""
+    name = f"{kind}_genes"
+    return _present(_as_genes(genes, _read(organism, kind), name), var_names, name, organism)
+
+
+def _check_rates(given: dict) -> dict[str, float]:
+    """The rate parameters as finite floats (they are checked against each other by :func:`birth_death`)."""
+    rates = {}
+    for name, val in given.items():
+        try:
+            rates[name] = float(val)
+        except (TypeError, ValueError):
+            raise ValueError(f"`{name}` must be a number, got {val!r}.") from None
+        if not np.isfinite(rates[name]):
+            raise ValueError(f"`{name}` must be finite, got {val!r}.")
+    birth_death(np.zeros(1), np.zeros(1), **rates)
+    return rates
+
+
+def _expression(adata: AnnData, layer: str | None, log_normalize: bool | None) -> tuple[object, bool]:
+    """The expression matrix to score (checked), and whether to log-normalise it first."""
+    if layer is not None and layer not in adata.layers:
+        keys = ", ".join(map(repr, adata.layers.keys())) or "none"
+        raise ValueError(f"`layer={layer!r}` is not in adata.layers (available: {keys}).")
+    X = adata.layers[layer] if layer is not None else adata.X
+    if X is None:
+        raise ValueError("adata.X is empty; pass `layer=` with the expression to score.")
+    if log_normalize is not None and not isinstance(log_normalize, bool):
+        raise ValueError(f"`log_normalize` must be True, False or None, got {log_normalize!r}.")
+    X = X.toarray() if sparse.issparse(X) and X.shape[1] < 1000 else X
+    if not (sparse.issparse(X) or np.issubdtype(np.asarray(X).dtype, np.number)):
+        raise ValueError("The expression matrix must be numeric.")
+    dense_sample = X.data if sparse.issparse(X) else np.asarray(X)
+    if not np.all(np.isfinite(dense_sample)):
+        raise ValueError("The expression matrix has NaN or infinite values; remove or impute them.")
+    return X, _looks_like_counts(X) if log_normalize is None else log_normalize
+
+
+def _scores(adata: AnnData, X, normalize: bool, gene_sets: dict[str, list[str]], random_state: int) -> dict:
+    """Score of each gene set per cell (:func:`scanpy.tl.score_genes`), computed on a private copy of ``X``."""
+    import scanpy as sc
+
+    # nothing of this reaches the user's adata but the documented columns
+    work = AnnData(X=X.copy().astype(np.float32), obs=pd.DataFrame(index=adata.obs_names.copy()))
+    work.var_names = adata.var_names.copy()
+    if normalize:
+        logger.info("growth_prior: normalising to 10,000 counts per cell and log1p (on a copy)")
+        sc.pp.normalize_total(work, target_sum=1e4)
+        sc.pp.log1p(work)
+    ctrl = max(1, min(50, work.n_vars - sum(len(genes) for genes in gene_sets.values())))
+    for kind, genes in gene_sets.items():
+        kwargs = {"score_name": kind, "ctrl_size": ctrl, "random_state": random_state, "use_raw": False}
+        try:
+            sc.tl.score_genes(work, genes, **kwargs)
+        except RuntimeError:  # a small gene panel leaves expression bins without control genes: fewer bins
+            sc.tl.score_genes(work, genes, n_bins=max(1, work.n_vars // 10), **kwargs)
+    return {kind: work.obs[kind].to_numpy(dtype=np.float64) for kind in gene_sets}
 
 
 def _looks_like_counts(X) -> bool:
@@ -223,80 +278,24 @@ def growth_prior(
     >>> scam.pp.growth_prior(adata)
     >>> adata.obs["growth_prior"].describe()  # doctest: +SKIP
     """
-    import scanpy as sc
-
     check_adata(adata)
     key_added = check_key_added(key_added)
     if organism not in ORGANISMS:
         raise ValueError(f"`organism` must be 'human' or 'mouse', got {organism!r}.")
     random_state = check_seed(random_state)
-    rates = {
-        "beta_max": beta_max,
-        "beta_min": beta_min,
-        "beta_center": beta_center,
-        "beta_width": beta_width,
-        "delta_max": delta_max,
-        "delta_min": delta_min,
-        "delta_center": delta_center,
-        "delta_width": delta_width,
+    given = (beta_max, beta_min, beta_center, beta_width, delta_max, delta_min, delta_center, delta_width)
+    rates = _check_rates(dict(zip(DEFAULT_RATES, given, strict=True)))
+    gene_sets = {
+        "proliferation": _genes_used("proliferation", proliferation_genes, adata.var_names, organism),
+        "apoptosis": _genes_used("apoptosis", apoptosis_genes, adata.var_names, organism),
     }
-    for name, val in rates.items():
-        try:
-            rates[name] = float(val)
-        except (TypeError, ValueError):
-            raise ValueError(f"`{name}` must be a number, got {val!r}.") from None
-        if not np.isfinite(rates[name]):
-            raise ValueError(f"`{name}` must be finite, got {val!r}.")
-    birth_death(np.zeros(1), np.zeros(1), **rates)  # checks the rate parameters
-    prolif = _present(
-        _as_genes(proliferation_genes, _read(organism, "proliferation"), "proliferation_genes"),
-        adata.var_names,
-        "proliferation_genes",
-        organism,
-    )
-    apopt = _present(
-        _as_genes(apoptosis_genes, _read(organism, "apoptosis"), "apoptosis_genes"),
-        adata.var_names,
-        "apoptosis_genes",
-        organism,
-    )
-    if layer is not None and layer not in adata.layers:
-        keys = ", ".join(map(repr, adata.layers.keys())) or "none"
-        raise ValueError(f"`layer={layer!r}` is not in adata.layers (available: {keys}).")
-    X = adata.layers[layer] if layer is not None else adata.X
-    if X is None:
-        raise ValueError("adata.X is empty; pass `layer=` with the expression to score.")
-    if log_normalize is not None and not isinstance(log_normalize, bool):
-        raise ValueError(f"`log_normalize` must be True, False or None, got {log_normalize!r}.")
-    X = X.toarray() if sparse.issparse(X) and X.shape[1] < 1000 else X
-    if not (sparse.issparse(X) or np.issubdtype(np.asarray(X).dtype, np.number)):
-        raise ValueError("The expression matrix must be numeric.")
-    dense_sample = X.data if sparse.issparse(X) else np.asarray(X)
-    if not np.all(np.isfinite(dense_sample)):
-        raise ValueError("The expression matrix has NaN or infinite values; remove or impute them.")
-    normalize = _looks_like_counts(X) if log_normalize is None else log_normalize
-
-    # --- score on a private copy: nothing of this reaches the user's adata but the documented columns
-    work = AnnData(X=X.copy().astype(np.float32), obs=pd.DataFrame(index=adata.obs_names.copy()))
-    work.var_names = adata.var_names.copy()
-    if normalize:
-        logger.info("growth_prior: normalising to 10,000 counts per cell and log1p (on a copy)")
-        sc.pp.normalize_total(work, target_sum=1e4)
-        sc.pp.log1p(work)
-    ctrl = max(1, min(50, work.n_vars - len(prolif) - len(apopt)))
-    for genes, name in ((prolif, "p"), (apopt, "a")):
-        kwargs = {"score_name": name, "ctrl_size": ctrl, "random_state": random_state, "use_raw": False}
-        try:
-            sc.tl.score_genes(work, genes, **kwargs)
-        except RuntimeError:  # a small gene panel leaves expression bins without control genes: fewer bins
-            sc.tl.score_genes(work, genes, n_bins=max(1, work.n_vars // 10), **kwargs)
-    p = work.obs["p"].to_numpy(dtype=np.float64)
-    a = work.obs["a"].to_numpy(dtype=np.float64)
-    birth, death = birth_death(p, a, **rates)
+    X, normalize = _expression(adata, layer, log_normalize)
+    scores = _scores(adata, X, normalize, gene_sets, random_state)
+    birth, death = birth_death(scores["proliferation"], scores["apoptosis"], **rates)
     logger.info(
         "growth_prior: %d proliferation and %d apoptosis genes; growth rate %.3g .. %.3g (median %.3g)",
-        len(prolif),
-        len(apopt),
+        len(gene_sets["proliferation"]),
+        len(gene_sets["apoptosis"]),
         float((birth - death).min()),
         float((birth - death).max()),
         float(np.median(birth - death)),
@@ -307,10 +306,8 @@ def growth_prior(
     elif adata.is_view:
         logger.warning("adata is a view; making it an actual AnnData (the parent object is not modified)")
         adata._init_as_actual(adata.copy())
-    adata.obs[_keys.growth_prior_part("proliferation", key_added)] = p
-    adata.obs[_keys.growth_prior_part("apoptosis", key_added)] = a
-    adata.obs[_keys.growth_prior_part("birth", key_added)] = birth
-    adata.obs[_keys.growth_prior_part("death", key_added)] = death
+    for part, values in {**scores, "birth": birth, "death": death}.items():
+        adata.obs[_keys.growth_prior_part(part, key_added)] = values
     adata.obs[_keys.growth_prior(key_added)] = birth - death
     adata.uns[key_added] = {
         "params": {
@@ -322,7 +319,6 @@ def growth_prior(
             "custom_proliferation_genes": proliferation_genes is not None,
             "custom_apoptosis_genes": apoptosis_genes is not None,
         },
-        "proliferation_genes": np.asarray(prolif, dtype=object),
-        "apoptosis_genes": np.asarray(apopt, dtype=object),
+        **{f"{kind}_genes": np.asarray(genes, dtype=object) for kind, genes in gene_sets.items()},
     }
     return adata if copy else None
