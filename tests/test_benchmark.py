@@ -3,13 +3,12 @@
 import anndata as ad
 import numpy as np
 import pytest
+from _helpers import LOT_FIT, QUICK_FIT, Snapshot
 
 import scam
 from scam.benchmark import BASELINES, available_methods, run_lot, summarize
 from scam.core import wasserstein
 from scam.lot.baselines import entropic_ot_midpoint, ot_midpoint, unbalanced_ot_midpoint
-
-FIT = {"n_iters": 30, "hidden": (16,), "batch_size": 64}
 
 
 def test_ot_midpoint_of_two_point_masses():
@@ -66,7 +65,7 @@ def test_lot_never_sees_the_held_out_cells():
         def fit_scam(keep, variant, seed, adata=adata):
             sub = adata[keep].copy()
             sub.obs = sub.obs[["time"]]
-            return scam.tl.fit(sub, "time", random_state=seed, progress_bar=False, **{**FIT, **variant})
+            return scam.tl.fit(sub, "time", random_state=seed, **{**QUICK_FIT, **variant})
 
         out[name] = run_lot(
             get_rep(adata, "X_pca", None),
@@ -95,7 +94,7 @@ def test_leave_one_timepoint_out_table_and_uns(tmp_path):
         "stage",
         methods=["scam", "ot_midpoint", "previous", "next"],
         n_seeds=2,
-        fit_kwargs=FIT,
+        fit_kwargs=LOT_FIT,
         progress_bar=False,
         masses=[1.0, 1.5, 2.0, 3.0],
     )
@@ -120,7 +119,7 @@ def test_mass_error_uses_true_masses(method):
         "time",
         held_out=2.0,
         methods=[method],
-        fit_kwargs=FIT,
+        fit_kwargs=LOT_FIT,
         metrics=("w1",),
         masses=[1.0, 1.5, 2.0, 3.0],
         progress_bar=False,
@@ -143,10 +142,10 @@ def test_mass_error_uses_true_masses(method):
 )
 def test_lot_bad_input(kwargs, match):
     adata = _course(n=40)
-    before = set(adata.uns)
+    snap = Snapshot.of(adata)
     with pytest.raises(ValueError, match=match):
-        scam.tl.leave_one_timepoint_out(adata, "time", progress_bar=False, **{"fit_kwargs": FIT, **kwargs})
-    assert set(adata.uns) == before
+        scam.tl.leave_one_timepoint_out(adata, "time", progress_bar=False, **{"fit_kwargs": LOT_FIT, **kwargs})
+    snap.assert_unchanged(adata)
 
 
 def test_lot_needs_an_interior_time():
@@ -163,7 +162,13 @@ def test_every_method_is_listed():
 
 def test_lot_in_worker_processes_matches_one_process_and_stores_predictions():
     adata = _course(n=60)
-    kwargs = {"held_out": 1.0, "methods": ["scam", "ot_midpoint"], "n_seeds": 2, "fit_kwargs": FIT, "metrics": ("w1",)}
+    kwargs = {
+        "held_out": 1.0,
+        "methods": ["scam", "ot_midpoint"],
+        "n_seeds": 2,
+        "fit_kwargs": LOT_FIT,
+        "metrics": ("w1",),
+    }
     one = scam.tl.leave_one_timepoint_out(adata, "time", progress_bar=False, **kwargs)
     preds = adata.uns["scam_lot"]["predictions"]
     two = scam.tl.leave_one_timepoint_out(adata, "time", n_jobs=2, progress_bar=False, **kwargs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _helpers import MEDIUM_NET
 
 import scam
 from scam.datasets import gaussian_path
@@ -21,7 +22,7 @@ def test_velocity_kernel_follows_scam_velocity():
     from cellrank.kernels import VelocityKernel
 
     adata = gaussian_path(n_cells=200, times=(0.0, 1.0, 2.0), n_dims=2, mu_end=[3.0, 0.0], std_end=1.0)
-    scam.tl.fit(adata, "time", n_iters=200, hidden=(32, 32), batch_size=128, progress_bar=False)
+    scam.tl.fit(adata, "time", n_iters=200, **MEDIUM_NET)
     v = adata.obsm["scam_velocity"]
     assert np.mean(v[:, 0] > 0) > 0.95  # the fit moves cells right (truth: dx/dt = 1.5, dy/dt = 0)
     sc.pp.neighbors(adata, use_rep="X_pca", n_neighbors=15, random_state=0)

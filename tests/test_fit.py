@@ -3,13 +3,13 @@
 import anndata as ad
 import numpy as np
 import pytest
+from _helpers import LARGE_NET
 
 import scam
 from scam.core import wasserstein
 from scam.core.interpolants import OTInterpolant
 from scam.datasets import gaussian_path, gaussian_path_velocity
 
-FAST = {"hidden": (64, 64), "batch_size": 256, "progress_bar": False}
 TIMES = (0.0, 1.0, 2.0, 3.0)
 
 
@@ -20,14 +20,14 @@ def _gaussian():
 @pytest.fixture(scope="module")
 def am_fit():
     adata = _gaussian()
-    model = scam.tl.fit(adata, "time", n_iters=1500, interpolant=OTInterpolant(batch_size=1000), **FAST)
+    model = scam.tl.fit(adata, "time", n_iters=1500, interpolant=OTInterpolant(batch_size=1000), **LARGE_NET)
     return adata, model
 
 
 @pytest.fixture(scope="module")
 def eam_fit():
     adata = _gaussian()
-    model = scam.tl.fit(adata, "time", sigma=1.0, n_iters=1500, interpolant=OTInterpolant(batch_size=1000), **FAST)
+    model = scam.tl.fit(adata, "time", sigma=1.0, n_iters=1500, interpolant=OTInterpolant(batch_size=1000), **LARGE_NET)
     return adata, model
 
 
@@ -98,7 +98,7 @@ def test_pure_growth_is_recovered():
     c, times = 0.5, (0.0, 1.0, 2.0)
     adata = gaussian_path(n_cells=800, times=times, n_dims=2, mu_start=0.0, mu_end=0.0, std_start=1.0, std_end=1.0)
     masses = {t: float(np.exp(c * t)) for t in times}
-    model = scam.tl.fit(adata, "time", lam=1.0, masses=masses, n_iters=1500, **FAST)
+    model = scam.tl.fit(adata, "time", lam=1.0, masses=masses, n_iters=1500, **LARGE_NET)
     growth = adata.obs["scam_growth"].to_numpy()
     assert growth.mean() == pytest.approx(c, rel=0.1)
     assert np.abs(growth - c).mean() < 0.1
@@ -113,7 +113,7 @@ def test_pure_growth_is_recovered():
     np.testing.assert_allclose(adata.uns["scam"]["masses"], [1.0, np.exp(c), np.exp(2 * c)], rtol=1e-6)
     # without growth the masses are ignored (with a warning) and the growth is zero
     with pytest.warns(UserWarning, match="lam > 0"):
-        scam.tl.fit(adata, "time", lam=0.0, masses=masses, n_iters=5, key_added="nogrowth", **FAST)
+        scam.tl.fit(adata, "time", lam=0.0, masses=masses, n_iters=5, key_added="nogrowth", **LARGE_NET)
     assert np.all(adata.obs["nogrowth_growth"] == 0)
 
 
@@ -142,8 +142,8 @@ def test_rescaled_data_give_rescaled_velocities():
     other = base.copy()
     other.obsm["X_pca"] = 2 * base.obsm["X_pca"]
     other.obs["time"] = 7 * base.obs["time"]
-    m1 = scam.tl.fit(base, "time", n_iters=30, **FAST)
-    m2 = scam.tl.fit(other, "time", n_iters=30, **FAST)
+    m1 = scam.tl.fit(base, "time", n_iters=30, **LARGE_NET)
+    m2 = scam.tl.fit(other, "time", n_iters=30, **LARGE_NET)
     np.testing.assert_allclose(other.obsm["scam_velocity"], base.obsm["scam_velocity"] * 2 / 7, rtol=1e-3, atol=1e-5)
     x = base.obsm["X_pca"][:10]
     np.testing.assert_allclose(m2.simulate(2 * x, 0, 7), 2 * m1.simulate(x, 0, 1), rtol=1e-3, atol=1e-4)
@@ -151,9 +151,9 @@ def test_rescaled_data_give_rescaled_velocities():
 
 def test_same_seed_same_result_other_seed_differs():
     a, b, c = (gaussian_path(n_cells=100, times=(0.0, 1.0, 2.0), n_dims=2) for _ in range(3))
-    scam.tl.fit(a, "time", n_iters=40, random_state=1, **FAST)
-    scam.tl.fit(b, "time", n_iters=40, random_state=1, **FAST)
-    scam.tl.fit(c, "time", n_iters=40, random_state=2, **FAST)
+    scam.tl.fit(a, "time", n_iters=40, random_state=1, **LARGE_NET)
+    scam.tl.fit(b, "time", n_iters=40, random_state=1, **LARGE_NET)
+    scam.tl.fit(c, "time", n_iters=40, random_state=2, **LARGE_NET)
     np.testing.assert_array_equal(a.obsm["scam_velocity"], b.obsm["scam_velocity"])
     np.testing.assert_array_equal(a.obs["scam_potential"], b.obs["scam_potential"])
     assert not np.array_equal(a.obsm["scam_velocity"], c.obsm["scam_velocity"])
@@ -163,14 +163,14 @@ def test_same_seed_same_result_other_seed_differs():
 def test_spline_curvature_is_recorded(tmp_path):
     # the default bend, and the one "auto" picks, are in the params and the saved model
     a = gaussian_path(n_cells=100, times=(0.0, 1.0, 2.0, 3.0), n_dims=2)
-    model = scam.tl.fit(a, "time", n_iters=20, **FAST)
+    model = scam.tl.fit(a, "time", n_iters=20, **LARGE_NET)
     assert a.uns["scam"]["params"]["spline_curvature"] == 0.5 == model.metadata["spline_curvature"]
     auto = scam.core.SplineInterpolant(curvature="auto")
-    model = scam.tl.fit(a, "time", n_iters=20, interpolant=auto, **FAST)
+    model = scam.tl.fit(a, "time", n_iters=20, interpolant=auto, **LARGE_NET)
     assert a.uns["scam"]["params"]["spline_curvature"] == auto.curvature_ in (0.0, 0.25, 0.5, 0.75, 1.0)
     model.save(tmp_path / "m")
     assert scam.ActionModel.load(tmp_path / "m").metadata["spline_curvature"] == auto.curvature_
-    scam.tl.fit(a, "time", n_iters=20, interpolant="ot", **FAST)
+    scam.tl.fit(a, "time", n_iters=20, interpolant="ot", **LARGE_NET)
     assert "spline_curvature" not in a.uns["scam"]["params"]
 
 
@@ -218,10 +218,10 @@ def test_fit_returns_the_model_and_has_no_copy_argument():
     # fit returns the model (as scvi-tools models do); to keep adata unchanged, fit a copy
     adata = gaussian_path(n_cells=60, times=(0.0, 1.0), n_dims=2)
     with pytest.raises(TypeError, match="copy"):
-        scam.tl.fit(adata, "time", n_iters=5, copy=True, **FAST)
+        scam.tl.fit(adata, "time", n_iters=5, copy=True, **LARGE_NET)
     assert "scam_velocity" not in adata.obsm and "scam" not in adata.uns
     out = adata.copy()
-    model = scam.tl.fit(out, "time", n_iters=5, **FAST)
+    model = scam.tl.fit(out, "time", n_iters=5, **LARGE_NET)
     assert isinstance(model, scam.ActionModel)
     assert "scam_velocity" in out.obsm and "scam_velocity" not in adata.obsm and "scam" not in adata.uns
 
@@ -234,7 +234,7 @@ def test_key_added_and_categorical_time():
         .astype(__import__("pandas").CategoricalDtype(["early", "mid", "late"], ordered=True))
     )
     adata.obsm["X_pca"] = np.c_[adata.obsm["X_pca"], np.zeros(adata.n_obs)]
-    model = scam.tl.fit(adata, "stage", n_dims=3, n_iters=5, key_added="am", **FAST)
+    model = scam.tl.fit(adata, "stage", n_dims=3, n_iters=5, key_added="am", **LARGE_NET)
     assert adata.obsm["am_velocity"].shape == (adata.n_obs, 4)
     assert np.all(adata.obsm["am_velocity"][:, 3] == 0)  # beyond n_dims: not modelled
     assert list(adata.uns["am"]["time"]["labels"]) == ["early", "mid", "late"]
@@ -245,7 +245,9 @@ def test_key_added_and_categorical_time():
 @pytest.mark.parametrize("interpolant", ["independent", "sb", "unbalanced", "spline"])
 def test_every_interpolant_fits(interpolant):
     adata = gaussian_path(n_cells=80, times=(0.0, 1.0, 2.0), n_dims=2)
-    model = scam.tl.fit(adata, "time", interpolant=interpolant, sigma=0.3, lam=0.5, masses="counts", n_iters=10, **FAST)
+    model = scam.tl.fit(
+        adata, "time", interpolant=interpolant, sigma=0.3, lam=0.5, masses="counts", n_iters=10, **LARGE_NET
+    )
     assert np.all(np.isfinite(adata.obsm["scam_velocity"]))
     assert adata.uns["scam"]["params"]["interpolant"] == interpolant
     assert model.sigma == 0.3 and model.lam == 0.5

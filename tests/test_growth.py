@@ -7,13 +7,14 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import QUIET, Snapshot
 
 import scam
 from scam import ActionModel
 from scam._validation import TimeInfo, masses_from_growth
 
 #: Small, fast fits on the 2-D latent state of the branching simulation.
-FAST = {"n_iters": 400, "hidden": (32, 32), "batch_size": 256, "progress_bar": False, "use_rep": "X_latent"}
+FAST = {"n_iters": 400, "hidden": (32, 32), "batch_size": 256, "use_rep": "X_latent", **QUIET}
 
 
 @pytest.fixture(scope="module")
@@ -26,16 +27,6 @@ def sim():
 @pytest.fixture(scope="module")
 def small():
     return scam.datasets.branching(n_cells=20, random_state=0, n_genes=60)
-
-
-def _snapshot(adata):
-    return adata.obs.copy(), sorted(adata.uns.keys()), sorted(adata.obsm.keys())
-
-
-def _assert_unchanged(adata, snap):
-    pd.testing.assert_frame_equal(adata.obs, snap[0])
-    assert sorted(adata.uns.keys()) == snap[1]
-    assert sorted(adata.obsm.keys()) == snap[2]
 
 
 # --------------------------------------------------------------------------------------------
@@ -95,10 +86,10 @@ def test_growth_prior_copy_and_mouse():
 )
 def test_growth_prior_bad_inputs(small, kwargs, match):
     adata = small.copy()
-    snap = _snapshot(adata)
+    snap = Snapshot.of(adata)
     with pytest.raises(ValueError, match=match):
         scam.pp.growth_prior(adata, **kwargs)
-    _assert_unchanged(adata, snap)
+    snap.assert_unchanged(adata)
 
 
 def test_growth_prior_needs_symbols():
@@ -223,13 +214,13 @@ def test_free_growth_model_save_load(free_fit, tmp_path):
 )
 def test_fit_growth_bad_inputs(sim, kwargs, match):
     adata = sim.copy()
-    snap = _snapshot(adata)
+    snap = Snapshot.of(adata)
     if match is None:
         scam.tl.fit(adata, "day", **{**FAST, "n_iters": 5}, **kwargs)
         return
     with pytest.raises(ValueError, match=match):
         scam.tl.fit(adata, "day", **{**FAST, "n_iters": 5}, **kwargs)
-    _assert_unchanged(adata, snap)
+    snap.assert_unchanged(adata)
 
 
 def test_free_growth_warns_on_a_uniform_path(sim):

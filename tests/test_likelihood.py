@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _helpers import LARGE_NET
 from scipy.stats import multivariate_normal
 from torch import nn
 
@@ -122,10 +123,8 @@ def test_fitted_model_matches_closed_form():
         adata,
         "time",
         n_iters=600,
-        hidden=(64, 64),
-        batch_size=256,
         interpolant=OTInterpolant(batch_size=1000),
-        progress_bar=False,
+        **LARGE_NET,
     )
     X = MU1 + S1 * np.random.default_rng(4).normal(size=(500, 2))
     base = multivariate_normal(MU0, S0**2 * np.eye(2)).logpdf

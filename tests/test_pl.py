@@ -1,7 +1,5 @@
 """scam.pl plots and scam.tl.velocity_embedding: what is drawn, projections against closed forms, bad inputs."""
 
-import copy
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -10,6 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from _helpers import MEDIUM_NET, Snapshot  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.quiver import Quiver  # noqa: E402
@@ -18,7 +17,6 @@ import scam  # noqa: E402
 from scam.datasets import gaussian_path  # noqa: E402
 from scam.pl._velocity import grid_velocity  # noqa: E402
 
-FAST = {"hidden": (32, 32), "batch_size": 128, "n_iters": 100, "progress_bar": False}
 A = np.array([[1.0, 0.5], [-0.3, 2.0], [0.7, -1.2]])  # a linear embedding of the 3-D representation
 N_PATHS, N_STEPS = 12, 10
 
@@ -27,7 +25,7 @@ N_PATHS, N_STEPS = 12, 10
 def fitted():
     """A tiny fit with growth (λ > 0), trajectories, a linear and a non-linear 2-D embedding."""
     adata = gaussian_path(n_cells=120, times=(0.0, 1.0, 2.0), n_dims=3, random_state=0)
-    model = scam.tl.fit(adata, "time", lam=0.5, **FAST)
+    model = scam.tl.fit(adata, "time", lam=0.5, n_iters=100, **MEDIUM_NET)
     scam.tl.trajectories(adata, model, n_cells=N_PATHS, n_steps=N_STEPS)
     adata.obsm["X_lin"] = adata.obsm["X_pca"] @ A
     adata.obsm["X_umap"] = np.tanh(adata.obsm["X_pca"][:, :2])  # non-linear, with a known Jacobian
@@ -43,15 +41,6 @@ def adata(fitted):
 def _close_figures():
     yield
     plt.close("all")
-
-
-def _snapshot(adata):
-    return (
-        list(adata.obsm.keys()),
-        list(adata.obs.columns),
-        {k: sorted(v) if isinstance(v, dict) else None for k, v in adata.uns.items()},
-        list(adata.uns.keys()),
-    )
 
 
 def _paths(ax):
@@ -170,9 +159,10 @@ def test_velocity_embedding_nonlinear_matches_jacobian(adata):
 
 
 def test_velocity_embedding_copy_and_h5ad(adata, tmp_path):
-    before = _snapshot(adata)
+    snap = Snapshot.of(adata)
     out = scam.tl.velocity_embedding(adata, basis="lin", copy=True)
-    assert _snapshot(adata) == before and "scam_velocity_lin" in out.obsm
+    snap.assert_unchanged(adata)
+    assert "scam_velocity_lin" in out.obsm
     out.write_h5ad(tmp_path / "a.h5ad")
 
 
@@ -337,36 +327,40 @@ def test_interpolation_after_lot():
     ],
 )
 def test_bad_inputs_raise_and_leave_adata_unchanged(adata, call, match):
-    before = _snapshot(adata)
+    snap = Snapshot.of(adata)
     with pytest.raises(ValueError, match=match):
         call(adata)
-    assert _snapshot(adata) == before
+    snap.assert_unchanged(adata)
 
 
 def test_missing_results_name_the_step(adata):
     del adata.uns["scam"]["trajectories"]
-    before = _snapshot(adata)
+    snap = Snapshot.of(adata)
     with pytest.raises(ValueError, match=r"run `scam.tl.trajectories"):
         scam.pl.trajectories(adata, basis="pca")
+    snap.assert_unchanged(adata)
     del adata.obs["scam_growth"]
+    snap = Snapshot.of(adata)
     with pytest.raises(ValueError, match=r"adata.obs\['scam_growth'\] is missing"):
         scam.pl.growth(adata, basis="pca")
+    snap.assert_unchanged(adata)
     del adata.obsm["scam_velocity"]
+    snap = Snapshot.of(adata)
     with pytest.raises(ValueError, match=r"adata.obsm\['scam_velocity'\] is missing"):
         scam.pl.velocity(adata, basis="pca")
-    assert set(_snapshot(adata)[2]["scam"]) == set(before[2]["scam"])
+    snap.assert_unchanged(adata)
 
 
 def test_interpolation_bad_choices(adata):
     _lot_uns(adata)
-    before = copy.deepcopy(_snapshot(adata))
+    snap = Snapshot.of(adata)
     with pytest.raises(ValueError, match="choose one of"):
         scam.pl.interpolation(adata, method="otcfm")
     with pytest.raises(ValueError, match="choose one of"):
         scam.pl.interpolation(adata, held_out="7")
     with pytest.raises(ValueError, match="Basis"):
         scam.pl.interpolation(adata, basis="umap3d")
-    assert _snapshot(adata) == before
+    snap.assert_unchanged(adata)
 
 
 def test_named_time_points_label_the_time_colourbars(adata):

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _helpers import LARGE_NET, QUIET, Snapshot
 from scipy import sparse
 from torch import nn
 
@@ -98,29 +99,6 @@ def two_branches(seed=0, *, genes=False) -> ad.AnnData:
     return adata
 
 
-def snapshot(adata):
-    return {
-        "obs": adata.obs.copy(),
-        "obsm": {k: np.array(v, copy=True) for k, v in adata.obsm.items()},
-        "uns": sorted(adata.uns.keys()),
-        "layers": sorted(adata.layers.keys()),
-        "varm": sorted(adata.varm.keys()),
-        "X": None if adata.X is None else np.array(adata.X, copy=True),
-    }
-
-
-def assert_unchanged(adata, snap):
-    pd.testing.assert_frame_equal(adata.obs, snap["obs"])
-    assert sorted(adata.obsm.keys()) == sorted(snap["obsm"].keys())
-    for k, v in snap["obsm"].items():
-        np.testing.assert_array_equal(adata.obsm[k], v)
-    assert sorted(adata.uns.keys()) == snap["uns"]
-    assert sorted(adata.layers.keys()) == snap["layers"]
-    assert sorted(adata.varm.keys()) == snap["varm"]
-    if snap["X"] is not None:
-        np.testing.assert_array_equal(adata.X, snap["X"])
-
-
 # ---------------------------------------------------------------------------------------------- fate
 def test_fate_recovers_true_branches(tmp_path):
     adata = two_branches()
@@ -143,9 +121,9 @@ def test_fate_recovers_true_branches(tmp_path):
 
 def test_fate_by_label_copy_and_key():
     adata = two_branches()
-    snap = snapshot(adata)
+    snap = Snapshot.of(adata)
     out = scam.tl.fate(adata, known_model(), source="0", target="1", groupby="cell_type", key_added="k", copy=True)
-    assert_unchanged(adata, snap)
+    snap.assert_unchanged(adata)
     assert "k_fate" in out.obsm and "k_fate" in out.uns
 
 
@@ -211,7 +189,7 @@ def test_transition_mass_multiplier_matches_closed_form():
 def test_fate_on_a_fitted_model():
     """End to end: fit on the two-branch snapshots, fates agree with the true branches."""
     adata = two_branches()
-    model = scam.tl.fit(adata, "time", n_iters=300, hidden=(64, 64), batch_size=256, progress_bar=False)
+    model = scam.tl.fit(adata, "time", n_iters=300, **LARGE_NET)
     scam.tl.fate(adata, model, source=0.0, target=1.0, groupby="cell_type")
     src = adata.obs["time"].to_numpy() == 0
     probs = adata.obsm["scam_fate"][src]
@@ -244,7 +222,7 @@ def test_gene_velocity_with_scanpy_pca_and_fit(tmp_path):
     rng = np.random.default_rng(3)
     adata.X = adata.X + 0.01 * rng.normal(size=adata.shape)
     sc.pp.pca(adata, n_comps=3, mask_var="highly_variable")
-    model = scam.tl.fit(adata, "time", n_iters=20, hidden=(16,), progress_bar=False)
+    model = scam.tl.fit(adata, "time", n_iters=20, hidden=(16,), **QUIET)
     scam.tl.gene_velocity(adata, model)
     expected = adata.obsm["scam_velocity"] @ adata.varm["PCs"].T
     np.testing.assert_allclose(adata.layers["scam_velocity"], expected, rtol=1e-5, atol=1e-6)
@@ -416,10 +394,10 @@ BAD = _bad_cases()
 def test_bad_inputs_raise_and_leave_adata_unchanged(case):
     make, call, match = BAD[case]
     adata = make()
-    snap = snapshot(adata)
+    snap = Snapshot.of(adata)
     with pytest.raises((ValueError, TypeError), match=match):
         call(adata)
-    assert_unchanged(adata, snap)
+    snap.assert_unchanged(adata)
 
 
 # ---------------------------------------------------------------------------------------------- plots
@@ -508,10 +486,10 @@ def test_pl_gene_trends_draws_lines_and_bands():
 )
 def test_plots_without_results_name_the_missing_step(plot, match):
     adata = two_branches()
-    snap = snapshot(adata)
+    snap = Snapshot.of(adata)
     with pytest.raises(ValueError, match=match):
         plot(adata)
-    assert_unchanged(adata, snap)
+    snap.assert_unchanged(adata)
 
 
 def test_plot_bad_arguments():
@@ -544,9 +522,7 @@ def branching_fit():
     sc.pp.log1p(adata)
     sc.pp.pca(adata, n_comps=10)
     masses = dict(zip(gt["times"].tolist(), gt["masses"].tolist(), strict=True))
-    model = scam.tl.fit(
-        adata, "day", n_dims=5, lam=5.0, masses=masses, n_iters=800, hidden=(64, 64), batch_size=256, progress_bar=False
-    )
+    model = scam.tl.fit(adata, "day", n_dims=5, lam=5.0, masses=masses, n_iters=800, **LARGE_NET)
     return adata, model
 
 

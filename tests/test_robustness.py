@@ -9,51 +9,16 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import QUICK_FIT, Snapshot, small_path
 
 import scam
 
-
-class Snapshot:
-    """Deep copy of what a call may not change (obs, obsm, uns at any depth, X, layers, view status)."""
-
-    def __init__(self, adata: ad.AnnData):
-        self.adata = adata.copy()
-        self.is_view = adata.is_view
-
-    @classmethod
-    def of(cls, adata: ad.AnnData) -> Snapshot:
-        return cls(adata)
-
-    def assert_unchanged(self, adata: ad.AnnData) -> None:
-        before = self.adata
-        pd.testing.assert_frame_equal(adata.obs, before.obs)
-        assert sorted(adata.obsm) == sorted(before.obsm)
-        for k in before.obsm:
-            np.testing.assert_array_equal(np.asarray(adata.obsm[k]), np.asarray(before.obsm[k]))
-        _assert_same(dict(adata.uns), dict(before.uns))
-        np.testing.assert_array_equal(np.asarray(adata.X), np.asarray(before.X))
-        assert sorted(adata.layers) == sorted(before.layers)
-        assert adata.is_view == self.is_view
-
-
-def _assert_same(a, b, where="uns") -> None:
-    if isinstance(b, dict):
-        assert isinstance(a, dict) and sorted(a) == sorted(b), f"{where}: keys {sorted(a)} != {sorted(b)}"
-        for k in b:
-            _assert_same(a[k], b[k], f"{where}[{k!r}]")
-    elif isinstance(b, pd.DataFrame):
-        pd.testing.assert_frame_equal(a, b)
-    else:
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=where)
-
-
-FAST = {"n_iters": 30, "hidden": (16,), "batch_size": 64, "progress_bar": False}
 LABELS = {0.0: "D2", 1.0: "D10", 2.0: "D11"}
 
 
 def make_named() -> ad.AnnData:
     """180 cells at times 'D2' < 'D10' < 'D11' (an ordered categorical: not alphabetical), 2 dims, a cell type."""
-    adata = scam.datasets.gaussian_path(n_cells=60, times=(0, 1, 2), n_dims=2)
+    adata = small_path()
     adata.obs["time"] = pd.Categorical(adata.obs["time"].map(LABELS), categories=list(LABELS.values()), ordered=True)
     adata.obs["ct"] = np.where(adata.obsm["X_pca"][:, 1] > 0, "up", "down")
     return adata
@@ -62,7 +27,7 @@ def make_named() -> ad.AnnData:
 @pytest.fixture(scope="module")
 def named() -> tuple[scam.ActionModel, ad.AnnData]:
     adata = make_named()
-    model = scam.tl.fit(adata, **FAST)
+    model = scam.tl.fit(adata, **QUICK_FIT)
     return model, adata
 
 
@@ -159,7 +124,7 @@ def test_fit_bad_keys(kwargs, match):
     adata = make_named()
     snap = Snapshot.of(adata)
     with pytest.raises(ValueError, match=match):
-        scam.tl.fit(adata, **{**FAST, "n_iters": 2, **kwargs})
+        scam.tl.fit(adata, **{**QUICK_FIT, "n_iters": 2, **kwargs})
     snap.assert_unchanged(adata)
 
 
@@ -245,7 +210,7 @@ def test_lot_takes_one_method_and_metric_as_a_string():
 
 def test_lot_time_labels_with_a_slash_survive_h5ad(tmp_path):
     # dates as labels ("13/05"): h5ad would nest a '/' key, so predictions are keyed "13_05"
-    adata = scam.datasets.gaussian_path(n_cells=60, times=(0.0, 1.0, 2.0), n_dims=2)
+    adata = small_path()
     order = ["12/05", "13/05", "14/05"]
     dates = adata.obs["time"].map(dict(zip((0.0, 1.0, 2.0), order, strict=True)))
     adata.obs["date"] = pd.Categorical(dates, order, ordered=True)
