@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -9,6 +10,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 from scipy import sparse
+
+logger = logging.getLogger("scam")
 
 #: Fewer cells than this at one time point cannot describe a distribution.
 MIN_CELLS_PER_TIME = 10
@@ -326,3 +329,18 @@ def masses_from_growth(rates: np.ndarray, time: TimeInfo) -> np.ndarray:
             f"The growth prior gives non-finite masses {m.tolist()}; check its rates (per unit of the time column)."
         )
     return m
+
+
+def writable(adata: AnnData, copy: bool) -> AnnData:
+    """The AnnData to write results into: a copy with ``copy``, else ``adata`` itself.
+
+    A view (``adata[mask]``) is made an actual AnnData in place first, with a logged warning:
+    writing into a view would otherwise reach the parent's nested ``uns`` dicts. The parent is
+    not modified. Every function of scam that writes into ``adata`` goes through here.
+    """
+    if copy:
+        return adata.copy()
+    if adata.is_view:
+        logger.warning("adata is a view; making it an actual AnnData (the parent object is not modified)")
+        adata._init_as_actual(adata.copy())
+    return adata

@@ -25,7 +25,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from .. import _keys
-from .._validation import check_adata, check_key_added, check_positive, check_seed
+from .._validation import check_adata, check_key_added, check_positive, check_seed, writable
 
 logger = logging.getLogger("scam")
 
@@ -301,11 +301,7 @@ def growth_prior(
         float(np.median(birth - death)),
     )
 
-    if copy:
-        adata = adata.copy()
-    elif adata.is_view:
-        logger.warning("adata is a view; making it an actual AnnData (the parent object is not modified)")
-        adata._init_as_actual(adata.copy())
+    adata = writable(adata, copy)
     for part, values in {**scores, "birth": birth, "death": death}.items():
         adata.obs[_keys.growth_prior_part(part, key_added)] = values
     adata.obs[_keys.growth_prior(key_added)] = birth - death

@@ -8,8 +8,8 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _keys
-from .._validation import check_adata, check_positive_int, get_rep
-from ._utils import basis_name, embedding_coords, fit_uns, is_exact, resolve_basis, writable
+from .._validation import check_adata, check_positive_int, get_rep, writable
+from ._utils import basis_name, embedding_coords, fit_uns, is_exact, resolve_basis
 
 logger = logging.getLogger("scam")
 

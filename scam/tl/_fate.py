@@ -10,9 +10,9 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import _keys
-from .._validation import check_key_added, check_positive_int, check_seed, get_rep
+from .._validation import check_key_added, check_positive_int, check_seed, get_rep, writable
 from ..model import ActionModel
-from ._utils import cells_at, check_stochastic, group_labels, knn_votes, model_inputs, model_time, time_pair, writable
+from ._utils import cells_at, check_stochastic, group_labels, knn_votes, model_inputs, model_time, time_pair
 
 logger = logging.getLogger("scam")
 

@@ -20,6 +20,7 @@ from .._validation import (
     get_rep,
     get_time,
     masses_from_growth,
+    writable,
 )
 from ..core.interpolants import Interpolant
 from ..model import ActionModel
@@ -241,9 +242,7 @@ def fit(
     }
 
     # --- write
-    if adata.is_view:
-        logger.warning("adata is a view; making it an actual AnnData (the parent object is not modified)")
-        adata._init_as_actual(adata.copy())
+    adata = writable(adata, False)
     adata.obsm[_keys.velocity(key_added)] = velocity
     adata.obs[_keys.potential(key_added)] = potential
     adata.obs[_keys.growth(key_added)] = growth_rate

@@ -13,7 +13,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from .. import _keys
-from .._validation import check_key, check_key_added, check_positive_int, check_seed, get_rep
+from .._validation import check_key, check_key_added, check_positive_int, check_seed, get_rep, writable
 from ..model import ActionModel
 from ._utils import (
     cells_at,
@@ -24,7 +24,6 @@ from ._utils import (
     model_inputs,
     model_time,
     time_pair,
-    writable,
 )
 
 logger = logging.getLogger("scam")

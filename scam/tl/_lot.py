@@ -20,6 +20,7 @@ from .._validation import (
 )
 from ..lot import ScamFitter, run_lot
 from ..trainer import FIT_ARGS, FitConfig
+from ._utils import time_index
 
 logger = logging.getLogger("scam")
 
@@ -33,17 +34,16 @@ def _held_out_indices(held_out, time) -> list[int]:
     items = [held_out] if isinstance(held_out, (str, int, float, np.number)) else list(held_out)
     out = []
     for item in items:
-        matches = [
-            k
-            for k in interior
-            if item == time.labels[k] or (not isinstance(item, str) and np.isclose(float(item), time.values[k]))
-        ]
-        if not matches:
+        try:
+            k = time_index(time, item, "held_out")
+        except ValueError:
+            k = None
+        if k not in interior:
             raise ValueError(
                 f"`held_out={item!r}` is not an interior time point; choose from "
                 f"{[time.labels[k] for k in interior]} (the first and last cannot be held out)."
             )
-        out.append(matches[0])
+        out.append(k)
     return out
 
 

@@ -8,9 +8,9 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _keys
-from .._validation import check_adata, check_key_added, check_positive_int, check_seed, get_rep
+from .._validation import check_adata, check_key_added, check_positive_int, check_seed, get_rep, writable
 from ..model import ActionModel
-from ._utils import cells_at, check_model, check_stochastic, draw_cells, model_time, time_value, writable
+from ._utils import cells_at, check_model, check_stochastic, draw_cells, model_time, time_value
 
 logger = logging.getLogger("scam")
 

@@ -1,6 +1,7 @@
 """Helpers shared by the tools that read a fitted model out (``scam.tl``) and by the plots (``scam.pl``).
 
-Model and key checks, time points, cell groups, kNN votes, embeddings, and making ``adata`` writable.
+Model and key checks, time points, cell groups, kNN votes and embeddings (:func:`scam._validation.writable`
+makes ``adata`` writable).
 """
 
 from __future__ import annotations
@@ -15,22 +16,6 @@ from .._validation import TimeInfo, align_time, check_adata, check_key, class_or
 from ..model import ActionModel
 
 logger = logging.getLogger("scam")
-
-
-# ---------------------------------------------------------------------------------------------- writing
-def writable(adata: AnnData, copy: bool) -> AnnData:
-    """The AnnData to write results into: a copy with ``copy``, else ``adata`` itself.
-
-    A view (``adata[mask]``) is made an actual AnnData in place first, with a logged warning:
-    writing into a view would otherwise reach the parent's nested ``uns`` dicts. The parent is
-    not modified.
-    """
-    if copy:
-        return adata.copy()
-    if adata.is_view:
-        logger.warning("adata is a view; making it an actual AnnData (the parent object is not modified)")
-        adata._init_as_actual(adata.copy())
-    return adata
 
 
 # ---------------------------------------------------------------------------------------------- model and keys
