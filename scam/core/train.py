@@ -148,6 +148,43 @@ def validation_w1(
     return float(np.mean(values)) if values else float("nan")
 
 
+def _step_loss(net, interpolant, marginals, times, masses, config, generator, *, growth_net, prior):
+    """The loss of one optimisation step (a fresh minibatch of the path), and its statistics."""
+    t_start, t_end = float(times[0]), float(times[-1])
+    path = interpolant.sample(config.batch_size, generator=generator)
+    x_start = x_end = None
+    if config.estimator == "boundary":
+        x_first, x_last = marginals[0], marginals[-1]
+        ia = torch.randint(0, len(x_first), (config.batch_size,), generator=generator).to(x_first.device)
+        ib = torch.randint(0, len(x_last), (config.batch_size,), generator=generator).to(x_last.device)
+        x_start, x_end = x_first[ia], x_last[ib]
+    loss, stats = action_matching_loss(
+        net,
+        path,
+        x_start,
+        x_end,
+        m_start=masses[0],
+        m_end=masses[-1],
+        t_start=t_start,
+        t_end=t_end,
+        sigma=config.sigma,
+        lam=config.lam,
+        estimator=config.estimator,
+        laplacian_method=config.laplacian,
+        generator=generator,
+        growth_net=growth_net,
+    )
+    if config.growth_penalty > 0:
+        ip = torch.randint(0, len(prior[0]), (config.batch_size,), generator=generator).to(prior[0].device)
+        penalty = growth_prior_penalty(
+            net, prior[0][ip], prior[1][ip], prior[2][ip], lam=config.lam, growth_net=growth_net
+        )
+        loss = loss + config.growth_penalty * penalty
+        stats["growth_penalty"] = float(penalty.detach())
+        stats["loss"] = float(loss.detach())
+    return loss, stats
+
+
 def train_action(
     net: nn.Module,
     interpolant: Interpolant,
@@ -201,8 +238,6 @@ def train_action(
     """
     config = config or TrainConfig()
     masses = [1.0] * len(marginals) if masses is None else [float(m) for m in masses]
-    t_start, t_end = float(times[0]), float(times[-1])
-    x_first, x_last = marginals[0], marginals[-1]
     check_growth(lam=config.lam, free=growth_net is not None, growth_penalty=config.growth_penalty)
     if config.growth_penalty > 0 and prior is None:
         raise ValueError("`growth_penalty > 0` needs a growth prior; run `scam.pp.growth_prior(adata)` first.")
@@ -239,36 +274,9 @@ def train_action(
     i = -1
     try:
         for i in bar:
-            path = interpolant.sample(config.batch_size, generator=generator)
-            x_start = x_end = None
-            if config.estimator == "boundary":
-                ia = torch.randint(0, len(x_first), (config.batch_size,), generator=generator).to(x_first.device)
-                ib = torch.randint(0, len(x_last), (config.batch_size,), generator=generator).to(x_last.device)
-                x_start, x_end = x_first[ia], x_last[ib]
-            loss, stats = action_matching_loss(
-                net,
-                path,
-                x_start,
-                x_end,
-                m_start=masses[0],
-                m_end=masses[-1],
-                t_start=t_start,
-                t_end=t_end,
-                sigma=config.sigma,
-                lam=config.lam,
-                estimator=config.estimator,
-                laplacian_method=config.laplacian,
-                generator=generator,
-                growth_net=growth_net,
+            loss, stats = _step_loss(
+                net, interpolant, marginals, times, masses, config, generator, growth_net=growth_net, prior=prior
             )
-            if config.growth_penalty > 0:
-                ip = torch.randint(0, len(prior[0]), (config.batch_size,), generator=generator).to(prior[0].device)
-                penalty = growth_prior_penalty(
-                    net, prior[0][ip], prior[1][ip], prior[2][ip], lam=config.lam, growth_net=growth_net
-                )
-                loss = loss + config.growth_penalty * penalty
-                stats["growth_penalty"] = float(penalty.detach())
-                stats["loss"] = float(loss.detach())
             if not math.isfinite(stats["loss"]):
                 raise FloatingPointError(
                     f"Training diverged at iteration {i}: the loss is {stats['loss']}. Lower the learning rate "

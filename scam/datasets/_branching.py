@@ -200,6 +200,8 @@ def branching(
     >>> adata.uns["ground_truth"]["masses"].round(2)  # doctest: +SKIP
     array([1.  , 1.42, 2.09, 2.83, 4.03])
     """
+    # One simulation read top to bottom (latent SDE, sampling per day, counts, PCA, truth): each step
+    # feeds the next, so the function stays whole rather than being cut into single-use pieces.
     t = _as_times(times)
     if t[0] < 0:
         raise ValueError(f"`times` must be >= 0 (days since the start of the simulation), got {t.tolist()}.")

@@ -201,45 +201,19 @@ def fit(
     potential, v, growth_rate, weight, learned_mass = _readouts(model, X, time)
     velocity = np.zeros(adata.obsm[use_rep].shape, dtype=np.float32)
     velocity[:, : model.n_dims] = v
-    history = {k: np.asarray(v, dtype=np.float64) for k, v in result.history.items()}
-    params = {
-        "growth": config.growth,
-        "growth_penalty": config.growth_penalty,
-        "sigma": config.sigma,
-        "lam": config.lam,
-        "n_iters": config.n_iters,
-        "batch_size": config.batch_size,
-        "hidden": config.hidden,
-        "lr": config.lr,
-        "random_state": config.random_state,
-        "time_key": time.key,
-        "use_rep": use_rep,
-        "n_dims": model.n_dims,
-        "interpolant": interpolant if isinstance(interpolant, str) else type(interpolant).__name__,
-        "validation": validation,
-        "device": str(config.device),
-        "masses": "none" if masses is None else str(masses),
-        "growth_prior_key": growth_prior_key,
-        "diffusion": model.diffusion,
-    }
-    if model.metadata.get("spline_curvature") is not None:
-        params["spline_curvature"] = float(model.metadata["spline_curvature"])
-    uns = {
-        "params": params,
-        "history": history,
-        "time": {"key": time.key, "labels": np.asarray(time.labels), "values": time.values},
-        "masses": mass,
-        _keys.learned_masses(): learned_mass,
-        "scaling": model.units.to_dict(),
-        "training": {
-            "seconds": train_seconds,
-            "loop_seconds": result.seconds,
-            "n_steps": result.n_steps,
-            "best_iteration": int(result.best_iteration),
-            "interrupted": bool(result.interrupted),
-            "val_w1": float(np.nanmin(history["val_w1"])) if len(history["val_w1"]) else float("nan"),
-        },
-    }
+    uns = _record(
+        config,
+        model,
+        result,
+        time,
+        mass,
+        learned_mass,
+        train_seconds,
+        use_rep=use_rep,
+        interpolant=interpolant,
+        masses=masses,
+        growth_prior_key=growth_prior_key,
+    )
 
     # --- write
     adata = writable(adata, False)
@@ -275,3 +249,49 @@ def _readouts(model: ActionModel, X: np.ndarray, time: TimeInfo):
     for k in range(time.n_times - 1):
         learned_mass[k + 1] = learned_mass[k] * float(np.mean(weight[time.codes == k]))
     return potential, velocity, growth, weight, learned_mass
+
+
+def _record(
+    config, model, result, time, mass, learned_mass, train_seconds, *, use_rep, interpolant, masses, growth_prior_key
+):
+    """``uns[key_added]``: parameters, history, time mapping, masses and training facts (h5ad-serialisable)."""
+    history = {k: np.asarray(v, dtype=np.float64) for k, v in result.history.items()}
+    params = {
+        "growth": config.growth,
+        "growth_penalty": config.growth_penalty,
+        "sigma": config.sigma,
+        "lam": config.lam,
+        "n_iters": config.n_iters,
+        "batch_size": config.batch_size,
+        "hidden": config.hidden,
+        "lr": config.lr,
+        "random_state": config.random_state,
+        "time_key": time.key,
+        "use_rep": use_rep,
+        "n_dims": model.n_dims,
+        "interpolant": interpolant if isinstance(interpolant, str) else type(interpolant).__name__,
+        "validation": config.validation,
+        "device": str(config.device),
+        "masses": "none" if masses is None else str(masses),
+        "growth_prior_key": growth_prior_key,
+        "diffusion": model.diffusion,
+    }
+    if model.metadata.get("spline_curvature") is not None:
+        params["spline_curvature"] = float(model.metadata["spline_curvature"])
+    uns = {
+        "params": params,
+        "history": history,
+        "time": {"key": time.key, "labels": np.asarray(time.labels), "values": time.values},
+        "masses": mass,
+        _keys.learned_masses(): learned_mass,
+        "scaling": model.units.to_dict(),
+        "training": {
+            "seconds": train_seconds,
+            "loop_seconds": result.seconds,
+            "n_steps": result.n_steps,
+            "best_iteration": int(result.best_iteration),
+            "interrupted": bool(result.interrupted),
+            "val_w1": float(np.nanmin(history["val_w1"])) if len(history["val_w1"]) else float("nan"),
+        },
+    }
+    return uns
