@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from scam.benchmark import peers
+from scam.lot import peers
 
 SKIP_REASON = (
     'optional peer library torchcfm not installed (pip install torch==2.14.1 torchvision==0.29.1 "scam[benchmark]")'
