@@ -124,6 +124,7 @@ API_SECTIONS = [
     ("scam", "The model: ``scam.ActionModel``", False),
     ("scam.benchmark", "Benchmark harness: ``scam.benchmark``", True),
     ("scam.lot.baselines", "Benchmark baselines: ``scam.lot.baselines``", True),
+    ("scam.trainer", "Trainer (arrays in, ActionModel out): ``scam.trainer``", True),
     ("scam.core", "Core (pure torch, for developers): ``scam.core``", True),
 ]
 

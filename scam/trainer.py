@@ -25,6 +25,8 @@ from .core.network import GrowthNet
 from .core.train import check_growth
 from .model import ActionModel, resolve_device
 
+__all__ = ["FIT_ARGS", "FitConfig", "train"]
+
 logger = logging.getLogger("scam")
 
 #: Growth models: ``"tied"`` (``λ s``, the paper's uAM) or ``"free"`` (a growth head).
