@@ -115,13 +115,13 @@ BAD_ADATA = {
     "nan-rep": (_nonfinite_rep(np.nan), {}, r"NaN or infinite values in 1 cells; remove or impute"),
     "inf-rep": (_nonfinite_rep(np.inf), {}, r"NaN or infinite values in 1 cells; remove or impute"),
     "nan-time": (_set_obs(_nan_time), {}, r"1 NaN or infinite values; drop those cells or fill"),
-    "string-time": (
-        _set_obs(lambda t: t.map(lambda v: f"day {v:g}").astype(object)),
+    "string-time": (  # labels without numbers (labels like 'day 1' are ordered by their number)
+        _set_obs(lambda t: t.map(lambda v: f"day {'abc'[int(v)]}").astype(object)),
         {},
         r"no time order.*Make it numeric.*or an ordered categorical",
     ),
     "unordered-categorical": (
-        _set_obs(lambda t: t.map(lambda v: f"day {v:g}").astype("category")),
+        _set_obs(lambda t: t.map(lambda v: f"day {'abc'[int(v)]}").astype("category")),
         {},
         r"unordered categorical.*Make it numeric.*or an ordered categorical",
     ),

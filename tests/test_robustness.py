@@ -17,7 +17,10 @@ LABELS = {0.0: "D2", 1.0: "D10", 2.0: "D11"}
 
 
 def make_named() -> ad.AnnData:
-    """180 cells at times 'D2' < 'D10' < 'D11' (an ordered categorical: not alphabetical), 2 dims, a cell type."""
+    """180 cells at times 'D2' < 'D10' < 'D11' (an ordered categorical: not alphabetical), 2 dims, a cell type.
+
+    The labels are ordered by their numbers, which are their values: 2, 10, 11.
+    """
     adata = small_path()
     adata.obs["time"] = pd.Categorical(adata.obs["time"].map(LABELS), categories=list(LABELS.values()), ordered=True)
     adata.obs["ct"] = np.where(adata.obsm["X_pca"][:, 1] > 0, "up", "down")
@@ -37,24 +40,25 @@ def named() -> tuple[scam.ActionModel, ad.AnnData]:
 
 
 def test_readouts_on_a_subset_use_the_fitted_times(named):
-    """A subset drops unused categories, so 'D11' is the 2nd category there; the model's time for it is still 2."""
+    """A subset drops unused categories, so 'D11' is the 2nd category there; the model's time for it is still 11."""
     model, adata = named
     assert list(adata.uns["scam"]["time"]["labels"]) == ["D2", "D10", "D11"]  # category order, not alphabetical
     sub = adata[adata.obs["time"] != "D10"].copy()
     assert list(sub.obs["time"].cat.categories) == ["D2", "D11"]
     scam.tl.fate(sub, model, source="D2", target="D11", groupby="ct")
-    assert sub.uns["scam_fate"]["params"]["target"] == 2.0
-    scam.tl.fate(sub, model, source=0, target=2, groupby="ct")  # the fitted values name the times too
+    assert sub.uns["scam_fate"]["params"]["target"] == 11.0
+    scam.tl.fate(sub, model, source=2, target=11, groupby="ct")  # the fitted values name the times too
     scam.tl.trajectories(sub, model, n_cells=5, n_steps=4)
-    np.testing.assert_allclose(sub.uns["scam"]["trajectories"]["times"][[0, -1]], [0.0, 2.0])
+    np.testing.assert_allclose(sub.uns["scam"]["trajectories"]["times"][[0, -1]], [2.0, 11.0])
 
 
 def test_readouts_refuse_a_time_label_the_model_never_saw(named):
     model, adata = named
     other = adata.copy()
-    other.obs["time"] = other.obs["time"].cat.rename_categories({"D10": "D9"})
+    # a label without a number: the column's times are positions among its categories, which the model never saw
+    other.obs["time"] = other.obs["time"].cat.rename_categories({"D10": "Dx"})
     snap = Snapshot.of(other)
-    with pytest.raises(ValueError, match=r"Time points \['D9'\].*not among those the model was fitted on.*refit"):
+    with pytest.raises(ValueError, match=r"Time points \['Dx'\].*not among those the model was fitted on.*refit"):
         scam.tl.fate(other, model, source="D2", target="D11", groupby="ct")
     snap.assert_unchanged(other)
 
@@ -69,7 +73,7 @@ def test_trajectories_take_time_labels_and_random_seed(named, tmp_path):
     kwargs = {"n_cells": 5, "n_steps": 4, "copy": True}
     out = scam.tl.trajectories(adata, model, t_start="D10", t_end="D11", random_state=None, **kwargs)
     traj = out.uns["scam"]["trajectories"]
-    np.testing.assert_allclose(traj["times"][[0, -1]], [1.0, 2.0])
+    np.testing.assert_allclose(traj["times"][[0, -1]], [10.0, 11.0])
     assert (out.obs["time"].iloc[traj["start_index"]] == "D10").all()
     assert isinstance(traj["params"]["random_state"], int)  # the drawn seed is recorded
     out.write_h5ad(tmp_path / "traj.h5ad")

@@ -65,8 +65,15 @@ def fit(
     adata
         Annotated data with a time column and a representation (usually PCA).
     time_key
-        Column of ``adata.obs`` with each cell's time point. Numeric columns are used as values
-        (days stay days); ordered categoricals use their order (0, 1, 2, …).
+        Column of ``adata.obs`` with each cell's time point, read as follows. Numbers are used as
+        values (days stay days), also in a categorical, ordered or not, and as strings (``"0"``,
+        ``"7"``): an ordered categorical of 0, 1, 7 keeps the gap from 1 to 7. Values equal up to
+        float32 rounding (``0.1`` and ``float32(0.1)``) are one time point, with a warning naming
+        them. Labels with one number each and the same text around it (``day1``, ``day2``,
+        ``day10``; ``E12.5``; ``D3.5``) are ordered by that number, which becomes their value; the
+        order is logged, and a warning says so when it differs from the category order of an
+        ordered categorical (``.cat.as_ordered()`` sorts as text: day1, day10, day2). Other labels
+        need an ordered categorical, whose order is used (values 0, 1, 2, … by category).
     use_rep
         Key of ``adata.obsm`` with the coordinates (default ``"X_pca"``).
     n_dims
