@@ -19,7 +19,7 @@ CHUNK_SIZE = 65_536
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; a device that is not available raises ``ValueError``."""
+    """``"auto"`` → CUDA when available, else CPU; a device not available or not computing (``"meta"``) raises."""
     if isinstance(device, torch.device):
         device = str(device)
     if not isinstance(device, str):
@@ -34,6 +34,16 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         raise ValueError("`device='cuda'` was requested but CUDA is not available; use device='cpu' or 'auto'.")
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError("`device='mps'` was requested but MPS is not available; use device='cpu' or 'auto'.")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(
+            f"`device={device!r}` is not a device scam can compute on (a {dev.type!r} tensor holds no data or needs "
+            "its own backend); use 'auto', 'cpu' or 'cuda'."
+        )
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(
+            f"`device={device!r}` was requested but there are {torch.cuda.device_count()} CUDA device(s) "
+            "(numbered from 0); use 'cuda', 'cuda:0' or 'auto'."
+        )
     return dev
 
 

@@ -244,12 +244,23 @@ def run_lot(
         raise ValueError(f"Unknown methods {unknown}; choose from {available_methods()}.")
     if not isinstance(n_jobs, (int, np.integer)) or isinstance(n_jobs, bool) or n_jobs < 1:
         raise ValueError(f"`n_jobs` must be a positive integer, got {n_jobs!r}.")
+    skipped = False
     if any(m in PEERS for m in methods):
         from .peers import have_torchcfm
 
         if not have_torchcfm():
             logger.warning("skipping otcfm: torchcfm is not installed (pip install 'scam[benchmark]')")
-            methods = [m for m in methods if m not in PEERS]
+            methods, skipped = [m for m in methods if m not in PEERS], True
+    if not methods:
+        why = (
+            "otcfm, the only method asked for, needs torchcfm, which is not installed; install it with "
+            "`pip install 'scam[benchmark]'` or add other methods"
+            if skipped
+            else "`methods` is empty; give at least one"
+        )
+        raise ValueError(f"No method to run: {why} (e.g. {list(DEFAULT_METHODS)}; all: {available_methods()}).")
+    if len(held_out) == 0:
+        raise ValueError("`held_out` is empty; give at least one interior time point to hold out.")
     seeds = range(n_seeds)
     jobs = [(k, seed, m) for k in held_out for seed in seeds for m in methods if seed == 0 or m not in DETERMINISTIC]
     state = (X, codes, values, fit_scam, tuple(metrics), masses, n_steps, peer_kwargs)

@@ -123,6 +123,18 @@ def _present(genes: list[str], var_names: pd.Index, name: str, organism: str) ->
     )
 
 
+def _check_unique_genes(var_names: pd.Index) -> None:
+    """Gene symbols must be unique: a duplicated symbol names two columns, so its expression is ambiguous."""
+    if var_names.is_unique:
+        return
+    dup = list(dict.fromkeys(var_names[var_names.duplicated()].astype(str)))
+    shown = ", ".join(map(repr, dup[:5])) + (f" and {len(dup) - 5} more" if len(dup) > 5 else "")
+    raise ValueError(
+        f"adata.var_names has {len(dup)} duplicated gene symbol(s) ({shown}), so their expression is ambiguous; run "
+        "`adata.var_names_make_unique()` first (it renames the copies 'GENE-1', ...)."
+    )
+
+
 def _genes_used(kind: str, genes, var_names: pd.Index, organism: str) -> list[str]:
     """The ``kind`` genes (given, else shipped) found in ``var_names``; too few raise."""
     name = f"{kind}_genes"
@@ -233,7 +245,8 @@ def growth_prior(
     Parameters
     ----------
     adata
-        Annotated data with gene symbols as ``var_names`` and expression in ``X`` (or ``layer``).
+        Annotated data with gene symbols as ``var_names`` (unique: run ``adata.var_names_make_unique()``
+        on duplicates) and expression in ``X`` (or ``layer``).
     organism
         ``"human"`` or ``"mouse"``: which shipped gene sets to use (see the module docstring for
         their sources: Tirosh et al. 2016 cell-cycle genes, MSigDB hallmark apoptosis; moscot's files).
@@ -283,6 +296,7 @@ def growth_prior(
     if organism not in ORGANISMS:
         raise ValueError(f"`organism` must be 'human' or 'mouse', got {organism!r}.")
     random_state = check_seed(random_state)
+    _check_unique_genes(adata.var_names)
     given = (beta_max, beta_min, beta_center, beta_width, delta_max, delta_min, delta_center, delta_width)
     rates = _check_rates(dict(zip(DEFAULT_RATES, given, strict=True)))
     gene_sets = {

@@ -1,0 +1,321 @@
+"""Time parsing and input checks (issue 12, "Nothing lost, nothing silent").
+
+Each test failed before the fix it guards: times split or squeezed, labels fitted in text order,
+masses read by position, a constant representation fitted, or a raw library error where scam now
+names the fix. Errors leave ``adata`` unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from _helpers import LOT_FIT, TINY_FIT, Snapshot, small_path
+
+import scam
+from scam._validation import MAX_SEED, check_seed, get_masses, get_time
+from scam.cli import main
+
+
+def with_times(mapping: dict, *, ordered: bool | None = None, adata: ad.AnnData | None = None) -> ad.AnnData:
+    """``small_path()`` (times 0, 1, 2) with its times mapped by ``mapping``; a categorical when ``ordered`` is set."""
+    adata = small_path() if adata is None else adata
+    new = adata.obs["time"].map(mapping)
+    if ordered is not None:
+        new = new.astype("category")
+        new = new.cat.as_ordered() if ordered else new
+    adata.obs["time"] = new
+    return adata
+
+
+def assert_fit_raises(adata: ad.AnnData, match: str, **kwargs) -> None:
+    """``scam.tl.fit`` raises a ValueError matching ``match`` and leaves ``adata`` unchanged."""
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=match):
+        scam.tl.fit(adata, **{**TINY_FIT, **kwargs})
+    snap.assert_unchanged(adata)
+
+
+def fitted_time(adata: ad.AnnData, **kwargs) -> tuple[list[str], list[float]]:
+    """Labels and values of the time points a quick fit recorded in ``uns['scam']['time']``."""
+    scam.tl.fit(adata, **{**TINY_FIT, **kwargs})
+    info = adata.uns["scam"]["time"]
+    return [str(label) for label in info["labels"]], np.asarray(info["values"], dtype=np.float64).tolist()
+
+
+# --------------------------------------------------------------------------------------------
+# times: numbers keep their values, float rounding does not split a time point
+# --------------------------------------------------------------------------------------------
+
+
+def test_times_equal_up_to_float32_rounding_are_one_time_point():
+    adata = small_path()
+    t = adata.obs["time"].to_numpy().copy()
+    at_one = np.flatnonzero(t == 1.0)
+    t[at_one] = 0.1
+    t[at_one[::2]] = float(np.float32(0.1))  # a float32 copy of 0.1: 0.10000000149011612
+    adata.obs["time"] = t
+    with pytest.warns(
+        UserWarning, match=r"differ only by float rounding.*0\.1 and 0\.10000000149011612 as 0\.1.*round"
+    ):
+        labels, values = fitted_time(adata)
+    assert values == [0.0, 0.1, 2.0]
+    assert labels == ["0", "0.1", "2"]
+    assert adata.uns["scam"]["time"]["values"].shape == (3,)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda a: with_times({0.0: 0, 1.0: 1, 2.0: 7}, ordered=True, adata=a),
+        lambda a: with_times({0.0: 0, 1.0: 1, 2.0: 7}, ordered=False, adata=a),
+        lambda a: with_times({0.0: "0", 1.0: "1", 2.0: "7"}, ordered=True, adata=a),
+        lambda a: with_times({0.0: "0", 1.0: "1", 2.0: "7"}, adata=a),
+    ],
+    ids=["ordered-categorical-of-ints", "categorical-of-ints", "ordered-categorical-of-strings", "numeric-strings"],
+)
+def test_numbers_in_a_categorical_or_as_strings_keep_their_values(make):
+    labels, values = fitted_time(make(small_path()))
+    assert values == [0.0, 1.0, 7.0]  # not the positions 0, 1, 2
+    assert labels == ["0", "1", "7"]
+
+
+def test_an_ordered_categorical_against_its_numbers_uses_the_numbers_and_warns():
+    adata = small_path()
+    adata.obs["time"] = pd.Categorical(adata.obs["time"].map({0.0: 0, 1.0: 1, 2.0: 7}), [7, 0, 1], ordered=True)
+    with pytest.warns(UserWarning, match=r"category order.*\(7, 0, 1\) is not the order of their values.*0 < 1 < 7"):
+        _, values = fitted_time(adata)
+    assert values == [0.0, 1.0, 7.0]
+
+
+# --------------------------------------------------------------------------------------------
+# times: labels with numbers are ordered by the number; other labels need an order
+# --------------------------------------------------------------------------------------------
+
+DAYS = {0.0: "day1", 1.0: "day2", 2.0: "day10"}
+
+
+def test_as_ordered_day_labels_are_fitted_in_day_order_with_a_warning():
+    adata = with_times(DAYS, ordered=True)  # as_ordered(): categories sorted as text, day1 < day10 < day2
+    assert list(adata.obs["time"].cat.categories) == ["day1", "day10", "day2"]
+    with pytest.warns(UserWarning, match=r"\(day1, day10, day2\) is not the order of the numbers.*day1 < day2 < day10"):
+        labels, values = fitted_time(adata)
+    assert labels == ["day1", "day2", "day10"]
+    assert values == [1.0, 2.0, 10.0]
+    with pytest.warns(UserWarning, match="day1 < day2 < day10"):
+        time = get_time(adata, "time")
+    np.testing.assert_array_equal(np.array(time.labels)[time.codes], adata.obs["time"].astype(str))  # cells keep theirs
+
+
+@pytest.mark.parametrize("ordered", [None, False], ids=["strings", "unordered-categorical"])
+def test_day_labels_without_an_order_are_ordered_by_their_number_and_logged(ordered, caplog):
+    adata = with_times(DAYS, ordered=ordered)
+    with caplog.at_level(logging.INFO, logger="scam"):
+        labels, values = fitted_time(adata)
+    assert labels == ["day1", "day2", "day10"]
+    assert values == [1.0, 2.0, 10.0]
+    assert any("day1 (1) < day2 (2) < day10 (10)" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("mapping", "labels", "values"),
+    [
+        ({0.0: "E12.5", 1.0: "E13.5", 2.0: "E15.5"}, ["E12.5", "E13.5", "E15.5"], [12.5, 13.5, 15.5]),
+        ({0.0: "D3.5", 1.0: "D 4", 2.0: "d_10"}, ["D3.5", "D 4", "d_10"], [3.5, 4.0, 10.0]),
+    ],
+    ids=["E12.5", "D3.5-mixed-spelling"],
+)
+def test_labels_with_decimal_numbers_keep_their_spacing(mapping, labels, values):
+    time = get_time(with_times(mapping), "time")
+    assert time.labels == labels
+    assert time.values.tolist() == values
+    assert not time.ordinal
+
+
+def test_ordered_plain_labels_keep_the_category_order_and_subsets_map_back():
+    """Labels without one number each: positions in the category order, as the fit saw them, also on subsets."""
+    adata = small_path()
+    order = ["early", "mid", "late"]
+    adata.obs["time"] = pd.Categorical(adata.obs["time"].map(dict(enumerate(order))), order, ordered=True)
+    model = scam.tl.fit(adata, **TINY_FIT)
+    assert list(adata.uns["scam"]["time"]["labels"]) == order
+    assert adata.uns["scam"]["time"]["values"].tolist() == [0.0, 1.0, 2.0]
+    sub = adata[adata.obs["time"] != "mid"].copy()  # drops the category: 'late' is the 2nd there
+    out = scam.tl.trajectories(sub, model, t_start="early", t_end="late", n_cells=4, n_steps=2, copy=True)
+    np.testing.assert_allclose(out.uns["scam"]["trajectories"]["times"][[0, -1]], [0.0, 2.0])
+
+
+def test_labels_with_different_text_keep_the_category_order():
+    """E12.5 and P0 are not comparable by their numbers: the declared order wins, as positions."""
+    order = ["E12.5", "E18.5", "P0"]
+    adata = small_path()
+    adata.obs["time"] = pd.Categorical(adata.obs["time"].map(dict(enumerate(order))), order, ordered=True)
+    time = get_time(adata, "time")
+    assert time.labels == order and time.values.tolist() == [0.0, 1.0, 2.0] and time.ordinal
+    adata.obs["time"] = adata.obs["time"].cat.as_unordered()
+    assert_fit_raises(adata, r"no time order.*ordered categorical.*in time order")
+
+
+# --------------------------------------------------------------------------------------------
+# masses: a Series by its index, keys matched as times are
+# --------------------------------------------------------------------------------------------
+
+
+def _uneven() -> ad.AnnData:
+    """Times 0, 1, 2 with 20, 40 and 60 cells: ``value_counts()`` lists them in the order 2, 1, 0."""
+    adata = small_path()
+    t = adata.obs["time"].to_numpy()
+    keep = np.r_[np.flatnonzero(t == 0)[:20], np.flatnonzero(t == 1)[:40], np.flatnonzero(t == 2)]
+    return adata[keep].copy()
+
+
+def test_masses_series_is_read_by_its_index():
+    adata = _uneven()
+    masses = adata.obs["time"].value_counts()
+    assert masses.index.tolist() == [2.0, 1.0, 0.0]
+    scam.tl.fit(adata, lam=0.1, masses=masses, **TINY_FIT)
+    np.testing.assert_allclose(adata.uns["scam"]["masses"], [1.0, 2.0, 3.0])
+
+
+def test_masses_series_by_labels_of_a_categorical():
+    adata = with_times({0.0: "a", 1.0: "b", 2.0: "c"}, ordered=True, adata=_uneven())
+    masses = adata.obs["time"].value_counts()
+    assert masses.index.tolist() == ["c", "b", "a"]
+    np.testing.assert_allclose(get_masses(masses, get_time(adata, "time")), [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"no entry for time 'a' \(a pandas Series is read by its index\)"):
+        get_masses(masses.iloc[:2], get_time(adata, "time"))
+
+
+def test_masses_keys_match_times_up_to_float_rounding():
+    adata = small_path()
+    adata.obs["time"] = adata.obs["time"].replace({1.0: 0.1 + 0.2})  # 0.30000000000000004
+    scam.tl.fit(adata, lam=0.1, masses={0: 1.0, 0.3: 2.0, 2: 3.0}, **TINY_FIT)
+    np.testing.assert_allclose(adata.uns["scam"]["masses"], [1.0, 2.0, 3.0])
+    time = get_time(adata, "time")
+    by_float32 = pd.Series([1.0, 2.0, 3.0], index=np.array([0.0, 0.3, 2.0], dtype=np.float32))
+    np.testing.assert_allclose(get_masses(by_float32, time), [1.0, 2.0, 3.0])
+
+
+def test_masses_giving_one_time_two_masses_raise():
+    masses = {0: 1.0, 1: 2.0, "1": 5.0, 2: 3.0}
+    assert_fit_raises(small_path(), r"gives time '1' two masses \(2\.0 and 5\.0.*give one", lam=0.1, masses=masses)
+
+
+# --------------------------------------------------------------------------------------------
+# representation
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n_dims", "cols"), [(None, ""), (1, r" \(its first 1 columns\)")], ids=["all", "n_dims"])
+def test_constant_representation_raises(n_dims, cols):
+    adata = small_path()
+    adata.obsm["X_pca"][:, 0] = 3.0
+    if n_dims is None:
+        adata.obsm["X_pca"][:, 1] = -1.0
+    assert_fit_raises(adata, rf"adata\.obsm\['X_pca'\]{cols} is the same for all 180 cells.*sc\.pp\.pca", n_dims=n_dims)
+
+
+# --------------------------------------------------------------------------------------------
+# scam.pp.growth_prior: duplicated gene symbols
+# --------------------------------------------------------------------------------------------
+
+
+def test_growth_prior_duplicated_genes_name_the_fix():
+    adata = scam.datasets.branching(n_cells=20, random_state=0, n_genes=60)
+    names = adata.var_names.tolist()
+    names[1] = names[0]  # a duplicated symbol, as 10x files have
+    adata.var_names = names
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=rf"1 duplicated gene symbol\(s\) \('{names[0]}'\).*var_names_make_unique"):
+        scam.pp.growth_prior(adata)
+    snap.assert_unchanged(adata)
+    adata.var_names_make_unique()
+    scam.pp.growth_prior(adata)
+    assert np.isfinite(adata.obs["growth_prior"]).all()
+
+
+# --------------------------------------------------------------------------------------------
+# leave-one-timepoint-out: nothing to run, growth in fit_kwargs
+# --------------------------------------------------------------------------------------------
+
+
+def _course() -> ad.AnnData:
+    return scam.datasets.gaussian_path(n_cells=40, times=(0.0, 1.0, 2.0, 3.0), n_dims=2)
+
+
+@pytest.fixture
+def no_torchcfm(monkeypatch):
+    import scam.lot.peers
+
+    monkeypatch.setattr(scam.lot.peers, "have_torchcfm", lambda: False)
+
+
+def test_lot_with_only_otcfm_and_no_torchcfm_names_the_fix(no_torchcfm):
+    adata = _course()
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=r"otcfm, the only method asked for, needs torchcfm.*pip install 'scam\["):
+        scam.tl.leave_one_timepoint_out(adata, methods="otcfm", progress_bar=False)
+    snap.assert_unchanged(adata)
+
+
+def test_cli_benchmark_with_only_otcfm_and_no_torchcfm_names_the_fix(no_torchcfm, tmp_path, capsys):
+    path = tmp_path / "course.h5ad"
+    _course().write_h5ad(path)
+    args = ["benchmark", "--data", str(path), "--time-key", "time", "--methods", "otcfm", "--quick", "--jobs", "1"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 2
+    assert "needs torchcfm" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "results.csv").exists()
+
+
+def test_run_lot_with_no_methods_names_the_fix():
+    from scam.lot import run_lot
+
+    X, codes = np.zeros((4, 2)), np.array([0, 1, 2, 2])
+    with pytest.raises(ValueError, match=r"`methods` is empty; give at least one"):
+        run_lot(X, codes, [0.0, 1.0, 2.0], ["0", "1", "2"], None, held_out=[1], methods=[], progress_bar=False)
+
+
+def test_lot_takes_free_growth_in_fit_kwargs():
+    adata = _course()
+    df = scam.tl.leave_one_timepoint_out(
+        adata,
+        methods="scam",
+        metrics="w1",
+        held_out=1.0,
+        masses=[1.0, 1.5, 2.0, 3.0],
+        fit_kwargs={**LOT_FIT, "n_iters": 5, "growth": "free", "interpolant": "growth"},
+        progress_bar=False,
+    )
+    assert set(df["metric"]) == {"w1", "mass_error"}  # the free head predicts a mass
+    assert np.isfinite(df["value"]).all()
+
+
+# --------------------------------------------------------------------------------------------
+# device and seed
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("device", ["meta", torch.device("meta")], ids=["str", "torch.device"])
+def test_meta_device_names_the_fix(device):
+    assert_fit_raises(small_path(), r"not a device scam can compute on.*use 'auto', 'cpu' or 'cuda'", device=device)
+
+
+def test_largest_seed_works_with_numpy_torch_and_scanpy():
+    # the trainer seeds a second net with seed + 1; scanpy's legacy np.random.seed stops at 2**32 - 1
+    assert check_seed(MAX_SEED) == MAX_SEED
+    np.random.default_rng(MAX_SEED + 1)
+    torch.Generator().manual_seed(MAX_SEED + 1)
+    np.random.RandomState(MAX_SEED)
+    scam.tl.fit(small_path(), random_state=MAX_SEED, growth="free", interpolant="growth", **TINY_FIT)
+
+
+@pytest.mark.parametrize("seed", [2**32, 2**64, 2**70])
+def test_too_large_seed_names_the_fix(seed):
+    match = rf"`random_state={seed}` is too large.*2\*\*32 - 1.*random_state % 2\*\*32"
+    assert_fit_raises(small_path(), match, random_state=seed)
+    with pytest.raises(ValueError, match=r"is too large"):
+        scam.pp.growth_prior(scam.datasets.branching(n_cells=20, random_state=0, n_genes=60), random_state=seed)
