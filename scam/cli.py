@@ -1,15 +1,104 @@
-"""Command line: ``scam fit``."""
+"""Command line: ``scam fit`` and ``scam benchmark``.
+
+Exit codes: 0 done; 2 a mistake the user can fix (bad arguments, a path that cannot be written, an input
+that is not an ``.h5ad``, a ``ValueError``/``TypeError`` from scam), printed as ONE line naming the fix, no
+traceback, checked before any training where possible; 1 the outputs could not be written (the previous
+ones are left as they were); 130 interrupted with Ctrl-C (nothing is written over existing outputs).
+Every output goes through :mod:`scam._io` (checked first, written beside the target, then swapped in).
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import re
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+from . import _io
+
+EXIT_USAGE = 2
+EXIT_WRITE_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+class CommandError(Exception):
+    """Ends a command with one line on stderr (``scam COMMAND: message``) and ``code``, without a traceback."""
+
+    def __init__(self, message: str, *, code: int = EXIT_USAGE, prog: str | None = None):
+        super().__init__(re.sub(r"\s*\n\s*", " ", str(message)).strip())
+        self.code, self.prog = code, prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse prints its usage and exits on a bad argument; scam raises one line that names the fix."""
+
+    def error(self, message: str):  # noqa: D102
+        raise CommandError(f"{message} (see `{self.prog} --help`)", prog=self.prog)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """``ValueError``/``TypeError`` from scam (its messages name the fix) end the command with exit code 2."""
+    try:
+        yield
+    except (ValueError, TypeError) as e:
+        raise CommandError(str(e)) from e
+
+
+def _output(path: str | Path, *, kind: str, flag: str) -> Path:
+    """Check an output path before any work; exit code 2 if it cannot be written.
+
+    ``kind`` is one of :func:`scam._io.check_output`'s, or ``"model"``: a model folder, replaced if it holds a
+    model, never if it holds anything else (:func:`scam._persist.check_save_path`).
+    """
+    from ._persist import check_save_path
+
+    try:
+        if kind == "model":
+            return check_save_path(path, overwrite=True, flag=flag)
+        return _io.check_output(path, kind=kind, flag=flag)
+    except OSError as e:
+        raise CommandError(str(e)) from e
+
+
+@contextmanager
+def _writing(what: str) -> Iterator[None]:
+    """A failure while writing outputs (a full disk, a size limit) ends the command with exit code 1."""
+    try:
+        yield
+    except OSError as e:
+        raise CommandError(
+            f"could not write {what} ({e}); the previous files are left as they were", code=EXIT_WRITE_FAILED
+        ) from e
+
+
+def _input_file(path: str | Path, *, flag: str) -> Path:
+    """An input path, ``~``-expanded; a missing file ends the command with exit code 2."""
+    path = _io.expand(path)
+    if not path.is_file():
+        raise CommandError(f"no such file: {path}; give an existing .h5ad file as {flag}")
+    return path
+
+
+def _read_h5ad(path: Path, *, flag: str):
+    """Read an ``.h5ad`` input; a file that is not one ends the command with exit code 2."""
+    import anndata as ad
+
+    try:
+        return ad.read_h5ad(path)
+    except Exception as e:  # h5py raises OSError, anndata KeyError/ValueError/... for files that are not AnnData
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise CommandError(
+            f"cannot read {path} as an .h5ad file ({type(e).__name__}: {first[:200]}); give an AnnData file "
+            f"written by `adata.write_h5ad` as {flag}"
+        ) from e
 
 
 def _fit_parser(sub: argparse._SubParsersAction) -> None:
@@ -45,27 +134,21 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_fit(args: argparse.Namespace) -> int:
-    import anndata as ad
-
-    from . import datasets, tl
+    from . import _keys, datasets, tl
+    from ._persist import write_model_files
 
     if args.path is None:
-        adata, stem, time_key = datasets.embryoid_body(), "embryoid_body", args.time_key or "day"
+        stem, time_key = "embryoid_body", args.time_key or "day"
         source = "bundled Embryoid Body data (Moon et al. 2019; 16,819 cells, 5 PCs)"
     else:
-        path = Path(args.path)
-        if not path.is_file():
-            print(f"scam fit: no such file: {path}", file=sys.stderr)
-            return 2
+        path = _input_file(args.path, flag="the input")
         if args.time_key is None:
-            print("scam fit: --time-key is required with an input file", file=sys.stderr)
-            return 2
-        adata, stem, time_key, source = ad.read_h5ad(path), path.stem, args.time_key, str(path)
-    out = Path(args.out or f"{stem}_scam.h5ad")
-    model_dir = Path(args.model_dir or f"{stem}_scam_model")
-    if model_dir.exists() and any(model_dir.iterdir()) and not (model_dir / "params.json").is_file():
-        print(f"scam fit: {model_dir} exists and is not a scam model folder; choose --model-dir", file=sys.stderr)
-        return 2
+            raise CommandError("--time-key is required with an input file (the obs column of the time points)")
+        stem, time_key, source = path.stem, args.time_key, str(path)
+    # every output is checked before the data are read and the model trained
+    out = _output(args.out or f"{stem}_scam.h5ad", kind="file", flag="--out")
+    model_dir = _output(args.model_dir or f"{stem}_scam_model", kind="model", flag="--model-dir")
+    adata = datasets.embryoid_body() if args.path is None else _read_h5ad(path, flag="the input")
     kwargs = {
         k: v
         for k, v in {
@@ -80,7 +163,7 @@ def _run_fit(args: argparse.Namespace) -> int:
         if v is not None
     }
     start = time.perf_counter()
-    try:
+    with _user_errors():
         model = tl.fit(
             adata,
             time_key,
@@ -91,14 +174,34 @@ def _run_fit(args: argparse.Namespace) -> int:
             progress_bar=not args.quiet,
             **kwargs,
         )
-    except (ValueError, TypeError) as e:
-        print(f"scam fit: {e}", file=sys.stderr)
-        return 2
     seconds = time.perf_counter() - start
-    model.save(model_dir, overwrite=True)
-    adata.write_h5ad(out)
+    training = adata.uns[_keys.uns()]["training"]
+    if training["interrupted"]:  # the trainer kept the best model so far: never over a finished run's outputs
+        return _save_interrupted(model, model_dir, out, training)
+    with _writing(f"{out} and {model_dir}"), _io.replacing(out) as (tmp_out,), _io.replacing_folder(model_dir) as new:
+        adata.write_h5ad(tmp_out)
+        write_model_files(model, new)
     _print_summary(adata, model, source, seconds, out, model_dir)
     return 0
+
+
+def _save_interrupted(model, model_dir: Path, out: Path, training: dict) -> int:
+    """Save the best model of an interrupted fit beside ``model_dir`` (``<model-dir>.interrupted``); exit 130."""
+    target = model_dir.with_name(model_dir.name + ".interrupted")
+    try:
+        model.save(target, overwrite=True)
+        kept = (
+            f"the best model so far (step {training['best_iteration']}) is in {target} "
+            f"(scam.ActionModel.load({str(target)!r}))"
+        )
+    except OSError as e:
+        kept = f"the best model so far could not be saved ({e})"
+    print(
+        f"scam fit: interrupted (Ctrl-C) after {training['n_steps']} steps; {kept}; {out} and {model_dir} "
+        "were not written. Run the command again to fit in full.",
+        file=sys.stderr,
+    )
+    return EXIT_INTERRUPTED
 
 
 def _print_summary(adata, model, source, seconds, out, model_dir) -> None:
@@ -137,7 +240,7 @@ def _benchmark_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "what",
         nargs="?",
-        choices=["lot", "scale", "growth"],
+        choices=list(_BENCHMARKS),
         default="lot",
         help="lot (default), scale, or growth (learned growth, masses and fates on the simulated branching data)",
     )
@@ -160,28 +263,28 @@ def _benchmark_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_benchmark(args: argparse.Namespace) -> int:
-    import json
     import platform
 
-    out = Path(args.out)
+    out = _output(args.out, kind="files_in", flag="--out")  # before any fit
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {_torch_version()}"
-    if args.what == "growth":
-        return _run_growth_benchmark(args, out, machine)
-    if args.what == "scale":
-        from .benchmark.scale import markdown, run_scale
+    return _BENCHMARKS[args.what](args, out, machine)
 
-        n_iters = 200 if args.quick else 1000
-        print(f"scam benchmark scale: {n_iters} steps per size, 50 dims, on {machine}")
+
+def _run_scale_benchmark(args: argparse.Namespace, out: Path, machine: str) -> int:
+    from .benchmark.scale import markdown, run_scale, write_scale
+
+    n_iters = 200 if args.quick else 1000
+    print(f"scam benchmark scale: {n_iters} steps per size, 50 dims, on {machine}")
+    with _user_errors():
         rows = run_scale(args.sizes, n_iters=n_iters, device=args.device)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "scale.json").write_text(json.dumps(rows, indent=2))
-        (out / "scale.md").write_text(f"# Scale ({machine})\n\n" + markdown(rows) + "\n")
-        print(markdown(rows))
-        print(f"wrote {out / 'scale.md'} and {out / 'scale.json'}")
-        return 0
+    with _writing(f"the scale results into {out}"):
+        paths = write_scale(rows, out, machine=machine)
+    print(markdown(rows))
+    print(f"wrote {paths['md']} and {paths['json']}")
+    return 0
 
-    import anndata as ad
 
+def _run_lot_benchmark(args: argparse.Namespace, out: Path, machine: str) -> int:
     from . import datasets, tl
     from .benchmark import PUBLISHED_EB_W1, SCAM_VARIANTS
     from .benchmark.report import markdown_table, write_report
@@ -190,11 +293,10 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         adata, time_key, published = datasets.embryoid_body(), args.time_key or "time", PUBLISHED_EB_W1
         name = "Embryoid Body, 5 PCs"
     else:
-        path = Path(args.data)
-        if not path.is_file() or args.time_key is None:
-            print("scam benchmark: --data must be 'eb' or an existing .h5ad with --time-key", file=sys.stderr)
-            return 2
-        adata, time_key, published, name = ad.read_h5ad(path), args.time_key, None, str(path)
+        path = _input_file(args.data, flag="--data (or 'eb')")
+        if args.time_key is None:
+            raise CommandError("--time-key is required with --data FILE (the obs column of the time points)")
+        adata, time_key, published, name = _read_h5ad(path, flag="--data"), args.time_key, None, str(path)
     methods = list(args.methods or ["scam", "otcfm", "ot_midpoint", "previous", "next"])
     if args.variants:
         methods += [m for m in SCAM_VARIANTS if m not in methods]
@@ -203,7 +305,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
     metrics = ("w1",) if args.quick else ("w1", "w2", "mmd")
     print(f"scam benchmark: {name}; methods {', '.join(methods)}; {seeds} seed(s); {args.jobs} job(s); on {machine}")
     start = time.perf_counter()
-    try:
+    with _user_errors():
         df = tl.leave_one_timepoint_out(
             adata,
             time_key,
@@ -216,9 +318,6 @@ def _run_benchmark(args: argparse.Namespace) -> int:
             n_jobs=args.jobs,
             progress_bar=True,
         )
-    except (ValueError, TypeError) as e:
-        print(f"scam benchmark: {e}", file=sys.stderr)
-        return 2
     total = time.perf_counter() - start
     notes = (
         f"Data: {name}. {seeds} seed(s). Machine: {machine}; {args.jobs} worker process(es). "
@@ -226,7 +325,8 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         + ("Quick mode: 1,000 scam steps, 2,000 OT-CFM steps, W1 only. " if args.quick else "")
         + "Rows marked published are quoted from the papers, not re-run."
     )
-    paths = write_report(df, out, published=published, notes=notes)
+    with _writing(f"the report into {out}"):
+        paths = write_report(df, out, published=published, notes=notes)
     print(markdown_table(df, published=published))
     seconds = df[df["metric"] == df["metric"].iloc[0]].groupby("method")["fit_seconds"].mean()
     if "scam" in seconds and "otcfm" in seconds:
@@ -239,27 +339,33 @@ def _run_benchmark(args: argparse.Namespace) -> int:
 
 
 def _run_growth_benchmark(args: argparse.Namespace, out: Path, machine: str) -> int:
-    import json
-
-    from .benchmark.growth import markdown, run_growth, summarize
+    from .benchmark.growth import run_growth, summarize, write_results
 
     seeds = list(range(1 if args.quick else args.seeds))
     print(f"scam benchmark growth: simulated branching data, {len(seeds)} seed(s), on {machine}")
     start = time.perf_counter()
-    df, facts = run_growth(seeds=seeds, quick=args.quick)
+    with _user_errors():
+        df, facts = run_growth(seeds=seeds, quick=args.quick)
     total = time.perf_counter() - start
     notes = f"Machine: {machine}. Total time {total / 60:.1f} min. " + (
         "Quick mode: 3 methods, 600 steps per fit (32x32 networks), day 2 held out. "
         if args.quick
         else "1,500 steps per fit, 64x64 networks, 400 cells per day. "
     )
-    out.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out / "results.csv", index=False)
-    (out / "results.json").write_text(json.dumps(facts, indent=2))
-    (out / "results.md").write_text(markdown(df, facts, notes))
+    with _writing(f"the growth results into {out}"):
+        paths = write_results(df, facts, out, notes=notes)
     print(summarize(df).to_string())
-    print(f"total {total / 60:.1f} min; wrote {out / 'results.md'}, {out / 'results.csv'}, {out / 'results.json'}")
+    print(f"total {total / 60:.1f} min; wrote {paths['md']}, {paths['csv']}, {paths['json']}")
     return 0
+
+
+#: ``scam benchmark WHAT``: what -> runner(args, checked output folder, machine description) -> exit code.
+#: A new benchmark is one runner and one entry here.
+_BENCHMARKS: dict[str, Callable[[argparse.Namespace, Path, str], int]] = {
+    "lot": _run_lot_benchmark,
+    "scale": _run_scale_benchmark,
+    "growth": _run_growth_benchmark,
+}
 
 
 def _torch_version() -> str:
@@ -269,17 +375,27 @@ def _torch_version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``scam`` command."""
-    parser = argparse.ArgumentParser(prog="scam", description="scam: single-cell Action Matching.")
+    """Entry point of the ``scam`` command; returns the exit code (see the module docstring)."""
+    parser = _Parser(prog="scam", description="scam: single-cell Action Matching.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _fit_parser(sub)
     _benchmark_parser(sub)
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
-    return args.func(args)
+    args = None
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0
+        logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+        return args.func(args)
+    except CommandError as e:
+        prog = e.prog or (f"scam {args.command}" if args is not None else "scam")
+        print(f"{prog}: {e}", file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        prog = f"scam {args.command}" if args is not None else "scam"
+        print(f"{prog}: interrupted (Ctrl-C); no output was written or replaced", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 """The ``scam`` command line."""
 
+import os
+import re
 import subprocess
 import sys
 
 import anndata as ad
 import numpy as np
+import pytest
 
 import scam
 from scam.cli import main
@@ -104,3 +107,164 @@ def test_benchmark_scale_small(tmp_path, capsys):
     assert [r["n_cells"] for r in rows] == [400, 800]
     assert all(r["peak_memory_gb"] > 0 and r["seconds_per_1000_steps"] > 0 for r in rows)
     assert rows[0]["step_cost_ratio"] == 1.0
+
+
+# --------------------------------------------------------------------------------------------------- issue 12
+# Ctrl-C, exit codes, one-line errors, output paths checked before any training.
+
+
+def _one_line(err: str) -> str:
+    """The single line a user error prints (no traceback, no usage block)."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def _no_fit(*args, **kwargs):
+    raise AssertionError("the command trained although its outputs cannot be written")
+
+
+@pytest.fixture
+def course(tmp_path):
+    """A small time course on disk, and the outputs of an earlier good run next to it."""
+    path = tmp_path / "course.h5ad"
+    scam.datasets.gaussian_path(n_cells=40, times=(0.0, 1.0, 2.0), n_dims=2).write_h5ad(path)
+    args = ["fit", str(path), "--time-key", "time", "--n-iters", "3", "--quiet"]
+    out, model_dir = tmp_path / "fitted.h5ad", tmp_path / "m"
+    assert main([*args, "--out", str(out), "--model-dir", str(model_dir)]) == 0
+    return path, args, out, model_dir
+
+
+def _files(*paths) -> dict:
+    return {
+        p.name: {q.name: q.read_bytes() for q in p.iterdir()} if p.is_dir() else p.read_bytes()
+        for p in paths
+        if p.exists()
+    }
+
+
+def test_ctrl_c_exits_130_and_keeps_the_earlier_outputs(course, monkeypatch, capsys):
+    path, args, out, model_dir = course
+    before = _files(out, model_dir)
+    capsys.readouterr()
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scam.tl, "fit", interrupted)
+    try:
+        rc = main([*args, "--out", str(out), "--model-dir", str(model_dir)])
+    except KeyboardInterrupt:  # would stop the whole test session
+        pytest.fail("Ctrl-C escaped scam.cli.main")
+    assert rc == 130
+    err = capsys.readouterr().err
+    assert "interrupted (Ctrl-C); no output was written" in _one_line(err)
+    assert _files(out, model_dir) == before
+
+
+def test_interrupted_fit_saves_the_best_model_aside(course, monkeypatch, capsys):
+    """The trainer keeps the best model on Ctrl-C and returns: exit 130, the earlier run's outputs untouched."""
+    path, args, out, model_dir = course
+    before = _files(out, model_dir)
+    capsys.readouterr()
+    real_fit = scam.tl.fit
+
+    def fit_interrupted(adata, *a, **k):
+        model = real_fit(adata, *a, **k)
+        adata.uns["scam"]["training"]["interrupted"] = True
+        return model
+
+    monkeypatch.setattr(scam.tl, "fit", fit_interrupted)
+    assert main([*args, "--out", str(out), "--model-dir", str(model_dir)]) == 130
+    line = _one_line(capsys.readouterr().err)
+    aside = model_dir.with_name("m.interrupted")
+    assert f"is in {aside}" in line and "were not written" in line
+    assert _files(out, model_dir) == before
+    assert scam.ActionModel.load(aside, device="cpu").n_dims == 2
+
+
+def test_output_paths_are_checked_before_training(course, tmp_path, monkeypatch, capsys):
+    path, args, out, model_dir = course
+    (tmp_path / "a_file").write_text("x")
+    monkeypatch.setattr(scam.tl, "fit", _no_fit)
+    monkeypatch.setattr(scam.tl, "leave_one_timepoint_out", _no_fit)
+    capsys.readouterr()
+    cases = [
+        (
+            [*args, "--out", str(tmp_path / "missing" / "o.h5ad")],
+            r"missing does not exist; create it first or choose another --out",
+        ),
+        ([*args, "--out", str(tmp_path)], r"is a folder; give a file path"),
+        (
+            [*args, "--out", str(out), "--model-dir", str(tmp_path / "a_file")],
+            r"a_file is a file, not a folder; choose another --model-dir",
+        ),
+        ([*args, "--model-dir", str(tmp_path / "a_file" / "m")], r"a_file is a file, not a folder"),
+        (
+            ["benchmark", "--data", str(path), "--time-key", "time", "--out", str(tmp_path / "a_file")],
+            r"a_file is a file, not a folder; choose another --out",
+        ),
+        (["benchmark", "scale", "--out", str(tmp_path / "a_file")], r"a_file is a file, not a folder"),
+        (["benchmark", "growth", "--out", str(tmp_path / "a_file")], r"a_file is a file, not a folder"),
+    ]
+    for argv, match in cases:
+        assert main(argv) == 2, argv
+        assert re.search(match, _one_line(capsys.readouterr().err)), argv
+    # a read-only output folder (simulated: the tests may run as root, who may write anywhere)
+    monkeypatch.setattr(os, "access", lambda p, mode: False)
+    assert main([*args, "--out", str(out), "--model-dir", str(model_dir)]) == 2
+    assert "(no permission); choose another --out in a folder you can write to" in _one_line(capsys.readouterr().err)
+    assert (tmp_path / "a_file").read_text() == "x"
+
+
+def test_user_errors_are_one_line_with_exit_code_2(course, tmp_path, capsys):
+    path, args, out, model_dir = course
+    (tmp_path / "notes.h5ad").write_text("not an h5ad file")
+    capsys.readouterr()
+    cases = [
+        (
+            ["fit", str(tmp_path / "notes.h5ad"), "--time-key", "time"],
+            r"cannot read .*notes\.h5ad as an \.h5ad file .*give an AnnData file written by `adata.write_h5ad`",
+        ),
+        (
+            ["benchmark", "--data", str(tmp_path / "notes.h5ad"), "--time-key", "t"],
+            r"cannot read .*notes\.h5ad as an \.h5ad file",
+        ),
+        (["benchmark", "--data", str(path)], r"--time-key is required with --data FILE"),
+        (
+            [*args, "--n-iters", "many"],
+            r"^scam fit: argument --n-iters: invalid int value: 'many' \(see `scam fit --help`\)$",
+        ),
+        (["fit", str(path), "--growth", "sideways"], r"argument --growth: invalid choice: 'sideways'"),
+        (["benchmark", "suite-of-nothing"], r"^scam benchmark: argument what: invalid choice"),
+        (["fitt"], r"^scam: argument COMMAND: invalid choice: 'fitt'"),
+        ([*args, "--n-iters", "-4", "--out", str(out), "--model-dir", str(model_dir)], r"^scam fit: .*n_iters"),
+    ]
+    before = _files(out, model_dir)
+    for argv, match in cases:
+        assert main(argv) == 2, argv
+        assert re.search(match, _one_line(capsys.readouterr().err)), argv
+    assert _files(out, model_dir) == before
+
+
+def test_not_an_h5ad_in_a_real_process(tmp_path):
+    (tmp_path / "x.h5ad").write_text("plain text")
+    cmd = [sys.executable, "-m", "scam.cli", "fit", str(tmp_path / "x.h5ad"), "--time-key", "t"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "cannot read" in _one_line(result.stderr)
+
+
+def test_paths_expand_the_home_folder(tmp_path, monkeypatch, capsys):
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    cwd.mkdir()
+    small = scam.datasets.gaussian_path(n_cells=40, times=(0.0, 1.0, 2.0), n_dims=2)
+    small.write_h5ad(home / "c.h5ad")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    argv = ["fit", "~/c.h5ad", "--time-key", "time", "--n-iters", "3", "--quiet", "--out", "~/f.h5ad"]
+    assert main([*argv, "--model-dir", "~/m"]) == 0
+    assert ad.read_h5ad(home / "f.h5ad").n_obs == 120 and (home / "m" / "params.json").is_file()
+    assert list(cwd.iterdir()) == []
+    assert str(home / "m") in capsys.readouterr().out

@@ -106,6 +106,7 @@ LAYERS = {
     "scam.core": 0,  # pure torch: network, losses, couplings, interpolants, integrators, training loop
     "scam._keys": 0,
     "scam._units": 0,
+    "scam._io": 0,  # every file scam writes: checked first, written beside the target, then swapped in
     "scam._validation": 1,  # checks of user input (knows AnnData)
     "scam._persist": 1,
     "scam._likelihood": 1,

@@ -1,7 +1,7 @@
 """Growth benchmark on :func:`scam.datasets.branching`: learned growth, masses and fates against the simulation's truth.
 
-``scam benchmark growth --out DIR`` runs :func:`run_growth` and writes ``results.csv``, ``results.md`` and
-``results.json`` into ``DIR`` (``docs/benchmarks/growth`` in the repository).
+``scam benchmark growth --out DIR`` runs :func:`run_growth` and writes (:func:`write_results`) ``results.csv``,
+``results.md`` and ``results.json`` into ``DIR`` (``docs/benchmarks/growth`` in the repository).
 
 Per method and seed, on the simulated branching time course (fit on the true latent state ``X_latent``):
 
@@ -23,15 +23,18 @@ Per method and seed, on the simulated branching time course (fit on the true lat
 
 from __future__ import annotations
 
+import json
 import logging
 import time as _time
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .. import _keys
+from .._io import check_output, replacing
 
 logger = logging.getLogger("scam")
 
@@ -193,6 +196,21 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
             ]
     out["seconds per seed"] = df.groupby("method")["seconds"].mean().reindex(order).round(0).astype(int)
     return out
+
+
+def write_results(df: pd.DataFrame, facts: dict, out_dir: str | Path, *, notes: str = "") -> dict[str, Path]:
+    """Write ``results.csv``, ``results.json`` and ``results.md`` into ``out_dir`` (created if missing).
+
+    The three files replace the previous ones together once all are complete (:func:`scam._io.replacing`).
+    """
+    out = check_output(out_dir, kind="files_in")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"csv": out / "results.csv", "json": out / "results.json", "md": out / "results.md"}
+    with replacing(paths["csv"], paths["json"], paths["md"]) as (csv, js, md):
+        df.to_csv(csv, index=False)
+        js.write_text(json.dumps(facts, indent=2), encoding="utf-8")
+        md.write_text(markdown(df, facts, notes), encoding="utf-8")
+    return paths
 
 
 def markdown(df: pd.DataFrame, facts: dict, notes: str = "") -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._io import check_output, replacing
 from ..lot import summarize
 
 
@@ -48,7 +49,11 @@ def write_report(
     title: str = "Leave-one-timepoint-out benchmark",
     notes: str = "",
 ) -> dict[str, Path]:
-    """Write ``results.csv`` (long table), ``results.md`` (one table per metric) and ``results.png``."""
+    """Write ``results.csv`` (long table), ``results.md`` (one table per metric) and ``results.png``.
+
+    The folder ``out_dir`` (``~`` expanded) is created if missing; the three files are written beside their
+    targets and replace the previous ones together once all are complete (:func:`scam._io.replacing`).
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -56,10 +61,9 @@ def write_report(
 
     from ..pl import benchmark as plot_benchmark
 
-    out = Path(out_dir)
+    out = check_output(out_dir, kind="files_in")
     out.mkdir(parents=True, exist_ok=True)
     paths = {"csv": out / "results.csv", "md": out / "results.md", "png": out / "results.png"}
-    df.to_csv(paths["csv"], index=False)
     parts = [f"# {title}", "", notes, ""] if notes else [f"# {title}", ""]
     for metric in [m for m in ("w1", "w2", "mmd", "mass_error") if m in set(df["metric"])]:
         parts += [
@@ -68,8 +72,12 @@ def write_report(
             markdown_table(df, metric=metric, published=published if metric == "w1" else None),
             "",
         ]
-    paths["md"].write_text("\n".join(parts))
     fig = plot_benchmark(df, published=published, return_fig=True, show=False)
-    fig.savefig(paths["png"], dpi=150, bbox_inches="tight")
-    plt.close(fig)
+    try:  # all three replace the previous ones together, or none does
+        with replacing(paths["csv"], paths["md"], paths["png"]) as (csv, md, png):
+            df.to_csv(csv, index=False)
+            md.write_text("\n".join(parts), encoding="utf-8")
+            fig.savefig(png, dpi=150, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return paths

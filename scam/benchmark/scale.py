@@ -12,8 +12,10 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from .. import _keys
+from .._io import check_output, replacing
 
 
 def run_one(
@@ -95,6 +97,20 @@ def markdown(rows: list[dict]) -> str:
             f"{r['step_cost_ratio']:.2f} | {r['fit_seconds']:.1f} | {r['peak_memory_gb']:.2f} | {r['device']} |"
         )
     return "\n".join(lines)
+
+
+def write_scale(rows: list[dict], out_dir: str | Path, *, machine: str) -> dict[str, Path]:
+    """Write ``scale.json`` and ``scale.md`` into ``out_dir`` (created if missing); both replace the old ones together.
+
+    Both are written beside their targets first (:func:`scam._io.replacing`).
+    """
+    out = check_output(out_dir, kind="files_in")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "scale.json", "md": out / "scale.md"}
+    with replacing(paths["json"], paths["md"]) as (js, md):
+        js.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+        md.write_text(f"# Scale ({machine})\n\n" + markdown(rows) + "\n", encoding="utf-8")
+    return paths
 
 
 def _main() -> None:
