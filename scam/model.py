@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import sparse
 
 from ._likelihood import log_likelihood
 from ._persist import load_model, model_params, save_model
@@ -16,6 +18,8 @@ from .core.network import ActionNet
 
 #: Cells processed at once when evaluating or simulating (bounds memory on large data).
 CHUNK_SIZE = 65_536
+#: Fraction of the fitted time span by which a time may lie outside the fitted range (``simulate`` warns beyond).
+TIME_MARGIN = 0.05
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -120,6 +124,17 @@ class ActionModel:
         return self.units.t_span
 
     @property
+    def time_range(self) -> tuple[float, float]:
+        """First and last observed time of the fit (user units): where the dynamics were learned."""
+        return self.t_origin, self.t_origin + self.t_span
+
+    def in_time_range(self, t: float) -> bool:
+        """Whether ``t`` lies in :attr:`time_range`, allowing :data:`TIME_MARGIN` of its span on either side."""
+        lo, hi = self.time_range
+        margin = TIME_MARGIN * (hi - lo)
+        return bool(lo - margin <= t <= hi + margin)
+
+    @property
     def n_dims(self) -> int:
         """Number of coordinates the model uses (the first ``n_dims`` of the representation)."""
         return self.net.n_dims
@@ -162,7 +177,15 @@ class ActionModel:
 
     # ------------------------------------------------------------------ conversions
     def _x(self, X) -> torch.Tensor:
-        X = np.asarray(X, dtype=np.float64)
+        if sparse.issparse(X):
+            X = X.toarray()
+        try:
+            X = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"Expected the cells as a numeric array (n_cells, >= {self.n_dims}) in the representation's "
+                f"coordinates (e.g. adata.obsm['X_pca']), got {type(X).__name__}; convert it with np.asarray first."
+            ) from None
         if X.ndim == 1:
             X = X[None, :]
         if X.ndim != 2 or X.shape[1] < self.n_dims:
@@ -278,6 +301,18 @@ class ActionModel:
         Returns
         -------
         Positions, and with ``return_weights`` a tuple ``(positions, weights)``.
+
+        Warns
+        -----
+        UserWarning
+            Once per call when ``t_start`` or ``t_end`` lies outside the fitted :attr:`time_range` by more
+            than :data:`TIME_MARGIN` of its span: the dynamics there are extrapolated.
+
+        Raises
+        ------
+        ValueError
+            When positions or weights stop being finite along the paths (weights ``exp ∫ λ s dt`` overflow
+            over long times).
         """
         for name, value in (("t_start", t_start), ("t_end", t_end)):
             if (
@@ -298,6 +333,7 @@ class ActionModel:
         if stochastic is None:
             stochastic = self.default_stochastic(t_start, t_end)
         z = self._x(X)
+        self._warn_outside_range(t_start, t_end)
         tau0, tau1 = self.units.tau(t_start), self.units.tau(t_end)
         gen = torch.Generator().manual_seed(int(random_state)) if random_state is not None else None
         xs, ws = [], []
@@ -319,10 +355,44 @@ class ActionModel:
             xs.append(x.cpu().numpy().astype(np.float64))
             ws.append(logw.cpu().numpy().astype(np.float64))
         axis = 1 if return_path else 0
-        positions = self.units.to_user(np.concatenate(xs, axis=axis)).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, with advice
+            positions = self.units.to_user(np.concatenate(xs, axis=axis)).astype(np.float32)
+            weights = np.exp(np.concatenate(ws, axis=axis)).astype(np.float32)
+        self._check_finite(positions, weights if return_weights else None, t_start, t_end)
         if not return_weights:
             return positions
-        return positions, np.exp(np.concatenate(ws, axis=axis)).astype(np.float32)
+        return positions, weights
+
+    def _range_text(self) -> str:
+        lo, hi = self.time_range
+        return f"[{lo:g}, {hi:g}]"
+
+    def _warn_outside_range(self, t_start: float, t_end: float) -> None:
+        """One ``UserWarning`` when a simulation leaves the fitted time range by more than the margin."""
+        outside = [f"`{n}={v:g}`" for n, v in (("t_start", t_start), ("t_end", t_end)) if not self.in_time_range(v)]
+        if outside:
+            warnings.warn(
+                f"Simulating outside the time range the model was fitted on, {self._range_text()} "
+                f"({' and '.join(outside)}): the dynamics there are extrapolated, not learned. Simulate within "
+                f"{self._range_text()} (times in the units of the fit), or refit on data that covers these times.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _check_finite(self, positions: np.ndarray, weights: np.ndarray | None, t_start: float, t_end: float) -> None:
+        """Raise when the simulated positions or weights are no longer finite numbers."""
+        span = f"from {t_start:g} to {t_end:g} (fitted range {self._range_text()})"
+        if not np.all(np.isfinite(positions)):
+            raise ValueError(
+                f"The simulated positions diverged (NaN or infinite values) {span}; simulate over a shorter "
+                "interval within the fitted range, or with more `n_steps`."
+            )
+        if weights is not None and not np.all(np.isfinite(weights)):
+            raise ValueError(
+                f"The growth weights exp(∫ growth dt) overflowed (NaN or infinite values) {span}; simulate over a "
+                "shorter interval within the fitted range, or refit with a smaller `lam` (or a `growth_penalty` "
+                "toward a growth prior)."
+            )
 
     # ------------------------------------------------------------------ likelihood
     def log_likelihood(

@@ -73,7 +73,8 @@ def velocity(
 
     Velocities (``obsm['scam_velocity']``, in ``use_rep`` coordinates) are projected into the
     embedding with :func:`scam.tl.velocity_embedding` (exact for PCA-like bases, local linear maps
-    otherwise), which is run here when ``obsm[f"{key}_velocity_{basis}"]`` is missing or stale;
+    otherwise), which is run here when ``obsm[f"{key}_velocity_{basis}"]`` is missing or was made with other
+    settings (a refit with the same ``key_added`` removes the projections of the earlier fit);
     its result can also be drawn with ``scvelo.pl.velocity_embedding_stream(adata, vkey="scam_velocity",
     basis=basis)``.
 
@@ -152,7 +153,7 @@ def velocity(
         and record.get("obsm_key") == obsm_key
         and int(record.get("n_neighbors", -1)) == n_neighbors
     )
-    if not fresh:  # missing, or left from an earlier fit (fit rewrites uns[key] and so drops the record)
+    if not fresh:  # missing, or made with other settings (a refit removes the earlier fit's projections)
         velocity_embedding(adata, basis=obsm_key, key=key, n_neighbors=n_neighbors)
     V = np.asarray(adata.obsm[out_key], dtype=np.float64)[:, [i, j]]
     xy = E[:, [i, j]]

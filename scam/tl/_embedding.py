@@ -101,6 +101,17 @@ def velocity_embedding(
     E = embedding_coords(adata, obsm_key)
     V = np.asarray(adata.obsm[vkey], dtype=np.float64)[:, :n_dims]
     name = basis_name(obsm_key)
+    out_key = _keys.velocity_embedding(key, name)
+    # written under the fit's record (so that a refit removes it): only over scam's own result
+    _keys.check_free(
+        adata,
+        _keys.FIT,
+        key,
+        extra={"obsm": [out_key]},
+        inputs={"obsm": [obsm_key, use_rep]},
+        arg="key",
+        fix="rename or delete it, or fit with another `key_added` and pass that as `key`",
+    )
     exact = is_exact(get_rep(adata, use_rep, None), E)
     logger.info("projecting velocities into %r (%s)", obsm_key, "exact" if exact else "local linear maps")
     if exact:
@@ -110,8 +121,8 @@ def velocity_embedding(
     else:
         V_emb = project_velocity(X, E, V, n_neighbors=n_neighbors)
     adata = writable(adata, copy)
-    out_key = _keys.velocity_embedding(key, name)
     adata.obsm[out_key] = V_emb.astype(np.float32)
+    _keys.add_to_record(adata, _keys.uns(key), "obsm", out_key)
     record = adata.uns[_keys.uns(key)].setdefault(_keys.VELOCITY_EMBEDDING, {})
     record[name] = {"obsm_key": obsm_key, "method": "exact" if exact else "local_linear", "n_neighbors": n_neighbors}
     logger.info("added %r (adata.obsm)", out_key)

@@ -10,9 +10,18 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import _keys
-from .._validation import check_key_added, check_positive_int, check_seed, get_rep, writable
+from .._validation import check_key_added, check_positive_int, check_seed, writable
 from ..model import ActionModel
-from ._utils import cells_at, check_stochastic, group_labels, knn_votes, model_inputs, model_time, time_pair
+from ._utils import (
+    cells_at,
+    check_stochastic,
+    group_labels,
+    knn_votes,
+    model_inputs,
+    model_rep,
+    model_time,
+    time_pair,
+)
 
 logger = logging.getLogger("scam")
 
@@ -34,7 +43,7 @@ def _setup(adata, model, source, target, groupby, n_samples, n_neighbors, n_step
     )
     rows_src, rows_tgt = cells_at(time, k_src), cells_at(time, k_tgt)
     codes_tgt, classes = group_labels(adata, groupby, rows_tgt, f"at the target time {time.labels[k_tgt]!r}")
-    X = get_rep(adata, use_rep, model.n_dims)
+    X = model_rep(adata, model, use_rep)
     return {
         "time": time,
         "time_key": time_key,
@@ -167,6 +176,7 @@ def fate(
     """
     s = _setup(adata, model, source, target, groupby, n_samples, n_neighbors, n_steps, stochastic, time_key, use_rep)
     key_added, random_state = check_key_added(key_added), check_seed(random_state)
+    _keys.check_free(adata, _keys.FATE, key_added)
     start = _time.perf_counter()
     logger.info(
         "computing fates of %d cells from %g to %g over %d classes of %r",
@@ -184,6 +194,7 @@ def fate(
     adata.uns[_keys.fate(key_added)] = {
         "classes": np.asarray(s["classes"], dtype=str),
         "params": _params(s, groupby=groupby, noisy=noisy, random_state=random_state),
+        _keys.WRITTEN: _keys.record(_keys.FATE, key_added),
     }
     logger.info(
         "finished (%.1f s): added '%s' (adata.obsm), '%s' (adata.uns)",
@@ -249,6 +260,7 @@ def transition_matrix(
     """
     s = _setup(adata, model, source, target, groupby, n_samples, n_neighbors, n_steps, stochastic, time_key, use_rep)
     key_added, random_state = check_key_added(key_added), check_seed(random_state)
+    _keys.check_free(adata, _keys.TRANSITIONS, key_added)
     where = f"at the source time {s['time'].labels[s['k_src']]!r}"
     codes_src, src_classes = group_labels(adata, groupby, s["rows_src"], where)
     logger.info("computing transitions of %r from %g to %g", groupby, s["t_src"], s["t_tgt"])
@@ -266,6 +278,7 @@ def transition_matrix(
         "target_classes": np.asarray(s["classes"], dtype=str),
         "mass_multiplier": multiplier,
         "params": _params(s, groupby=groupby, noisy=noisy, random_state=random_state),
+        _keys.WRITTEN: _keys.record(_keys.TRANSITIONS, key_added),
     }
     logger.info("added '%s' (adata.uns)", _keys.transitions(key_added))
     return pd.DataFrame(

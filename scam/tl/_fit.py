@@ -132,7 +132,12 @@ def fit(
         Seed of every random draw (network initialisation, couplings, minibatches); ``None`` draws
         one (recorded in ``uns[key_added]['params']``).
     key_added
-        Prefix of the keys written to ``adata``.
+        Prefix of the keys written to ``adata``. It may not name keys that exist and were not
+        written by scam (a column, embedding or ``uns`` entry of yours, such as the time column or
+        scanpy's ``uns['pca']``): ``fit`` refuses before training. A refit with the same
+        ``key_added`` replaces the earlier fit's keys and removes the results derived from it
+        (its velocity embeddings, trajectories, and the ``f"{key_added}_fate"``,
+        ``_transitions``, ``_gene_trends`` and gene-velocity results of the read-outs).
     progress_bar
         Show a progress bar.
 
@@ -157,7 +162,8 @@ def fit(
         ``params``, ``history`` (loss, validation W1), ``time`` mapping, ``masses`` (the relative
         masses used, first = 1) and ``learned_masses``: the mass the model predicts at each
         observed time, ``m̂_{k+1} = m̂_k · mean(scam_weight over the cells of time k)``, ``m̂_0 = 1``
-        (all 1 without growth).
+        (all 1 without growth); ``scam_written`` records the keys this fit wrote, so that a refit
+        replaces only those.
 
     Examples
     --------
@@ -188,6 +194,8 @@ def fit(
     X = get_rep(adata, use_rep, n_dims)
     needs_prior = (isinstance(masses, str) and masses == "growth_prior") or config.growth_penalty > 0
     prior_growth = get_growth_prior(adata, growth_prior_key) if needs_prior else None
+    inputs = {"obs": [time_key] + ([growth_prior_key] if needs_prior else []), "obsm": [use_rep]}
+    _keys.check_free(adata, _keys.FIT, key_added, inputs=inputs)
     if isinstance(masses, str) and masses == "growth_prior":
         mass = masses_from_growth(prior_growth, time)
     else:
@@ -222,8 +230,11 @@ def fit(
         growth_prior_key=growth_prior_key,
     )
 
+    uns[_keys.WRITTEN] = _keys.record(_keys.FIT, key_added)
+
     # --- write
     adata = writable(adata, False)
+    _remove_stale(adata, key_added)
     adata.obsm[_keys.velocity(key_added)] = velocity
     adata.obs[_keys.potential(key_added)] = potential
     adata.obs[_keys.growth(key_added)] = growth_rate
@@ -239,6 +250,21 @@ def fit(
         _keys.uns(key_added),
     )
     return model
+
+
+def _remove_stale(adata: AnnData, key_added: str) -> None:
+    """Remove what the earlier fit with ``key_added`` and the read-outs named after it wrote (:func:`scam._keys.stale`).
+
+    Removed rather than kept with a stamp: a result of the replaced model is wrong for the new one,
+    and a plot or read-out that found it would show it as current.
+    """
+    stale = _keys.stale(adata, key_added)
+    gone = [f"{slot}[{k!r}]" for slot, k in stale]
+    if _keys.recorded(adata, _keys.uns(key_added), _keys.FIT) and _keys.TRAJECTORIES in adata.uns[_keys.uns(key_added)]:
+        gone.append(f"uns[{key_added!r}][{_keys.TRAJECTORIES!r}]")  # replaced with uns[key_added]
+    _keys.remove(adata, stale)
+    if gone:
+        logger.info("refit with key_added=%r: removed the results of the earlier fit: %s", key_added, ", ".join(gone))
 
 
 def _readouts(model: ActionModel, X: np.ndarray, time: TimeInfo):

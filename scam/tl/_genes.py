@@ -13,15 +13,19 @@ from anndata import AnnData
 from scipy import sparse
 
 from .. import _keys
-from .._validation import check_key, check_key_added, check_positive_int, check_seed, get_rep, writable
+from .._validation import check_adata, check_key, check_key_added, check_positive_int, check_seed, writable
 from ..model import ActionModel
 from ._utils import (
     cells_at,
+    check_model,
     check_stochastic,
+    check_time_range,
     draw_cells,
     group_labels,
     knn_votes,
     model_inputs,
+    model_keys,
+    model_rep,
     model_time,
     time_pair,
 )
@@ -54,14 +58,16 @@ def _loadings(adata: AnnData, model: ActionModel, use_rep: str, loadings_key: st
 
 def _pca_keys(adata: AnnData, model: ActionModel, time_key: str | None, use_rep: str | None) -> tuple[str, str]:
     """Check ``adata`` and ``model``; the time column and the representation, which must be ``X_pca``."""
-    time_key, use_rep = model_inputs(adata, model, time_key, use_rep)
-    if use_rep != "X_pca":
+    check_adata(adata)
+    check_model(model)
+    rep = model_keys(model, time_key, use_rep)[1]
+    if rep != "X_pca":
         raise ValueError(
             f"Gene-space read-outs map velocities back through the PCA loadings, so the model must be fitted on "
-            f"use_rep='X_pca', not {use_rep!r}. Run `sc.pp.pca(adata)` and fit with use_rep='X_pca' (or pass "
+            f"use_rep='X_pca', not {rep!r}. Run `sc.pp.pca(adata)` and fit with use_rep='X_pca' (or pass "
             "use_rep='X_pca' if the model was fitted on a copy of it under another name)."
         )
-    return time_key, use_rep
+    return model_inputs(adata, model, time_key, use_rep)
 
 
 def gene_velocity(
@@ -112,8 +118,13 @@ def gene_velocity(
     time_key, use_rep = _pca_keys(adata, model, time_key, use_rep)
     key_added = check_key_added(key_added)
     time = model_time(adata, model, time_key)
-    X = get_rep(adata, use_rep, model.n_dims)
+    where = f"of adata.obs[{time_key!r}]"
+    check_time_range(
+        model, time, {f"the first time {where}": time.values[0], f"the last time {where}": time.values[-1]}
+    )
+    X = model_rep(adata, model, use_rep)
     pcs = _loadings(adata, model, use_rep, loadings_key)
+    _keys.check_free(adata, _keys.GENE_VELOCITY, key_added)
     start = _time.perf_counter()
     logger.info("computing gene velocities of %d cells x %d genes", adata.n_obs, adata.n_vars)
     v = model.velocity(X, time.values[time.codes]).astype(np.float64)
@@ -121,14 +132,15 @@ def gene_velocity(
     unused = int((np.abs(pcs).sum(1) == 0).sum())
     adata = writable(adata, copy)
     adata.layers[_keys.gene_velocity(key_added)] = gene_v
-    adata.uns[f"{key_added}_gene_velocity"] = {
+    adata.uns[_keys.gene_velocity_params(key_added)] = {
         "params": {
             "time_key": time_key,
             "use_rep": use_rep,
             "loadings_key": loadings_key,
             "n_dims": int(model.n_dims),
             "genes_without_loadings": unused,
-        }
+        },
+        _keys.WRITTEN: _keys.record(_keys.GENE_VELOCITY, key_added),
     }
     logger.info(
         "finished (%.1f s): added '%s' (adata.layers); %d genes have no PCA loadings and get 0",
@@ -294,8 +306,9 @@ def gene_trends(
         codes_tgt, classes = np.zeros(len(rows_tgt), dtype=np.int64), ["all"]
     else:
         codes_tgt, classes = group_labels(adata, groupby, rows_tgt, f"at the target time {time.labels[k_tgt]!r}")
-    X = get_rep(adata, use_rep, model.n_dims)
+    X = model_rep(adata, model, use_rep)
     pcs = _loadings(adata, model, use_rep, loadings_key)[cols]
+    _keys.check_free(adata, _keys.GENE_TRENDS, key_added)
     offset = _column_means(adata, cols, layer) - X.mean(0) @ pcs.T
     flat = [g for g, row in zip(gene_names, pcs, strict=True) if not np.any(row)]
     if flat:
@@ -345,6 +358,7 @@ def gene_trends(
             "layer": "X" if layer is None else layer,
             "random_state": int(random_state),
         },
+        _keys.WRITTEN: _keys.record(_keys.GENE_TRENDS, key_added),
     }
     adata = writable(adata, copy)
     adata.uns[_keys.gene_trends(key_added)] = result

@@ -8,9 +8,19 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _keys
-from .._validation import check_adata, check_key_added, check_positive_int, check_seed, get_rep, writable
+from .._validation import check_key_added, check_positive_int, check_seed, writable
 from ..model import ActionModel
-from ._utils import cells_at, check_model, check_stochastic, draw_cells, model_time, time_value
+from ._utils import (
+    cells_at,
+    check_stochastic,
+    check_time_range,
+    draw_cells,
+    fit_uns,
+    model_inputs,
+    model_rep,
+    model_time,
+    time_value,
+)
 
 logger = logging.getLogger("scam")
 
@@ -24,6 +34,8 @@ def trajectories(
     t_start: float | None = None,
     t_end: float | None = None,
     stochastic: bool | None = None,
+    time_key: str | None = None,
+    use_rep: str | None = None,
     random_state: int | None = 0,
     key_added: str = _keys.DEFAULT_KEY,
     copy: bool = False,
@@ -46,9 +58,12 @@ def trajectories(
     t_start, t_end
         Start and end time in the time units of the fit, or labels of observed time points
         (``"day 2"``); default: the first and last observed time. ``t_end < t_start`` simulates
-        backward (ODE only).
+        backward (ODE only). Both must lie in the time range the model was fitted on
+        (:attr:`~scam.ActionModel.time_range`, give or take 5 % of its span).
     stochastic
         Simulate the SDE; ``None``: when the model has σ > 0 and the simulation runs forward.
+    time_key, use_rep
+        Time column and representation; default: those the model was fitted on.
     random_state
         Seed of the start-cell choice and the noise (``None``: drawn, and recorded in ``params``).
     key_added
@@ -63,18 +78,11 @@ def trajectories(
     ``start_cells`` (obs names), ``start_index`` (row numbers), ``weights``
     ``(n_cells, n_steps + 1)`` (``exp ∫ λ s dt``, 1 when ``lam == 0``) and ``params``.
     """
-    check_adata(adata)
-    check_model(model)
+    time_key, use_rep = model_inputs(adata, model, time_key, use_rep)
     key_added = check_key_added(key_added)
     n_cells = check_positive_int("n_cells", n_cells)
     n_steps = check_positive_int("n_steps", n_steps)
-    meta = model.metadata
-    time_key, use_rep = meta.get("time_key"), meta.get("use_rep")
-    if _keys.uns(key_added) not in adata.uns or time_key not in adata.obs:
-        raise ValueError(
-            f"adata.uns[{key_added!r}] from scam.tl.fit is missing; run `scam.tl.fit(adata, ...)` first "
-            "(with the same `key_added`)."
-        )
+    fit_uns(adata, key_added)  # the paths are stored in the fit's record
     random_state = check_seed(random_state)
     stochastic = check_stochastic(stochastic)
     time = model_time(adata, model, time_key, min_cells=0)
@@ -84,7 +92,8 @@ def trajectories(
         raise ValueError(f"`t_start={t_start:g}` is not an observed time; choose one of {time.values.tolist()}.")
     if not np.isfinite(t_end):
         raise ValueError(f"`t_end` must be a finite number, got {t_end!r}.")
-    X = get_rep(adata, use_rep, model.n_dims)
+    check_time_range(model, time, {"`t_start`": t_start, "`t_end`": t_end})
+    X = model_rep(adata, model, use_rep)
     start = draw_cells(cells_at(time, int(np.argmin(np.abs(time.values - t_start)))), n_cells, random_state)
     paths, weights = model.simulate(
         X[start],
@@ -110,6 +119,7 @@ def trajectories(
             "t_end": t_end,
             "stochastic": is_stochastic,
             "random_state": int(random_state),
+            "time_key": time_key,
             "use_rep": use_rep,
         },
     }

@@ -35,10 +35,59 @@ def model_keys(model: ActionModel, time_key: str | None, use_rep: str | None) ->
 
 
 def model_inputs(adata: AnnData, model: ActionModel, time_key: str | None, use_rep: str | None) -> tuple[str, str]:
-    """Check ``adata`` and ``model``; the time column and representation (as :func:`model_keys`)."""
+    """Check ``adata`` and ``model``; the time column and representation (as :func:`model_keys`).
+
+    When they come from the model (arguments ``None``), ``adata`` must have them: a model fitted on
+    other data raises naming ``time_key=`` / ``use_rep=``.
+    """
     check_adata(adata)
     check_model(model)
-    return model_keys(model, time_key, use_rep)
+    keys = model_keys(model, time_key, use_rep)
+    if time_key is None and keys[0] not in adata.obs.columns:
+        cols = ", ".join(map(repr, adata.obs.columns)) or "none"
+        raise ValueError(
+            f"`time_key={keys[0]!r}` is not a column of adata.obs (available: {cols}): the model was fitted on that "
+            "time column. Pass `time_key=` naming this adata's time column (in the time units of the fit)."
+        )
+    if use_rep is None and keys[1] not in adata.obsm:
+        reps = ", ".join(map(repr, adata.obsm.keys())) or "none"
+        raise ValueError(
+            f"`use_rep={keys[1]!r}` is not in adata.obsm (available: {reps}): the model was fitted on that "
+            "representation. Pass `use_rep=` naming this adata's representation in the same coordinates as the fit "
+            "(e.g. the same PCA)."
+        )
+    return keys
+
+
+def model_rep(adata: AnnData, model: ActionModel, use_rep: str) -> np.ndarray:
+    """The first ``model.n_dims`` columns of ``adata.obsm[use_rep]``, which must have at least that many."""
+    rep = adata.obsm.get(use_rep) if isinstance(use_rep, str) else None
+    n_cols = rep.shape[1] if len(getattr(rep, "shape", ())) == 2 else None
+    if n_cols is not None and n_cols < model.n_dims:
+        raise ValueError(
+            f"The model uses {model.n_dims} coordinates (the first {model.n_dims} columns of "
+            f"obsm[{model.metadata.get('use_rep', use_rep)!r}] at the fit), but adata.obsm[{use_rep!r}] has "
+            f"{n_cols}; pass `use_rep=` naming a representation in the same coordinates as the fit (e.g. the same "
+            "PCA, projected onto this data), or refit the model on this data."
+        )
+    return get_rep(adata, use_rep, model.n_dims)
+
+
+def check_time_range(model: ActionModel, time: TimeInfo, times: dict[str, float]) -> None:
+    """Refuse times outside the model's fitted range (:meth:`~scam.ActionModel.in_time_range`).
+
+    ``times`` maps what each time is (``"`target`"``) to its value, in the units of ``adata.obs[time.key]``.
+    """
+    outside = [f"{what} ({value:g})" for what, value in times.items() if not model.in_time_range(value)]
+    if outside:
+        lo, hi = model.time_range
+        raise ValueError(
+            f"{' and '.join(outside)} {'lies' if len(outside) == 1 else 'lie'} outside the time range the model "
+            f"was fitted on, [{lo:g}, {hi:g}]: the dynamics there are extrapolated, not learned. Choose times within "
+            f"[{lo:g}, {hi:g}], or refit on data that covers them. If adata.obs[{time.key!r}] is in other units than "
+            f"the fit's (e.g. hours instead of days; the fit's observed times are {model.observed_times}), convert "
+            "it to the fit's units."
+        )
 
 
 def model_time(adata: AnnData, model: ActionModel, time_key: str, *, min_cells: int = 1) -> TimeInfo:
@@ -52,10 +101,16 @@ def fit_uns(adata: AnnData, key: str) -> dict:
     check_adata(adata)
     key = check_key("key", key)
     uns = adata.uns.get(_keys.uns(key))
-    if not isinstance(uns, dict) or "params" not in uns:
+    if uns is None:
         raise ValueError(
             f"adata.uns[{key!r}] from scam.tl.fit is missing; run `scam.tl.fit(adata, ...)` first "
             f"(with `key_added={key!r}`)."
+        )
+    if _keys.recorded(adata, _keys.uns(key), _keys.FIT) is None or "params" not in uns:
+        raise ValueError(
+            f"adata.uns[{key!r}] was not written by scam.tl.fit (nor by this version of it): pass `key`/`key_added` "
+            f"naming the `key_added` of your fit, or run `scam.tl.fit(adata, ...)` (with another `key_added` if "
+            f"adata.uns[{key!r}] is yours)."
         )
     return uns
 
@@ -126,6 +181,7 @@ def time_pair(
     if k_src == k_tgt:
         raise ValueError(f"`source` and `target` are the same time point ({time.labels[k_src]!r}); {hint}.")
     t_src, t_tgt = float(time.values[k_src]), float(time.values[k_tgt])
+    check_time_range(model, time, {"`source`": t_src, "`target`": t_tgt})
     noisy = is_stochastic(model, t_src, t_tgt, stochastic)
     if t_tgt < t_src and noisy:
         raise ValueError(f"Backward {what} need the ODE; pass `stochastic=False` or a `target` after `source`.")
