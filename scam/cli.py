@@ -242,7 +242,8 @@ def _benchmark_parser(sub: argparse._SubParsersAction) -> None:
         nargs="?",
         choices=list(_BENCHMARKS),
         default="lot",
-        help="lot (default), scale, or growth (learned growth, masses and fates on the simulated branching data)",
+        help="lot (default), scale, growth (learned growth, masses and fates on the simulated branching data), or "
+        "suite (the default fit on several time courses, as a ratio to the exact-OT interpolation)",
     )
     p.add_argument("--data", default="eb", help="'eb' (bundled Embryoid Body, 5 PCs) or a .h5ad path")
     p.add_argument("--time-key", help="obs column with time points (default 'time' for eb)")
@@ -259,6 +260,10 @@ def _benchmark_parser(sub: argparse._SubParsersAction) -> None:
         "--jobs", type=int, default=os.cpu_count() or 1, help="worker processes sharing the CPU (default: all cores)"
     )
     p.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000, 1_000_000], help="cells for 'scale'")
+    p.add_argument("--datasets", nargs="+", help="data sets of 'suite' (default: all of scam.benchmark.suite)")
+    p.add_argument(
+        "--eb100-dir", default=None, help="folder with eb_pcs100_subset_{test,val}.npz for 'suite' (../shared/data/eb)"
+    )
     p.set_defaults(func=_run_benchmark)
 
 
@@ -359,12 +364,49 @@ def _run_growth_benchmark(args: argparse.Namespace, out: Path, machine: str) -> 
     return 0
 
 
+def _run_suite_benchmark(args: argparse.Namespace, out: Path, machine: str) -> int:
+    from .benchmark.suite import DATASETS, growth_rows, markdown, ratios, run_suite
+
+    names = list(args.datasets or DATASETS)
+    fit_kwargs = {"device": args.device, **({"n_iters": 1000} if args.quick else {})}
+    # --variants: also the default before growth was on by default (no growth, fixed bend 0.5)
+    variants = {"scam, no growth, γ = 0.5": {"growth": "none", "curvature": 0.5}} if args.variants else None
+    print(f"scam benchmark suite: {', '.join(names)}; default fit against the exact-OT interpolation; on {machine}")
+    start = time.perf_counter()
+    with _user_errors():
+        df = run_suite(
+            names,
+            n_seeds=1 if args.quick else args.seeds,
+            fit_kwargs=fit_kwargs,
+            variants=variants,
+            eb100_dir=args.eb100_dir,
+        )
+        growth = growth_rows(n_iters=fit_kwargs.get("n_iters"))
+    total = time.perf_counter() - start
+    table = ratios(df)
+    header = (
+        "# scam benchmark suite\n\nLeave-one-timepoint-out W1 of scam's default fit and of the exact-OT "
+        "interpolation between the neighbours of each held-out time (`ot_midpoint`), in the same run; ratio < 1: "
+        f"scam is closer to the held-out cells. Machine: {machine}. Total time {total / 60:.1f} min."
+        + (" Quick mode: 1,000 steps per fit, one seed." if args.quick else "")
+    )
+    text = markdown(table, growth, header=header)
+    with _writing(f"the suite results into {out}"):
+        out.mkdir(parents=True, exist_ok=True)
+        _io.write_text(out / "results.md", text)
+        _io.write_text(out / "results.csv", df.to_csv(index=False))
+    print(text)
+    print(f"total {total / 60:.1f} min; wrote {out / 'results.md'} and {out / 'results.csv'}")
+    return 0
+
+
 #: ``scam benchmark WHAT``: what -> runner(args, checked output folder, machine description) -> exit code.
 #: A new benchmark is one runner and one entry here.
 _BENCHMARKS: dict[str, Callable[[argparse.Namespace, Path, str], int]] = {
     "lot": _run_lot_benchmark,
     "scale": _run_scale_benchmark,
     "growth": _run_growth_benchmark,
+    "suite": _run_suite_benchmark,
 }
 
 

@@ -29,12 +29,35 @@ __all__ = ["FIT_ARGS", "FitConfig", "train"]
 
 logger = logging.getLogger("scam")
 
-#: Growth models: ``"tied"`` (``λ s``, the paper's uAM) or ``"free"`` (a growth head).
-GROWTH = ("tied", "free")
+#: Growth models: ``"auto"`` (the default, see :class:`FitConfig`), ``"tied"`` (``λ s``, the paper's
+#: uAM), ``"free"`` (a growth head) or ``"none"`` (mass is conserved).
+GROWTH = ("auto", "tied", "free", "none")
 #: Held-back cells per time point for the validation W1 (at most; none below 50 cells).
 VAL_FRACTION, VAL_MAX_CELLS, VAL_MIN_TIME_CELLS = 0.1, 250, 50
 #: Paths on which every sample's mass changes at the same rate (a free head learns no spatial growth there).
-_BALANCED_PATHS = ("spline", "ot", "independent", "sb")
+_BALANCED_PATHS = ("ot", "independent", "sb")
+
+
+def resolve_growth(growth: str, lam: float, interpolant) -> str:
+    """The growth model that ``growth`` means for these settings.
+
+    ``"auto"``: ``"tied"`` with ``lam > 0``; else ``"free"`` on a path that carries mass (``"spline"``,
+    ``"growth"``, ``"unbalanced"``), ``"none"`` on a balanced one. Other values are returned as given.
+    """
+    if growth != "auto":
+        return growth
+    if lam > 0:
+        return "tied"
+    balanced = interpolant in _BALANCED_PATHS if isinstance(interpolant, str) else not _carries_mass(interpolant)
+    return "none" if balanced else "free"
+
+
+def _carries_mass(interpolant: Interpolant) -> bool:
+    from .core.interpolants import GrowthInterpolant, SplineInterpolant, UnbalancedInterpolant
+
+    if isinstance(interpolant, SplineInterpolant):
+        return interpolant.growth
+    return isinstance(interpolant, GrowthInterpolant | UnbalancedInterpolant)
 
 
 @dataclass
@@ -54,10 +77,19 @@ class FitConfig(TrainConfig):
     ----------
     interpolant
         Name of the path between snapshots, or an :class:`~scam.core.Interpolant`.
+    curvature
+        The spline path's bend ``γ`` in ``[0, 1]``, or ``"auto"`` (chosen by leave-one-snapshot-out
+        on the training snapshots, see :class:`~scam.core.SplineInterpolant`).
     hidden
         Widths of the hidden layers of the action network.
     growth
-        ``"tied"`` (``λ s``) or ``"free"`` (a growth head; needs ``lam = 0``).
+        ``"auto"`` (default): a free growth head on a path that carries mass (the default spline),
+        ``"tied"`` when ``lam > 0``, none on a balanced path; ``"tied"`` (``λ s``), ``"free"`` (a
+        growth head ``g(x, t)``; needs ``lam = 0``) or ``"none"`` (no growth; needs ``lam = 0``).
+    growth_hidden
+        Widths of the hidden layers of the free growth head: a smooth scalar rate needs less than
+        the action, and a 64x64 head keeps the default fit within 1.5x the time of one without
+        growth (EB: the 3x256 head made the training loop 53 % slower).
     validation
         Hold back cells of each time point to pick the best checkpoint by validation W1.
     random_state
@@ -67,8 +99,10 @@ class FitConfig(TrainConfig):
     """
 
     interpolant: str | Interpolant = "spline"
+    curvature: float | str = "auto"
     hidden: Sequence[int] = (256, 256, 256)
-    growth: str = "tied"
+    growth: str = "auto"
+    growth_hidden: Sequence[int] = (64, 64)
     validation: bool = True
     random_state: int | None = 0
     device: str | torch.device = "auto"
@@ -76,28 +110,37 @@ class FitConfig(TrainConfig):
     @property
     def has_growth(self) -> bool:
         """Whether the fit learns a growth rate (tied with ``lam > 0``, or a free head)."""
-        return self.lam > 0 or self.growth == "free"
+        return self.lam > 0 or resolve_growth(self.growth, self.lam, self.interpolant) == "free"
 
     def checked(self) -> FitConfig:
         """A checked copy: numbers validated, the seed drawn if ``None``, the device resolved.
 
         Raises ``ValueError`` naming the fix; idempotent (checking a checked config changes nothing).
         """
+        if not (self.curvature == "auto" or (_is_number(self.curvature) and 0.0 <= float(self.curvature) <= 1.0)):
+            raise ValueError(f"`curvature` must be 'auto' or a number in [0, 1], got {self.curvature!r}.")
         if isinstance(self.interpolant, str) and self.interpolant not in INTERPOLANTS:
             raise ValueError(f"Unknown interpolant {self.interpolant!r}; choose one of {sorted(INTERPOLANTS)}.")
         if not isinstance(self.growth, str) or self.growth not in GROWTH:
-            raise ValueError(f"`growth` must be 'tied' (λ s) or 'free' (a growth head), got {self.growth!r}.")
+            raise ValueError(
+                f"`growth` must be 'auto', 'tied' (λ s), 'free' (a growth head) or 'none', got {self.growth!r}."
+            )
         lam = check_nonnegative("lam", self.lam)
+        growth = resolve_growth(self.growth, lam, self.interpolant)
+        if growth == "none" and lam > 0:
+            raise ValueError("`growth='none'` conserves mass, so `lam` must be 0; use growth='tied' with lam > 0.")
         growth_penalty = check_nonnegative("growth_penalty", self.growth_penalty)
-        check_growth(lam=lam, free=self.growth == "free", growth_penalty=growth_penalty)
+        check_growth(lam=lam, free=growth == "free", growth_penalty=growth_penalty)
         return dataclasses.replace(
             self,
+            growth=growth,
             growth_penalty=growth_penalty,
             sigma=check_nonnegative("sigma", self.sigma),
             lam=lam,
             n_iters=check_positive_int("n_iters", self.n_iters),
             batch_size=check_positive_int("batch_size", self.batch_size),
             hidden=check_hidden(self.hidden),
+            growth_hidden=check_hidden(self.growth_hidden),
             lr=check_positive("lr", self.lr),
             random_state=check_seed(self.random_state),
             device=resolve_device(self.device),
@@ -122,6 +165,7 @@ FIT_ARGS = (
     "growth",
     "growth_penalty",
     "interpolant",
+    "curvature",
     "n_iters",
     "batch_size",
     "hidden",
@@ -129,6 +173,10 @@ FIT_ARGS = (
     "validation",
     "device",
 )
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
 def seeded_net(n_dims: int, hidden: Sequence[int], seed: int, cls: type[ActionNet] = ActionNet) -> ActionNet:
@@ -202,11 +250,13 @@ def train(
         Z[(time.codes == k) & val_mask].to(device) if (val_mask & (time.codes == k)).any() else None
         for k in range(time.n_times)
     ]
-    interp = get_interpolant(config.interpolant, sigma=config.sigma).fit(train_marg, tau, mass, generator=generator)
+    spline = {"curvature": config.curvature} if config.interpolant == "spline" else {}
+    interp = get_interpolant(config.interpolant, sigma=config.sigma, growth=config.has_growth, **spline)
+    interp = interp.fit(train_marg, tau, mass, generator=generator)
     net = seeded_net(X.shape[1], config.hidden, seed).to(device)
-    growth_net = (
-        seeded_net(X.shape[1], config.hidden, seed + 1, GrowthNet).to(device) if config.growth == "free" else None
-    )
+    growth_net = None
+    if config.growth == "free":
+        growth_net = seeded_net(X.shape[1], config.growth_hidden, seed + 1, GrowthNet).to(device)
     prior = None
     if config.growth_penalty > 0:
         keep = ~val_mask

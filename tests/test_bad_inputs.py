@@ -241,10 +241,10 @@ def test_fit_not_anndata(obj):
 
 
 def test_fit_masses_ignored_without_growth_warns():
-    """Not an error, but a user-visible hint: masses only matter with lam > 0."""
+    """Not an error, but a user-visible hint: masses only matter with a growth."""
     adata = small_path()
-    with pytest.warns(UserWarning, match=r"`masses` are ignored when `lam=0`.*set `lam > 0`"):
-        scam.tl.fit(adata, masses=[1.0, 2.0, 3.0], **TINY_FIT)
+    with pytest.warns(UserWarning, match=r"`masses` are ignored without a growth.*set `lam > 0`"):
+        scam.tl.fit(adata, masses=[1.0, 2.0, 3.0], growth="none", **TINY_FIT)
 
 
 # --------------------------------------------------------------------------------------------

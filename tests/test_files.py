@@ -43,8 +43,11 @@ def _litter(folder) -> list[str]:
 
 @pytest.fixture(scope="module")
 def models():
-    """Two different small models: the one saved first and the one that fails to replace it."""
-    first = scam.tl.fit(small_path(), **SMALL_FIT)
+    """Two different small models: the one saved first and the one that fails to replace it.
+
+    The first has no growth head, so that a growth head's tensors in its weights are unexpected.
+    """
+    first = scam.tl.fit(small_path(), growth="none", **SMALL_FIT)
     second = scam.tl.fit(small_path(), **{**SMALL_FIT, "random_state": 1, "lam": 0.1})
     return first, second
 

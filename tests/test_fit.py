@@ -113,7 +113,7 @@ def test_pure_growth_is_recovered():
     np.testing.assert_allclose(adata.uns["scam"]["masses"], [1.0, np.exp(c), np.exp(2 * c)], rtol=1e-6)
     # without growth the masses are ignored (with a warning) and the growth is zero
     with pytest.warns(UserWarning, match="lam > 0"):
-        scam.tl.fit(adata, "time", lam=0.0, masses=masses, n_iters=5, key_added="nogrowth", **LARGE_NET)
+        scam.tl.fit(adata, "time", growth="none", masses=masses, n_iters=5, key_added="nogrowth", **LARGE_NET)
     assert np.all(adata.obs["nogrowth_growth"] == 0)
 
 
@@ -161,10 +161,13 @@ def test_same_seed_same_result_other_seed_differs():
 
 
 def test_spline_curvature_is_recorded(tmp_path):
-    # the default bend, and the one "auto" picks, are in the params and the saved model
+    # a fixed bend, and the one "auto" (the default) picks, are in the params and the saved model
     a = gaussian_path(n_cells=100, times=(0.0, 1.0, 2.0, 3.0), n_dims=2)
-    model = scam.tl.fit(a, "time", n_iters=20, **LARGE_NET)
+    model = scam.tl.fit(a, "time", n_iters=20, curvature=0.5, **LARGE_NET)
     assert a.uns["scam"]["params"]["spline_curvature"] == 0.5 == model.metadata["spline_curvature"]
+    model = scam.tl.fit(a, "time", n_iters=20, **LARGE_NET)
+    assert a.uns["scam"]["params"]["curvature"] == "auto"
+    assert a.uns["scam"]["params"]["spline_curvature"] in (0.0, 0.25, 0.5, 0.75, 1.0)
     auto = scam.core.SplineInterpolant(curvature="auto")
     model = scam.tl.fit(a, "time", n_iters=20, interpolant=auto, **LARGE_NET)
     assert a.uns["scam"]["params"]["spline_curvature"] == auto.curvature_ in (0.0, 0.25, 0.5, 0.75, 1.0)

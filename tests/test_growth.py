@@ -136,7 +136,7 @@ def test_fit_masses_from_prior_and_learned_masses(sim, tmp_path):
 
 def test_no_growth_learned_masses_are_one(sim):
     adata = sim.copy()
-    scam.tl.fit(adata, "day", **{**FAST, "n_iters": 20})
+    scam.tl.fit(adata, "day", growth="none", **{**FAST, "n_iters": 20})
     np.testing.assert_array_equal(adata.uns["scam"]["learned_masses"], np.ones(5))
     np.testing.assert_array_equal(adata.obs["scam_growth"], 0.0)
 
@@ -205,7 +205,7 @@ def test_free_growth_model_save_load(free_fit, tmp_path):
     [
         ({"growth": "bogus"}, "growth"),
         ({"growth": "free", "lam": 0.1}, "lam"),
-        ({"growth_penalty": 1.0}, "no growth"),
+        ({"growth_penalty": 1.0, "growth": "none"}, "no growth"),
         ({"growth_penalty": -1.0, "lam": 0.1}, "growth_penalty"),
         ({"masses": "growth_prior", "lam": 0.1, "growth_prior_key": "nope"}, "scam.pp.growth_prior"),
         ({"growth": "free", "growth_penalty": 1.0, "growth_prior_key": "day"}, None),  # numeric column is fine
@@ -225,7 +225,17 @@ def test_fit_growth_bad_inputs(sim, kwargs, match):
 
 def test_free_growth_warns_on_a_uniform_path(sim):
     with pytest.warns(UserWarning, match="uniform in space"):
-        scam.tl.fit(sim.copy(), "day", growth="free", **{**FAST, "n_iters": 2})
+        scam.tl.fit(sim.copy(), "day", growth="free", interpolant="ot", **{**FAST, "n_iters": 2})
+
+
+def test_auto_growth_resolves_by_lam_and_path(sim):
+    from scam.trainer import FitConfig
+
+    assert FitConfig().checked().growth == "free"  # the default spline carries mass
+    assert FitConfig(lam=0.1).checked().growth == "tied"
+    assert FitConfig(interpolant="ot").checked().growth == "none"
+    with pytest.raises(ValueError, match="growth='none'.*lam"):
+        FitConfig(growth="none", lam=0.1).checked()
 
 
 def test_benchmark_report_layout():

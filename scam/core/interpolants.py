@@ -58,8 +58,8 @@ INTERPOLANTS: dict[str, type[Interpolant]] = {
 }
 
 
-def get_interpolant(name: str | Interpolant, *, sigma: float = 0.0, **kwargs) -> Interpolant:
-    """Build an interpolant from its name (``sigma`` is passed to those that use it).
+def get_interpolant(name: str | Interpolant, *, sigma: float = 0.0, growth: bool = False, **kwargs) -> Interpolant:
+    """Build an interpolant from its name (``sigma`` and ``growth`` are passed to those that use them).
 
     Parameters
     ----------
@@ -67,6 +67,8 @@ def get_interpolant(name: str | Interpolant, *, sigma: float = 0.0, **kwargs) ->
         One of :data:`INTERPOLANTS`, or an :class:`Interpolant` instance (returned as is).
     sigma
         The dynamics' noise level σ.
+    growth
+        Whether the fit learns a growth rate: the spline's chains then carry mass.
     **kwargs
         Passed to the interpolant's constructor.
     """
@@ -77,4 +79,6 @@ def get_interpolant(name: str | Interpolant, *, sigma: float = 0.0, **kwargs) ->
     cls = INTERPOLANTS[name]
     if cls in (SBInterpolant, SplineInterpolant):
         kwargs["sigma"] = sigma
+    if cls is SplineInterpolant:
+        kwargs.setdefault("growth", growth)
     return cls(**kwargs)

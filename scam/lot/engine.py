@@ -21,8 +21,8 @@ logger = logging.getLogger("scam")
 #: ingredients are listed apart so the table shows what each one buys.
 SCAM_VARIANTS: dict[str, dict] = {
     "scam": {},
-    "scam_am": {"sigma": 0.0, "lam": 0.0},
-    "scam_eam": {"sigma": 0.3, "lam": 0.0},
+    "scam_am": {"sigma": 0.0, "lam": 0.0, "growth": "none"},
+    "scam_eam": {"sigma": 0.3, "lam": 0.0, "growth": "none"},
     "scam_uam": {"sigma": 0.0, "lam": 0.1},
     "scam_ueam": {"sigma": 0.3, "lam": 0.1},
     "scam_independent": {"interpolant": "independent"},
