@@ -5,11 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .core.integrate import fixed_step
+from .core.integrate import CHUNK_SIZE, fixed_step
 from .core.losses import laplacian
-
-#: Cells integrated at once (bounds memory on large data).
-CHUNK_SIZE = 65_536
 
 
 def log_likelihood(model, X, t: float, *, base, t_base, n_steps: int, method: str, growth: bool) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,45 +9,16 @@ import numpy as np
 import torch
 from scipy import sparse
 
+from ._device import resolve_device
 from ._likelihood import log_likelihood
 from ._persist import load_model, model_params, save_model
+from ._simulate import simulate
 from ._units import Units
-from .core.integrate import action_and_velocity, integrate
+from .core.integrate import CHUNK_SIZE, action_and_velocity
 from .core.network import ActionNet
 
-#: Cells processed at once when evaluating or simulating (bounds memory on large data).
-CHUNK_SIZE = 65_536
 #: Fraction of the fitted time span by which a time may lie outside the fitted range (``simulate`` warns beyond).
 TIME_MARGIN = 0.05
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; a device not available or not computing (``"meta"``) raises."""
-    if isinstance(device, torch.device):
-        device = str(device)
-    if not isinstance(device, str):
-        raise ValueError(f"`device` must be 'auto', 'cpu', 'cuda' or a torch device string, got {device!r}.")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as e:
-        raise ValueError(f"Unknown device {device!r}; use 'auto', 'cpu' or 'cuda'.") from e
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("`device='cuda'` was requested but CUDA is not available; use device='cpu' or 'auto'.")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("`device='mps'` was requested but MPS is not available; use device='cpu' or 'auto'.")
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(
-            f"`device={device!r}` is not a device scam can compute on (a {dev.type!r} tensor holds no data or needs "
-            "its own backend); use 'auto', 'cpu' or 'cuda'."
-        )
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ValueError(
-            f"`device={device!r}` was requested but there are {torch.cuda.device_count()} CUDA device(s) "
-            "(numbered from 0); use 'cuda', 'cuda:0' or 'auto'."
-        )
-    return dev
 
 
 class ActionModel:
@@ -314,85 +284,18 @@ class ActionModel:
             When positions or weights stop being finite along the paths (weights ``exp ∫ λ s dt`` overflow
             over long times).
         """
-        for name, value in (("t_start", t_start), ("t_end", t_end)):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float, np.integer, np.floating))
-                or not np.isfinite(value)
-            ):
-                raise ValueError(
-                    f"`{name}` must be a finite number in the time units of the fit, got {value!r}; for a named time "
-                    "point use its value (`model.observed_times`)."
-                )
-        if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-            raise ValueError(f"`n_steps` must be at least 1 (an integer), got {n_steps!r}.")
-        if random_state is not None and (
-            isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or random_state < 0
-        ):
-            raise ValueError(f"`random_state` must be a non-negative integer or None, got {random_state!r}.")
-        if stochastic is None:
-            stochastic = self.default_stochastic(t_start, t_end)
-        z = self._x(X)
-        self._warn_outside_range(t_start, t_end)
-        tau0, tau1 = self.units.tau(t_start), self.units.tau(t_end)
-        gen = torch.Generator().manual_seed(int(random_state)) if random_state is not None else None
-        xs, ws = [], []
-        for start in range(0, z.shape[0], CHUNK_SIZE):
-            x, logw = integrate(
-                self.net,
-                z[start : start + CHUNK_SIZE],
-                tau0,
-                tau1,
-                n_steps=n_steps,
-                lam=self.lam,
-                sigma=self.sigma,
-                stochastic=stochastic,
-                method=method,
-                save_path=return_path,
-                generator=gen,
-                growth=self.growth_net,
-            )
-            xs.append(x.cpu().numpy().astype(np.float64))
-            ws.append(logw.cpu().numpy().astype(np.float64))
-        axis = 1 if return_path else 0
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, with advice
-            positions = self.units.to_user(np.concatenate(xs, axis=axis)).astype(np.float32)
-            weights = np.exp(np.concatenate(ws, axis=axis)).astype(np.float32)
-        self._check_finite(positions, weights if return_weights else None, t_start, t_end)
-        if not return_weights:
-            return positions
-        return positions, weights
-
-    def _range_text(self) -> str:
-        lo, hi = self.time_range
-        return f"[{lo:g}, {hi:g}]"
-
-    def _warn_outside_range(self, t_start: float, t_end: float) -> None:
-        """One ``UserWarning`` when a simulation leaves the fitted time range by more than the margin."""
-        outside = [f"`{n}={v:g}`" for n, v in (("t_start", t_start), ("t_end", t_end)) if not self.in_time_range(v)]
-        if outside:
-            warnings.warn(
-                f"Simulating outside the time range the model was fitted on, {self._range_text()} "
-                f"({' and '.join(outside)}): the dynamics there are extrapolated, not learned. Simulate within "
-                f"{self._range_text()} (times in the units of the fit), or refit on data that covers these times.",
-                UserWarning,
-                stacklevel=3,
-            )
-
-    def _check_finite(self, positions: np.ndarray, weights: np.ndarray | None, t_start: float, t_end: float) -> None:
-        """Raise when the simulated positions or weights are no longer finite numbers."""
-        span = f"from {t_start:g} to {t_end:g} (fitted range {self._range_text()})"
-        if not np.all(np.isfinite(positions)):
-            raise ValueError(
-                f"The simulated positions diverged (NaN or infinite values) {span}; simulate over a shorter "
-                "interval within the fitted range, or with more `n_steps`."
-            )
-        if weights is not None and not np.all(np.isfinite(weights)):
-            raise ValueError(
-                f"The growth weights exp(∫ growth dt) overflowed (NaN or infinite values) {span}; simulate over a "
-                "shorter interval within the fitted range, or refit with a smaller `lam` (or a `growth_penalty` "
-                "toward a growth prior)."
-            )
+        return simulate(
+            self,
+            X,
+            t_start,
+            t_end,
+            n_steps=n_steps,
+            stochastic=stochastic,
+            return_weights=return_weights,
+            return_path=return_path,
+            method=method,
+            random_state=random_state,
+        )
 
     # ------------------------------------------------------------------ likelihood
     def log_likelihood(

@@ -17,13 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ._device import resolve_device
+from ._time import TimeInfo
 from ._units import Units
-from ._validation import TimeInfo, check_hidden, check_nonnegative, check_positive, check_positive_int, check_seed
+from ._validation import check_hidden, check_nonnegative, check_positive, check_positive_int, check_seed
 from .core import ActionNet, TrainConfig, TrainResult, get_interpolant, train_action
 from .core.interpolants import INTERPOLANTS, Interpolant
 from .core.network import GrowthNet
 from .core.train import check_growth
-from .model import ActionModel, resolve_device
+from .model import ActionModel
 
 __all__ = ["FIT_ARGS", "FitConfig", "train"]
 

@@ -58,7 +58,8 @@ def test_lot_never_sees_the_held_out_cells():
     methods = ["scam", "scam_uam", "ot_midpoint", "entropic_ot", "previous"]
     out = {}
     for name, adata in (("clean", clean), ("dirty", dirty)):
-        from scam._validation import get_rep, get_time
+        from scam._time import get_time
+        from scam._validation import get_rep
 
         time = get_time(adata, "time")
 

@@ -106,10 +106,13 @@ LAYERS = {
     "scam.core": 0,  # pure torch: network, losses, couplings, interpolants, integrators, training loop
     "scam._keys": 0,
     "scam._units": 0,
+    "scam._device": 0,
     "scam._io": 0,  # every file scam writes: checked first, written beside the target, then swapped in
     "scam._validation": 1,  # checks of user input (knows AnnData)
+    "scam._time": 1,  # time points and masses per time point
     "scam._persist": 1,
     "scam._likelihood": 1,
+    "scam._simulate": 1,
     "scam.model": 2,  # ActionModel
     "scam.trainer": 3,  # arrays in, ActionModel out
     "scam.lot": 4,  # the array-level leave-one-timepoint-out engine

@@ -11,7 +11,7 @@ from _helpers import QUIET, Snapshot
 
 import scam
 from scam import ActionModel
-from scam._validation import TimeInfo, masses_from_growth
+from scam._time import TimeInfo, masses_from_growth
 
 #: Small, fast fits on the 2-D latent state of the branching simulation.
 FAST = {"n_iters": 400, "hidden": (32, 32), "batch_size": 256, "use_rep": "X_latent", **QUIET}
@@ -120,7 +120,7 @@ def test_fit_masses_from_prior_and_learned_masses(sim, tmp_path):
         warnings.simplefilter("ignore", UserWarning)
         scam.tl.fit(adata, "day", masses="growth_prior", growth="free", interpolant="growth", **FAST)
     uns = adata.uns["scam"]
-    from scam._validation import get_time
+    from scam._time import get_time
 
     expected = masses_from_growth(adata.obs["growth_prior"].to_numpy(), get_time(adata, "day"))
     np.testing.assert_allclose(uns["masses"], expected)

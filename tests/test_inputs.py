@@ -17,7 +17,8 @@ import torch
 from _helpers import LOT_FIT, TINY_FIT, Snapshot, small_path
 
 import scam
-from scam._validation import MAX_SEED, check_seed, get_masses, get_time
+from scam._time import get_masses, get_time
+from scam._validation import MAX_SEED, check_seed
 from scam.cli import main
 
 

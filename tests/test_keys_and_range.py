@@ -264,7 +264,7 @@ def _range_warnings(record) -> list:
 
 def test_simulate_far_outside_the_fitted_range_warns_once(fitted, monkeypatch):
     model, adata = fitted
-    monkeypatch.setattr(scam.model, "CHUNK_SIZE", 16)  # several chunks: still one warning
+    monkeypatch.setattr(scam._simulate, "CHUNK_SIZE", 16)  # several chunks: still one warning
     X = adata.obsm["X_pca"][:50]
     with pytest.warns(UserWarning, match=r"\(`t_end=1000`\): the dynamics there are extrapolated") as record:
         model.simulate(X, 0.0, 1000.0, n_steps=5)

@@ -8,6 +8,9 @@ from typing import Literal
 import torch
 from torch import nn
 
+#: Cells integrated or evaluated at once by the model's read-outs (bounds memory on large data).
+CHUNK_SIZE = 65_536
+
 
 def action_and_velocity(net: nn.Module, x: torch.Tensor, t: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
     """``s(x, t)`` and ``∇_x s(x, t)``, detached (works inside ``torch.no_grad``)."""

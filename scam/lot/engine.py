@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .._validation import TimeInfo
+from .._time import TimeInfo
 from ..core.metrics import mmd_rbf, wasserstein
 from ..trainer import FitConfig, train
 from .baselines import BASELINES

@@ -6,7 +6,8 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _keys
-from .._validation import check_adata, check_key, check_positive_int, get_rep, get_time
+from .._time import get_time
+from .._validation import check_adata, check_key, check_positive_int, get_rep
 from ..tl._utils import embedding_coords, is_exact, knn_map, resolve_basis
 from ._utils import check_dimensions, finish
 

@@ -11,17 +11,8 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _keys
-from .._validation import (
-    TimeInfo,
-    check_adata,
-    check_key_added,
-    get_growth_prior,
-    get_masses,
-    get_rep,
-    get_time,
-    masses_from_growth,
-    writable,
-)
+from .._time import TimeInfo, get_masses, get_time, masses_from_growth
+from .._validation import check_adata, check_key_added, get_growth_prior, get_rep, writable
 from ..core.interpolants import Interpolant
 from ..model import ActionModel
 from ..trainer import FitConfig, train

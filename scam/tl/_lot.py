@@ -10,14 +10,8 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import _keys
-from .._validation import (
-    check_adata,
-    check_key_added,
-    check_positive_int,
-    get_masses,
-    get_rep,
-    get_time,
-)
+from .._time import get_masses, get_time
+from .._validation import check_adata, check_key_added, check_positive_int, get_rep
 from ..lot import ScamFitter, run_lot
 from ..trainer import FIT_ARGS, FitConfig
 from ._utils import time_index

@@ -12,7 +12,8 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _keys
-from .._validation import TimeInfo, align_time, check_adata, check_key, class_order, get_rep, get_time
+from .._time import TimeInfo, align_time, get_time
+from .._validation import check_adata, check_key, class_order, get_rep
 from ..model import ActionModel
 
 logger = logging.getLogger("scam")

@@ -1,0 +1,7 @@
+"""``python -m scam.cli``: the ``scam`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,88 @@
+"""What every ``scam`` command shares: exit codes, one-line errors, checked inputs and outputs."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .. import _io
+
+EXIT_USAGE = 2
+EXIT_WRITE_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+class CommandError(Exception):
+    """Ends a command with one line on stderr (``scam COMMAND: message``) and ``code``, without a traceback."""
+
+    def __init__(self, message: str, *, code: int = EXIT_USAGE, prog: str | None = None):
+        super().__init__(re.sub(r"\s*\n\s*", " ", str(message)).strip())
+        self.code, self.prog = code, prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse prints its usage and exits on a bad argument; scam raises one line that names the fix."""
+
+    def error(self, message: str):  # noqa: D102
+        raise CommandError(f"{message} (see `{self.prog} --help`)", prog=self.prog)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """``ValueError``/``TypeError`` from scam (its messages name the fix) end the command with exit code 2."""
+    try:
+        yield
+    except (ValueError, TypeError) as e:
+        raise CommandError(str(e)) from e
+
+
+def _output(path: str | Path, *, kind: str, flag: str) -> Path:
+    """Check an output path before any work; exit code 2 if it cannot be written.
+
+    ``kind`` is one of :func:`scam._io.check_output`'s, or ``"model"``: a model folder, replaced if it holds a
+    model, never if it holds anything else (:func:`scam._persist.check_save_path`).
+    """
+    from .._persist import check_save_path
+
+    try:
+        if kind == "model":
+            return check_save_path(path, overwrite=True, flag=flag)
+        return _io.check_output(path, kind=kind, flag=flag)
+    except OSError as e:
+        raise CommandError(str(e)) from e
+
+
+@contextmanager
+def _writing(what: str) -> Iterator[None]:
+    """A failure while writing outputs (a full disk, a size limit) ends the command with exit code 1."""
+    try:
+        yield
+    except OSError as e:
+        raise CommandError(
+            f"could not write {what} ({e}); the previous files are left as they were", code=EXIT_WRITE_FAILED
+        ) from e
+
+
+def _input_file(path: str | Path, *, flag: str) -> Path:
+    """An input path, ``~``-expanded; a missing file ends the command with exit code 2."""
+    path = _io.expand(path)
+    if not path.is_file():
+        raise CommandError(f"no such file: {path}; give an existing .h5ad file as {flag}")
+    return path
+
+
+def _read_h5ad(path: Path, *, flag: str):
+    """Read an ``.h5ad`` input; a file that is not one ends the command with exit code 2."""
+    import anndata as ad
+
+    try:
+        return ad.read_h5ad(path)
+    except Exception as e:  # h5py raises OSError, anndata KeyError/ValueError/... for files that are not AnnData
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise CommandError(
+            f"cannot read {path} as an .h5ad file ({type(e).__name__}: {first[:200]}); give an AnnData file "
+            f"written by `adata.write_h5ad` as {flag}"
+        ) from e
