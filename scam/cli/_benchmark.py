@@ -169,6 +169,7 @@ def _run_suite_benchmark(args: argparse.Namespace, out: Path, machine: str) -> i
             fit_kwargs=fit_kwargs,
             variants=variants,
             eb100_dir=args.eb100_dir,
+            n_jobs=args.jobs,
         )
         growth = growth_rows(n_iters=fit_kwargs.get("n_iters"))
     total = time.perf_counter() - start
