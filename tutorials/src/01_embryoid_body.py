@@ -15,7 +15,9 @@
 # different cells at each time point, never the same cell twice. scam learns how cells move
 # through expression space, and where they multiply or die, from such snapshots alone. It fits
 # one function, the *action* $s(x, t)$, with Action Matching: the cells' velocity is the gradient
-# $\nabla s$ and, with a growth weight $\lambda > 0$, their growth rate is $\lambda s$.
+# $\nabla s$. By default a second, small network $g(x, t)$ learns the cells' growth rate, where
+# they multiply or die (with a growth weight $\lambda > 0$ the growth rate is tied to the action
+# instead, $\lambda s$, the paper's form).
 #
 # This tutorial runs the whole workflow on the bundled **Embryoid Body** (EB) data (Moon et al.
 # 2019): human embryonic stem cells differentiating over 27 days, sampled in five 3-day windows
@@ -32,6 +34,10 @@
 # %%
 import os
 import time
+import warnings
+
+# tqdm's notice that ipywidgets is missing (it names a local path) is not part of the tutorial
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -77,13 +83,16 @@ sc.pl.embedding(adata, basis="pca", color="day", title="Embryoid Body cells (PC1
 # %% [markdown]
 # ## Fit the model
 #
-# `scam.tl.fit` trains the action network on all five windows. We keep the defaults (a path
-# through all time points built from cubic splines, 2,000 optimisation steps, no noise) and add
-# a growth weight `lam=0.1`, so the model may also let cells in some states multiply and others
-# disappear (the *unbalanced* Action Matching of the paper). The EB data carries no information
-# about how the total number of cells changed, so we leave the relative masses equal (the
-# default): growth then only *redistributes* mass, making some states expand at the expense of
-# others.
+# `scam.tl.fit` trains the action network on all five windows. We keep the defaults: a path
+# through all time points built from cubic splines through chains of cells (how much the splines
+# bend is chosen from the data, `curvature="auto"`), 2,000 optimisation steps, no noise, and
+# growth (`growth="auto"`): the chains of cells carry mass, gaining it where a state expands
+# from one window to the next and losing it where a state shrinks, and a growth network
+# $g(x, t)$ learns that gain and loss, so the model may let cells in some states multiply and
+# others disappear. The EB data carries no information about how the total number of cells
+# changed, so we leave the relative masses equal (the default): growth then only
+# *redistributes* mass, making some states expand at the expense of others. (`growth="none"`
+# would fit a model that conserves mass; `lam=0.1` the paper's tied growth $\lambda s$.)
 #
 # The fit writes its results into `adata`:
 # `obsm["scam_velocity"]` (velocity of each cell), `obs["scam_growth"]` (growth rate),
@@ -93,8 +102,10 @@ sc.pl.embedding(adata, basis="pca", color="day", title="Embryoid Body cells (PC1
 
 # %%
 start = time.perf_counter()
-model = scam.tl.fit(adata, time_key="day", lam=0.1, n_iters=N_ITERS, progress_bar=False)
+model = scam.tl.fit(adata, time_key="day", n_iters=N_ITERS, progress_bar=False)
 print(f"fitted in {time.perf_counter() - start:.1f} s")
+params = adata.uns["scam"]["params"]
+print(f"growth: {params['growth']}; spline curvature chosen: {params['spline_curvature']}")
 model
 
 # %% [markdown]
@@ -112,9 +123,9 @@ scam.pl.velocity(adata, basis="pca", kind="stream")
 # %% [markdown]
 # ## Growth
 #
-# The growth rate $\lambda s$ at every cell, on a diverging colour map: red cells are in states
-# that expand (more descendants than cells), blue cells in states that shrink. Because we gave
-# equal masses, the total is conserved and growth shows the *relative* expansion of some
+# The growth rate $g(x, t)$ at every cell (per window), on a diverging colour map: red cells are in
+# states that expand (more descendants than cells), blue cells in states that shrink. Because we
+# gave equal masses, the total is conserved and growth shows the *relative* expansion of some
 # states over others.
 
 # %%
@@ -163,8 +174,9 @@ scam.pl.history(adata)
 # Wasserstein-1 distance (W1: the average distance cells must be moved to turn one cloud into
 # the other; lower is better, in the units of the standardised PCs).
 #
-# `scam.tl.leave_one_timepoint_out` runs this for scam (with the defaults of `scam.tl.fit`,
-# i.e. no growth) and three baselines that need no training:
+# `scam.tl.leave_one_timepoint_out` runs this for scam (with the defaults of `scam.tl.fit`, so
+# with the growth network: its predicted cells carry weights, which the W1 takes into account)
+# and three baselines that need no training:
 #
 # - `ot_midpoint`: the optimal-transport interpolation between the two neighbouring windows,
 #   the best any method that only looks at those two windows can expect to do;
