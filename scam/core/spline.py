@@ -39,8 +39,8 @@ class SplineInterpolant(Interpolant):
     The spline's bend is scaled by ``curvature`` ``γ``: ``x(t) = linear(t) + γ · cubic
     correction(t)`` (γ = 0: the chained straight lines, γ = 1: the natural cubic spline). Chains
     matched by OT carry matching noise that the cubic spline turns into spurious bends; the noise
-    grows with the dimension and shrinks with the number of cells. The default γ = 0.5 is the
-    robust choice on the EB data (``docs/benchmarks/curvature/``: W1 of the path at held-out
+    grows with the dimension and shrinks with the number of cells. γ = 0.5 is the robust fixed
+    choice on the EB data (``docs/benchmarks/curvature/``: W1 of the path at held-out
     times): about as good as the best γ in 5 PCs of 16,819 cells (0.713; γ = 1: 0.716), and well
     ahead of γ = 1 in 20 or 100 PCs of 1,750 cells, where the full bend is worse than straight
     lines.
