@@ -24,6 +24,7 @@ from ._validation import check_hidden, check_nonnegative, check_positive, check_
 from .core import ActionNet, TrainConfig, TrainResult, get_interpolant, train_action
 from .core.interpolants import INTERPOLANTS, Interpolant
 from .core.network import GrowthNet
+from .core.spline import check_curvature
 from .core.train import check_growth
 from .model import ActionModel
 
@@ -119,8 +120,7 @@ class FitConfig(TrainConfig):
 
         Raises ``ValueError`` naming the fix; idempotent (checking a checked config changes nothing).
         """
-        if not (self.curvature == "auto" or (_is_number(self.curvature) and 0.0 <= float(self.curvature) <= 1.0)):
-            raise ValueError(f"`curvature` must be 'auto' or a number in [0, 1], got {self.curvature!r}.")
+        check_curvature(self.curvature)
         if isinstance(self.interpolant, str) and self.interpolant not in INTERPOLANTS:
             raise ValueError(f"Unknown interpolant {self.interpolant!r}; choose one of {sorted(INTERPOLANTS)}.")
         if not isinstance(self.growth, str) or self.growth not in GROWTH:
@@ -175,10 +175,6 @@ FIT_ARGS = (
     "validation",
     "device",
 )
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
 def seeded_net(n_dims: int, hidden: Sequence[int], seed: int, cls: type[ActionNet] = ActionNet) -> ActionNet:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import _io
+from ..trainer import GROWTH
 from ._common import (
     EXIT_INTERRUPTED,
     CommandError,
@@ -39,7 +40,12 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
         help="'counts' (relative cell counts) or 'growth_prior' (from scam.pp.growth_prior's obs column) as masses "
         "(with --lam > 0 or --growth free)",
     )
-    p.add_argument("--growth", default=None, choices=["tied", "free"], help="growth model: tied (λ s) or free (a head)")
+    p.add_argument(
+        "--growth",
+        default=None,
+        choices=GROWTH,
+        help="growth model: auto (default: a free head on the spline, tied with --lam > 0), tied (λ s), free, none",
+    )
     p.add_argument("--growth-penalty", type=float, default=None, help="weight pulling the growth toward the prior")
     p.add_argument("--interpolant", default=None, help="path between snapshots (ot, spline, sb, unbalanced, ...)")
     p.add_argument("--n-iters", type=int, default=None, help="optimisation steps")

@@ -27,6 +27,14 @@ CURVATURE_CV_CELLS = 1000
 CURVATURE_MAX_FOLDS = 6
 
 
+def check_curvature(curvature):
+    """``"auto"`` or a number in ``[0, 1]`` (raises ``ValueError`` naming the choices)."""
+    is_number = isinstance(curvature, int | float | np.integer | np.floating) and not isinstance(curvature, bool)
+    if not (curvature == "auto" or (is_number and 0.0 <= float(curvature) <= 1.0)):
+        raise ValueError(f"`curvature` must be 'auto' or a number in [0, 1], got {curvature!r}.")
+    return curvature
+
+
 class SplineInterpolant(Interpolant):
     """Multi-marginal spline: trajectories chained by minibatch OT through every snapshot (§3.5).
 
@@ -89,9 +97,7 @@ class SplineInterpolant(Interpolant):
         self.batch_size = int(batch_size)
         self.pool_size = pool_size
         self.momentum = float(momentum)
-        if not (curvature == "auto" or (isinstance(curvature, int | float) and 0.0 <= float(curvature) <= 1.0)):
-            raise ValueError(f"`curvature` must be 'auto' or a number in [0, 1], got {curvature!r}.")
-        self.curvature = curvature
+        self.curvature = check_curvature(curvature)
 
     def _chains(self, ks: Sequence[int], target: int, generator: torch.Generator) -> np.ndarray:
         """``(target, len(ks))`` global cell indices of OT-chained trajectories through snapshots ``ks``."""
