@@ -24,7 +24,7 @@ from ._validation import check_hidden, check_nonnegative, check_positive, check_
 from .core import ActionNet, TrainConfig, TrainResult, get_interpolant, train_action
 from .core.interpolants import INTERPOLANTS, Interpolant
 from .core.network import GrowthNet
-from .core.spline import check_curvature
+from .core.spline import check_curvature, check_sigma
 from .core.train import check_growth
 from .model import ActionModel
 
@@ -137,7 +137,7 @@ class FitConfig(TrainConfig):
             self,
             growth=growth,
             growth_penalty=growth_penalty,
-            sigma=check_nonnegative("sigma", self.sigma),
+            sigma=check_sigma(self.sigma),
             lam=lam,
             n_iters=check_positive_int("n_iters", self.n_iters),
             batch_size=check_positive_int("batch_size", self.batch_size),
@@ -249,8 +249,13 @@ def train(
         for k in range(time.n_times)
     ]
     spline = {"curvature": config.curvature} if config.interpolant == "spline" else {}
-    interp = get_interpolant(config.interpolant, sigma=config.sigma, growth=config.has_growth, **spline)
+    # sigma="auto": the spline path chooses σ by leave-one-snapshot-out; it means 0 on any other path
+    sigma_auto = config.sigma == "auto"
+    path_sigma = 0.0 if sigma_auto and config.interpolant != "spline" else config.sigma
+    interp = get_interpolant(config.interpolant, sigma=path_sigma, growth=config.has_growth, **spline)
     interp = interp.fit(train_marg, tau, mass, generator=generator)
+    if sigma_auto:
+        config = dataclasses.replace(config, sigma=float(getattr(interp, "sigma_", 0.0)))
     net = seeded_net(X.shape[1], config.hidden, seed).to(device)
     growth_net = None
     if config.growth == "free":
@@ -290,6 +295,8 @@ def train(
             "growth": config.growth,
             # the spline path's bend γ (chosen by leave-one-snapshot-out with curvature="auto")
             "spline_curvature": getattr(interp, "curvature_", None),
+            # whether σ was chosen by leave-one-snapshot-out (sigma="auto")
+            "sigma_auto": sigma_auto,
         },
         growth_net=result.growth_net,
     )

@@ -188,3 +188,24 @@ def test_lot_in_worker_processes_matches_one_process_and_stores_predictions():
     target = adata.obsm["X_pca"][adata.obs["time"].to_numpy() == 1.0]
     w1 = wasserstein(preds["ot_midpoint"]["1"]["X"], target, x_weights=preds["ot_midpoint"]["1"]["weights"])
     assert w1 == pytest.approx(ot_rows["value"].iloc[0], rel=1e-4)
+
+
+def test_published_rows_are_sorted_and_carry_their_caveats():
+    """Quoted rows join the table in W1 order; second-hand and off-protocol numbers say so."""
+    import pandas as pd
+
+    from scam.benchmark import PUBLISHED_EB_W1
+    from scam.benchmark.report import markdown_table
+
+    df = pd.DataFrame(
+        [
+            {"method": "scam", "held_out": h, "seed": 0, "metric": "w1", "value": v, "fit_seconds": 1.0}
+            for h, v in [(1, 0.65), (2, 0.67)]
+        ]
+    )
+    text = markdown_table(df, published=PUBLISHED_EB_W1)
+    names = [line.split("|")[1].strip() for line in text.splitlines()[2:]]
+    assert names[:3] == ["WLF-OT (published)", "OTP-FM W2 (published)", "scam"]  # 0.641 < 0.643 < 0.66
+    wlf = next(line for line in text.splitlines() if line.startswith("| WLF-OT"))
+    assert "second-hand" in wlf
+    assert "2,000-cell subsamples" in next(line for line in text.splitlines() if line.startswith("| OTP-FM"))

@@ -8,7 +8,13 @@ import torch
 from torch import nn
 
 from scam.core import ActionNet, TrainConfig, action_matching_loss, get_interpolant, integrate, laplacian, train_action
-from scam.core.interpolants import OTInterpolant, SplineInterpolant, UnbalancedInterpolant
+from scam.core.interpolants import (
+    OTInterpolant,
+    SplineInterpolant,
+    UnbalancedInterpolant,
+    bridge_noise_scale,
+    bridge_noise_slope,
+)
 from scam.core.metrics import mmd_rbf, wasserstein
 
 
@@ -80,6 +86,55 @@ def test_path_and_boundary_estimators_agree(interpolant, sigma, lam, masses):
     diff = np.mean(vals["path"]) - np.mean(vals["boundary"])
     scale = abs(np.mean(vals["boundary"])) + 0.1
     assert abs(diff) < 0.03 * scale + 0.02, (vals, diff)
+
+
+def test_bridge_noise_slope_is_the_derivative_of_its_scale():
+    """The pathwise velocity of the bridge noise is d/dt of its standard deviation σ √(τ (1 − τ) Δt)."""
+    sigma, dt, eps = 0.7, torch.tensor(0.25, dtype=torch.float64), 1e-6
+    tau = torch.linspace(0.05, 0.95, 19, dtype=torch.float64)
+    fd = (bridge_noise_scale(sigma, tau + eps / dt, dt) - bridge_noise_scale(sigma, tau - eps / dt, dt)) / (2 * eps)
+    torch.testing.assert_close(bridge_noise_slope(sigma, tau, dt), fd, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("interpolant", ["spline", "sb"])
+def test_stein_laplacian_is_the_same_loss(interpolant):
+    """With the path's noise, ∇s·ξ/c estimates Δs: the Laplacian-free loss has the exact one's mean."""
+    torch.manual_seed(0)
+    net = ActionNet(2, (32, 32))
+    marg = _snapshots()
+    sigma = 0.5
+    interp = get_interpolant(interpolant, sigma=sigma, batch_size=400).fit(marg, [0.0, 0.4, 1.0], generator=_gen())
+    vals = {"exact": [], "stein": [], "none": []}
+    for rep in range(6):
+        path = interp.sample(40_000, generator=_gen(rep))
+        assert path.stein is not None
+        for method in vals:
+            loss, _ = action_matching_loss(
+                net,
+                path,
+                sigma=0.0 if method == "none" else sigma,
+                laplacian_method="exact" if method == "none" else method,
+            )
+            vals[method].append(loss.item())
+    exact, stein, none = (np.mean(vals[m]) for m in ("exact", "stein", "none"))
+    assert abs(stein - exact) < 0.1 * abs(exact - none) + 0.01, vals  # the σ² term itself is matched
+    # a path without noise has no Stein factor: a clear error
+    plain = get_interpolant("ot").fit(marg, [0.0, 0.4, 1.0], generator=_gen()).sample(100, generator=_gen())
+    with pytest.raises(ValueError, match="Gaussian noise"):
+        action_matching_loss(net, plain, sigma=sigma, laplacian_method="stein")
+
+
+def test_stein_laplacian_of_a_quadratic_is_its_trace():
+    """s = ½ xᵀAx + b·x: E[∇s · ξ / c] over a noisy path is tr A."""
+    a = torch.tensor([[1.5, 0.3], [0.3, -0.5]])
+    marg = _snapshots()
+    interp = get_interpolant("spline", sigma=0.8, curvature=0.5).fit(marg, [0.0, 0.4, 1.0], generator=_gen())
+    path = interp.sample(400_000, generator=_gen(3))
+    x = path.x.detach().requires_grad_(True)
+    s = Quadratic(a, torch.tensor([0.2, -0.1]))(x, path.t)
+    grad = torch.autograd.grad(s.sum(), x)[0]
+    est = (grad * path.stein).sum(-1)
+    assert est.mean().item() == pytest.approx(1.0, abs=0.05)
 
 
 def test_loss_recovers_known_action_gap():
@@ -167,6 +222,26 @@ def test_spline_curvature_auto_follows_signal_and_noise():
     for bad in (-0.1, 1.5, "yes", None):
         with pytest.raises(ValueError, match="curvature"):
             SplineInterpolant(curvature=bad)
+
+
+def test_spline_sigma_auto_finds_diffusion_and_keeps_a_flow_deterministic():
+    """Pure diffusion from a point (variance σ² t) is the noisy path's; a shifted cloud needs no noise."""
+    rng = np.random.default_rng(5)
+    times = [0.0, 0.25, 0.5, 0.75, 1.0]
+    diffusing = [torch.tensor(rng.normal(size=(400, 2)) * np.sqrt(0.01 + t), dtype=torch.float32) for t in times]
+    shifted = [torch.tensor(rng.normal(size=(400, 2)) * 0.3 + 2 * t, dtype=torch.float32) for t in times]
+    chosen = SplineInterpolant(sigma="auto").fit(diffusing, times, generator=_gen())
+    assert chosen.sigma_ >= 0.5, chosen.sigma_scores_  # true σ is 1 (variance grows by 1 per unit time)
+    assert chosen.sigma_scores_[chosen.sigma_] < 0.95 * chosen.sigma_scores_[0.0]
+    assert SplineInterpolant(sigma="auto").fit(shifted, times, generator=_gen()).sigma_ == 0.0
+    # deterministic for a seed; three snapshots leave nothing out: σ = 0
+    again = SplineInterpolant(sigma="auto").fit(diffusing, times, generator=_gen())
+    assert again.sigma_ == chosen.sigma_ and again.sigma_scores_ == chosen.sigma_scores_
+    assert SplineInterpolant(sigma="auto").fit(diffusing[:3], times[:3], generator=_gen()).sigma_ == 0.0
+    assert SplineInterpolant(sigma=0.3).fit(shifted, times, generator=_gen()).sigma_ == 0.3
+    for bad in (-0.1, float("nan"), "yes", None, True):
+        with pytest.raises(ValueError, match="sigma"):
+            SplineInterpolant(sigma=bad)
 
 
 def test_unbalanced_interpolant_carries_the_masses():

@@ -177,6 +177,27 @@ def test_spline_curvature_is_recorded(tmp_path):
     assert "spline_curvature" not in a.uns["scam"]["params"]
 
 
+def test_sigma_auto_is_chosen_recorded_and_deterministic(tmp_path):
+    """sigma="auto" picks σ on the spline path (the same for the same seed), records it; 0 on other paths."""
+    rng = np.random.default_rng(0)
+    times = (0.0, 1.0, 2.0, 3.0, 4.0)
+    X = np.concatenate([rng.normal(size=(300, 2)) * np.sqrt(0.01 + t) for t in times]).astype(np.float32)
+    a = ad.AnnData(obs={"time": np.repeat(times, 300)}, obsm={"X_pca": X})
+    model = scam.tl.fit(a, "time", sigma="auto", n_iters=20, **LARGE_NET)
+    params = a.uns["scam"]["params"]
+    assert params["sigma_auto"] is True and params["sigma"] == model.sigma > 0  # diffusion: σ > 0 chosen
+    again = scam.tl.fit(a.copy(), "time", sigma="auto", n_iters=20, **LARGE_NET)
+    assert again.sigma == model.sigma
+    model.save(tmp_path / "m")
+    assert scam.ActionModel.load(tmp_path / "m").sigma == model.sigma
+    scam.tl.fit(a, "time", sigma="auto", interpolant="ot", n_iters=20, **LARGE_NET)
+    assert a.uns["scam"]["params"]["sigma"] == 0.0 and a.uns["scam"]["params"]["sigma_auto"] is True
+    scam.tl.fit(a, "time", sigma=0.2, n_iters=20, **LARGE_NET)
+    assert a.uns["scam"]["params"]["sigma"] == pytest.approx(0.2) and a.uns["scam"]["params"]["sigma_auto"] is False
+    with pytest.raises(ValueError, match="sigma"):
+        scam.tl.fit(a, "time", sigma="big", n_iters=2, **LARGE_NET)
+
+
 def test_save_load_identical(am_fit, tmp_path):
     adata, model = am_fit
     model.save(tmp_path / "m")

@@ -10,6 +10,7 @@ import pandas as pd
 
 from .._io import check_output, replacing
 from ..lot import summarize
+from .published import PUBLISHED_EB_NOTES
 
 
 def _pm(mean: float, std: float) -> str:
@@ -21,7 +22,8 @@ def markdown_table(
 ) -> str:
     """Markdown table: mean ± std over seeds of the mean over held-out times, each held-out time, fit seconds.
 
-    Rows of ``published`` (name -> (mean, std)) are added and marked as quoted, not re-run.
+    Rows of ``published`` (name -> (mean, std)) are added and marked as quoted, not re-run, with
+    their caveats from :data:`~scam.benchmark.published.PUBLISHED_EB_NOTES`.
     """
     table = summarize(df, metric)
     held = [c for c in table.columns if c not in ("mean", "std", "fit_seconds")]
@@ -33,7 +35,8 @@ def markdown_table(
         (name, r["mean"], r["std"], [r[h] for h in held], r["fit_seconds"], "this run") for name, r in table.iterrows()
     ]
     for name, (mean, std) in (published or {}).items():
-        rows.append((f"{name} (published)", mean, std, [float("nan")] * len(held), float("nan"), "published"))
+        source = f"published; {PUBLISHED_EB_NOTES[name]}" if name in PUBLISHED_EB_NOTES else "published"
+        rows.append((f"{name} (published)", mean, std, [float("nan")] * len(held), float("nan"), source))
     for name, mean, std, per, sec, source in sorted(rows, key=lambda r: r[1]):
         cells = [name, _pm(mean, std), *("" if not math.isfinite(v) else f"{v:.3f}" for v in per)]
         cells += ["" if not math.isfinite(sec) else f"{sec:.1f}", source]

@@ -22,6 +22,19 @@ from ._common import (
 )
 
 
+def _sigma(text: str) -> float | str:
+    """``--sigma``: ``auto`` or a number ``≥ 0``."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number >= 0, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number >= 0, got {text!r}")
+    return value
+
+
 def _fit_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "fit",
@@ -32,7 +45,7 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-key", help="obs column with time points (default: 'day' for the bundled data)")
     p.add_argument("--use-rep", default="X_pca", help="obsm key of the coordinates (default: X_pca)")
     p.add_argument("--n-dims", type=int, default=None, help="use only the first N columns of --use-rep")
-    p.add_argument("--sigma", type=float, default=None, help="noise level σ (internal units)")
+    p.add_argument("--sigma", type=_sigma, default=None, help="noise level σ (internal units), or 'auto' (the default)")
     p.add_argument("--lam", type=float, default=None, help="growth weight λ (internal units)")
     p.add_argument(
         "--masses",

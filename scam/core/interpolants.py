@@ -22,7 +22,7 @@ from .pairs import (
     SBInterpolant,
     UnbalancedInterpolant,
 )
-from .paths import MAX_POOL, Interpolant, PathSample, bridge_noise_slope
+from .paths import MAX_POOL, Interpolant, PathSample, bridge_noise_scale, bridge_noise_slope
 from .spline import CURVATURE_CV_CELLS, CURVATURE_GRID, CURVATURE_MAX_FOLDS, SplineInterpolant
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "SBInterpolant",
     "SplineInterpolant",
     "UnbalancedInterpolant",
+    "bridge_noise_scale",
     "bridge_noise_slope",
     "get_interpolant",
 ]

@@ -20,7 +20,7 @@ from .interpolants import PathSample
 #: above it a Hutchinson estimate with one Rademacher probe is used.
 EXACT_LAPLACIAN_MAX_DIMS = 10
 
-LaplacianMethod = Literal["auto", "exact", "hutchinson"]
+LaplacianMethod = Literal["auto", "exact", "hutchinson", "stein"]
 Estimator = Literal["path", "boundary"]
 
 
@@ -42,6 +42,8 @@ def laplacian(
     method
         ``"exact"`` sums the ``d`` diagonal second derivatives; ``"hutchinson"`` uses ``εᵀ∇²s ε``
         with a Rademacher ``ε``; ``"auto"`` is exact up to ``EXACT_LAPLACIAN_MAX_DIMS`` dimensions.
+        (The Laplacian-free ``"stein"`` estimate needs the path's noise and lives in
+        :func:`action_matching_loss`.)
     generator
         Random generator for the Hutchinson probe.
     """
@@ -108,7 +110,10 @@ def action_matching_loss(
     estimator
         ``"path"`` or ``"boundary"``, see above.
     laplacian_method
-        How ``Δs`` is computed when ``σ > 0``; see :func:`laplacian`.
+        How ``Δs`` is computed when ``σ > 0``: ``"stein"`` uses the path's own Gaussian noise,
+        ``Δs ≈ ∇s · ξ / c`` for a sample ``x = μ + c ξ`` (Stein's lemma; :attr:`PathSample.stein`),
+        which needs no second derivative; ``"auto"`` takes it when the path has noise, else
+        :func:`laplacian`'s choice; ``"exact"`` and ``"hutchinson"`` as in :func:`laplacian`.
     generator
         Random generator (Hutchinson probes).
     growth_net
@@ -153,7 +158,19 @@ def action_matching_loss(
     else:
         integrand = kinetic - (grad_x * path.dx).sum(-1) - s * path.dlogw
     if sigma > 0:
-        integrand = integrand + 0.5 * sigma**2 * laplacian(grad_x, x_t, method=laplacian_method, generator=generator)
+        method = laplacian_method
+        if method == "auto" and path.stein is not None:
+            method = "stein"
+        if method == "stein":
+            if path.stein is None:
+                raise ValueError(
+                    "laplacian_method='stein' needs a path with Gaussian noise (σ > 0 on 'spline' or 'sb'); "
+                    "use 'exact' or 'hutchinson'."
+                )
+            lap = (grad_x * path.stein).sum(-1)
+        else:
+            lap = laplacian(grad_x, x_t, method=method, generator=generator)
+        integrand = integrand + 0.5 * sigma**2 * lap
     if lam > 0:
         integrand = integrand + 0.5 * lam * s**2
     integrand = integrand * path.w

@@ -20,7 +20,15 @@ from .couplings import (
     unbalanced_plan,
     uniform_masses,
 )
-from .paths import Interpolant, PathSample, _minibatch, _pool_target, _randperm, bridge_noise_slope
+from .paths import (
+    Interpolant,
+    PathSample,
+    _minibatch,
+    _pool_target,
+    _randperm,
+    bridge_noise_scale,
+    bridge_noise_slope,
+)
 
 
 class PairInterpolant(Interpolant):
@@ -103,9 +111,12 @@ class PairInterpolant(Interpolant):
         xa, xb = self.x[self.pair_a[idx_d]], self.x[self.pair_b[idx_d]]
         x_t = (1 - tau_d) * xa + tau_d * xb
         noise = self._noise_scale(tau, dt)
+        stein = None
         if noise is not None:
             xi = torch.randn(x_t.shape, generator=generator, dtype=torch.float64).to(self.device, self.dtype)
-            x_t = x_t + noise.to(self.device, self.dtype)[:, None] * xi
+            noise = noise.to(self.device, self.dtype)[:, None]
+            x_t = x_t + noise * xi
+            stein = xi / noise
         dt_d = dt.to(self.device, self.dtype)
         dx_t = (xb - xa) / dt_d[:, None]
         slope = self._noise_slope(tau, dt)
@@ -113,7 +124,7 @@ class PairInterpolant(Interpolant):
             dx_t = dx_t + slope.to(self.device, self.dtype)[:, None] * xi
         w_t = torch.exp((1 - tau_d[:, 0]) * self.log_wa[idx_d] + tau_d[:, 0] * self.log_wb[idx_d])
         dlogw_t = (self.log_wb[idx_d] - self.log_wa[idx_d]) / dt_d
-        return PathSample(x_t, t.to(self.device, self.dtype), w_t, dx_t, dlogw_t)
+        return PathSample(x_t, t.to(self.device, self.dtype), w_t, dx_t, dlogw_t, stein)
 
 
 class IndependentInterpolant(PairInterpolant):
@@ -164,7 +175,7 @@ class SBInterpolant(PairInterpolant):
     def _noise_scale(self, tau, dt):
         if self.sigma == 0:
             return None
-        return self.sigma * torch.sqrt(tau * (1 - tau) * dt)
+        return bridge_noise_scale(self.sigma, tau, dt)
 
     def _noise_slope(self, tau, dt):
         if self.sigma == 0:

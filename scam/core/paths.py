@@ -23,7 +23,10 @@ class PathSample(NamedTuple):
     """Samples of the path, in internal units.
 
     Points ``x``, times ``t``, mass weights ``w`` (their mean is the total mass at ``t``), and the time
-    derivatives along each sample's own path: ``dx = dx/dt`` and ``dlogw = d log w / dt``.
+    derivatives along each sample's own path: ``dx = dx/dt`` and ``dlogw = d log w / dt``. Paths with
+    Gaussian noise ``x = μ + c ξ`` also give ``stein = ξ / c``: by Stein's lemma
+    ``E[Δs(x)] = E[∇s(x) · ξ / c]`` given ``μ``, a Laplacian estimate at no extra cost
+    (:func:`~scam.core.losses.action_matching_loss` with ``laplacian_method="stein"``).
     """
 
     x: torch.Tensor
@@ -31,12 +34,23 @@ class PathSample(NamedTuple):
     w: torch.Tensor
     dx: torch.Tensor
     dlogw: torch.Tensor
+    stein: torch.Tensor | None = None
+
+
+#: ``τ`` is kept this far off the knots where the bridge's noise scale ``c`` vanishes (its slope and ``1/c`` diverge).
+BRIDGE_TAU_CLAMP = 1e-4
+
+
+def bridge_noise_scale(sigma: float, tau: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
+    """Standard deviation ``σ √(τ (1 − τ) Δt)`` of a Brownian bridge over ``Δt`` at fraction ``τ`` (clamped)."""
+    tau = tau.clamp(BRIDGE_TAU_CLAMP, 1 - BRIDGE_TAU_CLAMP)
+    return sigma * torch.sqrt(tau * (1 - tau) * dt)
 
 
 def bridge_noise_slope(sigma: float, tau: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
-    """``d/dt`` of the Brownian-bridge standard deviation ``σ √(τ (1 − τ) Δt)`` (``τ`` clamped off 0 and 1)."""
-    tau = tau.clamp(1e-4, 1 - 1e-4)
-    return sigma * (1 - 2 * tau) / (2 * torch.sqrt(tau * (1 - tau) / dt))
+    """``d/dt`` of :func:`bridge_noise_scale`: ``σ (1 − 2τ) / (2 √(τ (1 − τ) Δt))`` (``τ = (t − t_k) / Δt``)."""
+    tau = tau.clamp(BRIDGE_TAU_CLAMP, 1 - BRIDGE_TAU_CLAMP)
+    return sigma * (1 - 2 * tau) / (2 * torch.sqrt(tau * (1 - tau) * dt))
 
 
 #: Most pairs (or chains) an interpolant keeps per interval: the cost of a training step and the

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .couplings import MASS_FLOOR, exact_plan
-from .paths import Interpolant, PathSample, _minibatch, _pool_target, bridge_noise_slope
+from .paths import Interpolant, PathSample, _minibatch, _pool_target, bridge_noise_scale, bridge_noise_slope
 
 #: Chains that carry mass: entropic regularisation (relative to the mean cost) and the marginal relaxations
 #: (earlier snapshot free, later one held) of their plans, as the pairing plan of the ``"growth"`` path.
@@ -25,6 +25,17 @@ CURVATURE_ANCHOR, CURVATURE_MARGIN = 0.5, 0.02
 CURVATURE_CV_CELLS = 1000
 #: At most this many left-out snapshots for the curvature choice (evenly spread).
 CURVATURE_MAX_FOLDS = 6
+#: σ values (internal units) tried by ``SplineInterpolant(sigma="auto")``, and the relative margin by which
+#: a σ > 0 must predict the left-out snapshots better than σ = 0 to be chosen.
+SIGMA_GRID, SIGMA_MARGIN = (0.0, 0.25, 0.5, 1.0), 0.02
+
+
+def check_sigma(sigma):
+    """``"auto"`` or a number ``≥ 0`` (raises ``ValueError`` naming the choices)."""
+    is_number = isinstance(sigma, int | float | np.integer | np.floating) and not isinstance(sigma, bool)
+    if not (sigma == "auto" or (is_number and np.isfinite(sigma) and float(sigma) >= 0.0)):
+        raise ValueError(f"`sigma` must be 'auto' or a finite number >= 0, got {sigma!r}.")
+    return sigma if sigma == "auto" else float(sigma)
 
 
 def check_curvature(curvature):
@@ -93,7 +104,7 @@ class SplineInterpolant(Interpolant):
         growth: bool = False,
     ):
         self.growth = bool(growth)
-        self.sigma = float(sigma)
+        self.sigma = check_sigma(sigma)
         self.batch_size = int(batch_size)
         self.pool_size = pool_size
         self.momentum = float(momentum)
@@ -178,17 +189,17 @@ class SplineInterpolant(Interpolant):
         logw = logw - top - np.log(np.mean(np.exp(logw - top), axis=0, keepdims=True))
         return np.concatenate(chains)[:target], logw + np.log(self.masses.numpy())[None, :]
 
-    def _choose_curvature(self, generator: torch.Generator) -> float:
-        """γ of :data:`CURVATURE_GRID` that best predicts each interior snapshot left out in turn."""
-        from .metrics import wasserstein
+    def _loso_folds(self, generator: torch.Generator) -> list[tuple]:
+        """Leave-one-snapshot-out folds: each interior snapshot left out in turn, chains through the others.
 
+        Per fold: the chains' straight-line point and cubic bend at the left-out time, the Brownian-bridge
+        standard deviation per unit σ there (the gap of the kept times spans it), and the left-out cells.
+        """
         n_times = len(self.sizes)
-        if n_times < 4:
-            return 0.5
         interior = list(range(1, n_times - 1))
         if len(interior) > CURVATURE_MAX_FOLDS:  # evenly spread folds keep the cost bounded
             interior = sorted({interior[int(i)] for i in np.linspace(0, len(interior) - 1, CURVATURE_MAX_FOLDS)})
-        scores = np.zeros(len(CURVATURE_GRID))
+        folds = []
         for j in interior:
             ks = [k for k in range(n_times) if k != j]
             idx = torch.as_tensor(self._chains(ks, CURVATURE_CV_CELLS, generator), device=self.device)
@@ -201,7 +212,15 @@ class SplineInterpolant(Interpolant):
             b = 1.0 - a
             linear = a * y[:, i] + b * y[:, i + 1]
             bend = ((a**3 - a) * m[:, i] + (b**3 - b) * m[:, i + 1]) * h**2 / 6
-            target = self._marginals_np[j]
+            folds.append((linear, bend, float(np.sqrt(a * b * h)), self._marginals_np[j]))
+        return folds
+
+    def _choose_curvature(self, folds: list[tuple]) -> float:
+        """γ of :data:`CURVATURE_GRID` that best predicts each interior snapshot left out in turn."""
+        from .metrics import wasserstein
+
+        scores = np.zeros(len(CURVATURE_GRID))
+        for linear, bend, _, target in folds:
             for g, gamma in enumerate(CURVATURE_GRID):
                 pred = (linear + gamma * bend).cpu().numpy()
                 scores[g] += wasserstein(pred, target, max_points=CURVATURE_CV_CELLS, random_state=0)
@@ -214,6 +233,24 @@ class SplineInterpolant(Interpolant):
             return float(CURVATURE_ANCHOR)
         return float(CURVATURE_GRID[best])
 
+    def _choose_sigma(self, folds: list[tuple], gamma: float, generator: torch.Generator) -> float:
+        """σ of :data:`SIGMA_GRID` whose noisy path (bend ``gamma``) best predicts the left-out snapshots."""
+        from .metrics import wasserstein
+
+        scores = np.zeros(len(SIGMA_GRID))
+        for linear, bend, bridge, target in folds:
+            mean = linear + gamma * bend
+            xi = torch.randn(mean.shape, generator=generator, dtype=torch.float64).to(mean.device)
+            for g, sigma in enumerate(SIGMA_GRID):
+                pred = (mean + sigma * bridge * xi).cpu().numpy()
+                scores[g] += wasserstein(pred, target, max_points=CURVATURE_CV_CELLS, random_state=0)
+        self.sigma_scores_ = dict(zip(SIGMA_GRID, (float(v) for v in scores), strict=True))
+        best = int(np.argmin(scores))
+        # no noise unless noise predicts the left-out snapshots clearly better (σ = 0 is deterministic and cheaper)
+        if scores[best] > (1 - SIGMA_MARGIN) * scores[0]:
+            return 0.0
+        return float(SIGMA_GRID[best])
+
     def _fit(self, generator: torch.Generator) -> None:
         target = _pool_target(self.pool_size, max(self.sizes))
         self.knots_logw = None
@@ -224,7 +261,16 @@ class SplineInterpolant(Interpolant):
             idx = self._chains(list(range(len(self.sizes))), target, generator)
         idx = torch.as_tensor(idx, device=self.device)
         self.knots_idx = idx
-        self.curvature_ = self._choose_curvature(generator) if self.curvature == "auto" else float(self.curvature)
+        auto_bend, auto_sigma = self.curvature == "auto", self.sigma == "auto"
+        folds = self._loso_folds(generator) if (auto_bend or auto_sigma) and len(self.sizes) >= 4 else None
+        if auto_bend:
+            self.curvature_ = self._choose_curvature(folds) if folds else float(CURVATURE_ANCHOR)
+        else:
+            self.curvature_ = float(self.curvature)
+        if auto_sigma:
+            self.sigma_ = self._choose_sigma(folds, self.curvature_, generator) if folds else 0.0
+        else:
+            self.sigma_ = float(self.sigma)
         self.second_derivatives = self.curvature_ * self._natural_spline(self.x[idx], self.times)
 
     @staticmethod
@@ -260,18 +306,20 @@ class SplineInterpolant(Interpolant):
         m0, m1 = self.second_derivatives[jd, kd], self.second_derivatives[jd, kd + 1]
         x_t = a * y0 + b * y1 + ((a**3 - a) * m0 + (b**3 - b) * m1) * hd**2 / 6
         dx_t = (y1 - y0) / hd + ((1 - 3 * a**2) * m0 + (3 * b**2 - 1) * m1) * hd / 6
-        if self.sigma > 0:
+        stein = None
+        if self.sigma_ > 0:
             tau = (t - self.times[k]) / h
             xi = torch.randn(x_t.shape, generator=generator, dtype=torch.float64).to(self.device, self.dtype)
-            scale = (self.sigma * torch.sqrt(tau * (1 - tau) * h)).to(self.device, self.dtype)
-            x_t = x_t + scale[:, None] * xi
-            dx_t = dx_t + bridge_noise_slope(self.sigma, tau, h).to(self.device, self.dtype)[:, None] * xi
+            scale = bridge_noise_scale(self.sigma_, tau, h).to(self.device, self.dtype)[:, None]
+            x_t = x_t + scale * xi
+            dx_t = dx_t + bridge_noise_slope(self.sigma_, tau, h).to(self.device, self.dtype)[:, None] * xi
+            stein = xi / scale
         if self.knots_logw is not None:  # each chain carries its own mass, log-linear between knots
             lw0, lw1 = self.knots_logw[jd, kd], self.knots_logw[jd, kd + 1]
             w = torch.exp(a[:, 0] * lw0 + b[:, 0] * lw1)
-            return PathSample(x_t, t.to(self.device, self.dtype), w, dx_t, (lw1 - lw0) / hd[:, 0])
+            return PathSample(x_t, t.to(self.device, self.dtype), w, dx_t, (lw1 - lw0) / hd[:, 0], stein)
         log_m = torch.log(self.masses)
         dlogw = ((log_m[k + 1] - log_m[k]) / h).to(self.device, self.dtype)
         return PathSample(
-            x_t, t.to(self.device, self.dtype), self._mass_at(t, k).to(self.device, self.dtype), dx_t, dlogw
+            x_t, t.to(self.device, self.dtype), self._mass_at(t, k).to(self.device, self.dtype), dx_t, dlogw, stein
         )

@@ -28,7 +28,7 @@ def fit(
     *,
     use_rep: str = "X_pca",
     n_dims: int | None = None,
-    sigma: float = _D.sigma,
+    sigma: float | str = _D.sigma,
     lam: float = _D.lam,
     masses: None | str | Mapping | Sequence[float] = None,
     growth: str = _D.growth,
@@ -73,7 +73,14 @@ def fit(
     sigma
         Noise level σ of ``dx = ∇s dt + σ dW`` (0: an ODE). Internal units: the representation
         divided by its overall standard deviation, time scaled to ``[0, 1]`` over the time course
-        (``model.diffusion`` gives σ in your units).
+        (``model.diffusion`` gives σ in your units). ``"auto"``: snapshots alone do not identify σ
+        (a diffusion and a spreading flow can give the same marginals), so on the spline path σ is
+        chosen by how well the path with Brownian-bridge noise of that σ predicts each interior
+        training snapshot left out in turn (the check of ``curvature="auto"``), staying 0 unless
+        noise predicts clearly (2 %) better; 0 on other paths. The choice is
+        ``uns[key_added]['params']['sigma']`` (``sigma_auto`` says it was chosen). With σ > 0 the
+        ``σ²/2 Δs`` term is estimated from the path's own noise (Stein's lemma), at no extra cost,
+        and :meth:`~scam.ActionModel.simulate` and the fates sample the SDE.
     lam
         Growth weight λ: growth rate ``λ s`` (0: no growth, mass is conserved). ``1/λ`` is the
         cost of creating or destroying mass relative to moving it; same internal units as σ.
@@ -295,7 +302,8 @@ def _record(
     params = {
         "growth": config.growth,
         "growth_penalty": config.growth_penalty,
-        "sigma": config.sigma,
+        "sigma": float(model.sigma),  # as fitted (chosen by leave-one-snapshot-out when sigma_auto)
+        "sigma_auto": bool(model.metadata.get("sigma_auto", False)),
         "lam": config.lam,
         "n_iters": config.n_iters,
         "batch_size": config.batch_size,
