@@ -24,6 +24,7 @@ def growth(
     ax=None,
     show: bool | None = None,
     return_fig: bool = False,
+    save: bool | str | None = None,
     **kwargs,
 ):
     """Growth rate ``λ s`` of each cell (``obs['scam_growth']``), on a diverging colour map centred at 0.
@@ -52,6 +53,11 @@ def growth(
         Show the figure; default: unless ``ax`` is given or ``return_fig``.
     return_fig
         Return the Figure.
+    save
+        Save the whole figure once everything is drawn, with scanpy's semantics: ``True`` writes
+        ``{sc.settings.figdir}/growth.{sc.settings.file_format_figs}``; a string is appended to
+        that name, an ending ``.png``, ``.pdf`` or ``.svg`` choosing the format (``save="_eb.png"``:
+        ``figures/growth_eb.png``).
     **kwargs
         Passed to :func:`scanpy.pl.embedding` (e.g. ``size``, ``sort_order``).
 
@@ -90,4 +96,4 @@ def growth(
     unit = "per time step" if time_labels(uns) is not None else f"per unit of {time_key}"
     if cells.colorbar is not None:
         cells.colorbar.set_label(f"growth rate ({unit})")
-    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)
+    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="growth")
