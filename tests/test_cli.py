@@ -346,6 +346,7 @@ def test_fit_rejects_bad_curvature_and_masses_in_one_line(course, capsys):
         (["--curvature", "nan"], r"argument --curvature: must be 'auto'"),
         (["--masses", "1", "x", "2"], r"argument --masses: expected 'counts' or 'growth_prior', or one number per"),
         (["--masses", "sideways"], r"argument --masses: expected 'counts' or 'growth_prior'"),
+        (["--masses", "1", "2", "3", "x.h5ad"], r"got '1 2 3 x.h5ad'; give the input file before --masses"),
         (["--masses", "1", "2"], r"`masses` has 2 values but there are 3 time points"),
         (["--masses", "1", "0", "2"], r"`masses` must be positive"),
         (["--key-added", "bad key/"], r"key_added"),

@@ -48,9 +48,10 @@ def _masses(values: list[str] | None) -> str | list[float] | None:
     try:
         numbers = [float(v) for v in values]
     except ValueError:
+        hint = "; give the input file before --masses" if any(v.endswith(".h5ad") for v in values) else ""
         raise CommandError(
             f"argument --masses: expected {' or '.join(map(repr, MASS_WORDS))}, or one number per time point "
-            f"(e.g. --masses 1 1.5 2.2), got {' '.join(values)!r} (see `scam fit --help`)"
+            f"(e.g. --masses 1 1.5 2.2), got {' '.join(values)!r}{hint} (see `scam fit --help`)"
         ) from None
     return numbers
 
