@@ -4,12 +4,10 @@ Learn one scalar action ``s(x, t)`` from time-course snapshots: its gradient is 
 velocity, ``λ s`` their growth rate, ``σ`` their noise (Neklyudov et al., ICML 2023).
 """
 
-import logging as _logging
-
-from . import datasets, pl, pp, tl
+from . import _logging, datasets, pl, pp, tl
+from ._version import __version__ as __version__
 from .model import ActionModel
 
-__version__ = "0.1.0"
 __all__ = ["ActionModel", "datasets", "pl", "pp", "tl"]
 
-_logging.getLogger("scam").addHandler(_logging.NullHandler())
+_logging.setup()  # messages at scanpy's verbosity (read when each is emitted), see scam/_logging.py

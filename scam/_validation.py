@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
+import warnings
 
 import numpy as np
 import pandas as pd
-from anndata import AnnData
+from anndata import AnnData, ImplicitModificationWarning
 from scipy import sparse
-
-logger = logging.getLogger("scam")
 
 
 def check_adata(adata) -> None:
@@ -169,13 +167,20 @@ def get_growth_prior(adata: AnnData, key: str) -> np.ndarray:
 def writable(adata: AnnData, copy: bool) -> AnnData:
     """The AnnData to write results into: a copy with ``copy``, else ``adata`` itself.
 
-    A view (``adata[mask]``) is made an actual AnnData in place first, with a logged warning:
-    writing into a view would otherwise reach the parent's nested ``uns`` dicts. The parent is
-    not modified. Every function of scam that writes into ``adata`` goes through here.
+    A view (``adata[mask]``) is made an actual AnnData in place first, with a warning (anndata's
+    :class:`~anndata.ImplicitModificationWarning`, a ``UserWarning``, pointing at the caller of the
+    public function): writing into a view would otherwise reach the parent's nested ``uns`` dicts.
+    The parent is not modified. Every function of scam that writes into ``adata`` goes through
+    here, called from the public function itself.
     """
     if copy:
         return adata.copy()
     if adata.is_view:
-        logger.warning("adata is a view; making it an actual AnnData (the parent object is not modified)")
+        warnings.warn(
+            "adata is a view; making it an actual AnnData (the parent object is not modified). Pass "
+            "`adata[mask].copy()` to keep the view as it is.",
+            ImplicitModificationWarning,
+            stacklevel=3,
+        )
         adata._init_as_actual(adata.copy())
     return adata

@@ -8,9 +8,11 @@ check that a call left the user's ``adata`` unchanged.
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 # pytest runs with --import-mode=importlib, which leaves sys.path alone: this makes `from _helpers import ...`
@@ -21,3 +23,16 @@ if _HERE not in sys.path:
 
 # One thread for the whole session: the fits are small, and threads only contend on a loaded machine.
 torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _scam_log_reaches_caplog(caplog):
+    """The ``scam`` logger does not propagate (as scanpy's): hand its records to ``caplog`` too.
+
+    ``caplog.at_level(logging.INFO, logger="scam")`` then captures scam's messages as for any logger, whatever
+    ``scanpy.settings.verbosity`` says (that decides only what scam prints to stderr).
+    """
+    logger = logging.getLogger("scam")
+    logger.addHandler(caplog.handler)
+    yield
+    logger.removeHandler(caplog.handler)

@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import anndata as ad
 import numpy as np
@@ -268,3 +269,119 @@ def test_paths_expand_the_home_folder(tmp_path, monkeypatch, capsys):
     assert ad.read_h5ad(home / "f.h5ad").n_obs == 120 and (home / "m" / "params.json").is_file()
     assert list(cwd.iterdir()) == []
     assert str(home / "m") in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------------------------------- issue 15
+# scam --version, scam fit --key-added/--curvature/numeric --masses, one time key for the bundled data.
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pyproject_version() -> str:
+    text = (ROOT / "pyproject.toml").read_text()
+    project = text.split("[project]", 1)[1].split("\n[", 1)[0]
+    return re.search(r'^version\s*=\s*"([^"]+)"', project, re.M).group(1)
+
+
+def test_version_matches_pyproject():
+    assert scam.__version__ == _pyproject_version()
+
+
+def test_version_flag_prints_the_distribution_version(monkeypatch, capsys):
+    import importlib.metadata
+
+    from scam import _version
+
+    asked = []
+
+    def version(name):
+        asked.append(name)
+        return "9.8.7"
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == "scam 9.8.7\n"
+    assert asked == [_version.DISTRIBUTION] and _version.DISTRIBUTION != "scam"  # `scam` is another project
+
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", missing)
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"scam {scam.__version__}\n"
+
+
+def test_version_flag_in_a_real_process():
+    out = subprocess.run([sys.executable, "-m", "scam.cli", "--version"], capture_output=True, text=True, check=True)
+    assert re.fullmatch(r"scam \d+\.\d+\.\d+\S*\n", out.stdout), out.stdout
+
+
+def test_fit_key_added_curvature_and_numeric_masses(course, tmp_path, capsys):
+    path, args, out, model_dir = course
+    argv = [*args, "--out", str(tmp_path / "k.h5ad"), "--model-dir", str(tmp_path / "k")]
+    argv += ["--key-added", "am", "--curvature", "0.25", "--masses", "1", "1.5", "2.25"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "obsm 'am_velocity'" in printed and "uns 'am'" in printed
+    fitted = ad.read_h5ad(tmp_path / "k.h5ad")
+    assert "am_velocity" in fitted.obsm and "am_growth" in fitted.obs and "scam" not in fitted.uns
+    assert "scam_velocity" not in fitted.obsm
+    assert fitted.uns["am"]["params"]["spline_curvature"] == 0.25
+    np.testing.assert_allclose(fitted.uns["am"]["masses"], [1.0, 1.5, 2.25])
+    # the words still work; 'auto' is the default curvature
+    argv = [*args, "--out", str(tmp_path / "w.h5ad"), "--model-dir", str(tmp_path / "w"), "--masses", "counts"]
+    assert main([*argv, "--curvature", "auto"]) == 0
+    fitted = ad.read_h5ad(tmp_path / "w.h5ad")
+    np.testing.assert_allclose(fitted.uns["scam"]["masses"], [1.0, 1.0, 1.0])  # 40 cells at each time
+    assert fitted.uns["scam"]["params"]["curvature"] == "auto"
+
+
+def test_fit_rejects_bad_curvature_and_masses_in_one_line(course, capsys):
+    path, args, out, model_dir = course
+    before = _files(out, model_dir)
+    capsys.readouterr()
+    cases = [
+        (["--curvature", "1.5"], r"argument --curvature: must be 'auto' or a number in \[0, 1\], got '1.5'"),
+        (["--curvature", "bent"], r"argument --curvature: must be 'auto' or a number in \[0, 1\]"),
+        (["--curvature", "nan"], r"argument --curvature: must be 'auto'"),
+        (["--masses", "1", "x", "2"], r"argument --masses: expected 'counts' or 'growth_prior', or one number per"),
+        (["--masses", "sideways"], r"argument --masses: expected 'counts' or 'growth_prior'"),
+        (["--masses", "1", "2", "3", "x.h5ad"], r"got '1 2 3 x.h5ad'; give the input file before --masses"),
+        (["--masses", "1", "2"], r"`masses` has 2 values but there are 3 time points"),
+        (["--masses", "1", "0", "2"], r"`masses` must be positive"),
+        (["--key-added", "bad key/"], r"key_added"),
+    ]
+    for extra, match in cases:
+        argv = [*args, *extra, "--out", str(out), "--model-dir", str(model_dir)]
+        assert main(argv) == 2, extra
+        assert re.search(match, _one_line(capsys.readouterr().err)), extra
+    assert _files(out, model_dir) == before
+
+
+def test_bundled_data_has_one_time_key_in_fit_and_benchmark(tmp_path, monkeypatch, capsys):
+    from scam.cli._common import EB_TIME_KEY
+
+    seen = {}
+
+    def fit(adata, time_key, **kwargs):
+        seen["fit"] = time_key
+        raise ValueError("stop before training")
+
+    def lot(adata, time_key, **kwargs):
+        seen["benchmark"] = time_key
+        raise ValueError("stop before training")
+
+    monkeypatch.setattr(scam.tl, "fit", fit)
+    monkeypatch.setattr(scam.tl, "leave_one_timepoint_out", lot)
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit"]) == 2
+    assert main(["benchmark", "--out", str(tmp_path / "b")]) == 2
+    assert seen == {"fit": EB_TIME_KEY, "benchmark": EB_TIME_KEY}
+    eb = scam.datasets.embryoid_body()
+    assert EB_TIME_KEY in eb.obs
+    # the other column orders the same cells the same way, with the same values
+    from scam._time import get_time
+
+    named, numbered = get_time(eb, EB_TIME_KEY), get_time(eb, "time")
+    np.testing.assert_array_equal(named.values, numbered.values)
+    np.testing.assert_array_equal(named.codes, numbered.codes)

@@ -108,6 +108,8 @@ LAYERS = {
     "scam._units": 0,
     "scam._device": 0,
     "scam._io": 0,  # every file scam writes: checked first, written beside the target, then swapped in
+    "scam._version": 0,  # the version and the distribution name
+    "scam._logging": 0,  # the "scam" logger's handler, at scanpy's verbosity
     "scam._validation": 1,  # checks of user input (knows AnnData)
     "scam._time": 1,  # time points and masses per time point
     "scam._persist": 1,

@@ -333,7 +333,8 @@ def test_ctrl_c_keeps_the_best_model_so_far():
         if i == 12:
             raise KeyboardInterrupt
 
-    result = _train(100, callback=interrupt)
+    with pytest.warns(UserWarning, match=r"training interrupted at iteration 13; keeping the best model so far"):
+        result = _train(100, callback=interrupt)
     assert result.interrupted
     assert result.history["val_iteration"][-1] == 13
     best = int(np.argmin(result.history["val_w1"]))

@@ -258,9 +258,19 @@ def no_torchcfm(monkeypatch):
 def test_lot_with_only_otcfm_and_no_torchcfm_names_the_fix(no_torchcfm):
     adata = _course()
     snap = Snapshot.of(adata)
-    with pytest.raises(ValueError, match=r"otcfm, the only method asked for, needs torchcfm.*pip install 'scam\["):
+    with (
+        pytest.raises(ValueError, match=r"otcfm, the only method asked for, needs torchcfm.*pip install 'scam-sc\["),
+        pytest.warns(UserWarning, match=r"skipping otcfm: torchcfm is not installed"),
+    ):
         scam.tl.leave_one_timepoint_out(adata, methods="otcfm", progress_bar=False)
     snap.assert_unchanged(adata)
+
+
+def test_lot_skipping_otcfm_warns_the_user(no_torchcfm):
+    """The other methods run; the missing peer is a warning the user sees, not a log line."""
+    with pytest.warns(UserWarning, match=r"skipping otcfm: torchcfm is not installed.*'scam-sc\[benchmark\]'"):
+        df = scam.tl.leave_one_timepoint_out(_course(), methods=["otcfm", "previous"], progress_bar=False)
+    assert set(df["method"]) == {"previous"}
 
 
 def test_cli_benchmark_with_only_otcfm_and_no_torchcfm_names_the_fix(no_torchcfm, tmp_path, capsys):

@@ -11,7 +11,7 @@ import torch
 from scam.lot import peers
 
 SKIP_REASON = (
-    'optional peer library torchcfm not installed (pip install torch==2.14.1 torchvision==0.29.1 "scam[benchmark]")'
+    'optional peer library torchcfm not installed (pip install torch==2.14.1 torchvision==0.29.1 "scam-sc[benchmark]")'
 )
 
 
@@ -32,7 +32,7 @@ def test_missing_torchcfm_raises_importerror(monkeypatch):
     monkeypatch.setitem(sys.modules, "torchcfm", None)
     assert not peers.have_torchcfm()
     x0, x2 = _two_gaussians(n=20)
-    with pytest.raises(ImportError, match=r"scam\[benchmark\]") as info:
+    with pytest.raises(ImportError, match=r"scam-sc\[benchmark\]") as info:
         peers.otcfm_predict([x0, x2], [0.0, 2.0], 1.0, x0, 0.0, n_iters=1)
     assert "torch==2.14.1" in str(info.value) and "torchvision==0.29.1" in str(info.value)
 

@@ -371,3 +371,84 @@ def test_named_time_points_label_the_time_colourbars(adata):
     np.testing.assert_allclose(cbar.get_xticks(), [0.0, 1.0, 2.0])
     fig = scam.pl.growth(adata, basis="pca", return_fig=True)
     assert _colorbar_label(fig, fig.axes[0]) == ["growth rate (per time step)"]
+
+
+# --- save= (scanpy's semantics, the whole figure) -------------------------------------------------
+
+
+@pytest.fixture
+def figdir(tmp_path):
+    """scanpy's figure settings pointed at a fresh folder, PNG by default; restored afterwards."""
+    import scanpy as sc
+
+    before = (sc.settings.figdir, sc.settings.file_format_figs, sc.settings.plot_suffix)
+    sc.settings.figdir = tmp_path / "figures"
+    sc.settings.file_format_figs = "png"
+    sc.settings.plot_suffix = ""
+    yield tmp_path / "figures"
+    sc.settings.figdir, sc.settings.file_format_figs, sc.settings.plot_suffix = before
+
+
+def _png(path):
+    return plt.imread(str(path))
+
+
+def _resave(fig, path):
+    fig.savefig(path, format="png", bbox_inches="tight")
+    return _png(path)
+
+
+# each plot, and what it draws on top of scanpy's embedding (hidden to show the saved file holds it)
+DRAWN_ON_TOP = {
+    "velocity": lambda ax: [c for c in ax.collections if c.get_gid() == "scam_velocity_stream"] + list(ax.patches),
+    "trajectories": lambda ax: [
+        c for c in ax.collections if c.get_gid() in ("scam_trajectories", "scam_trajectory_starts")
+    ],
+    "growth": lambda ax: [ax.collections[-1].colorbar.ax.yaxis.label],
+}
+
+
+@pytest.mark.parametrize("name", list(DRAWN_ON_TOP))
+def test_save_writes_the_whole_figure(adata, figdir, tmp_path, name):
+    plot = getattr(scam.pl, name)
+    ax = plot(adata, basis="pca", save="_eb.png", show=False)
+    saved = figdir / f"{name}_eb.png"
+    assert sorted(p.name for p in figdir.iterdir()) == [saved.name]  # nothing from sc.pl.embedding's own save
+    on_top = DRAWN_ON_TOP[name](ax)
+    assert on_top
+    fig = ax.figure
+    np.testing.assert_array_equal(_png(saved), _resave(fig, tmp_path / "full.png"))
+    for artist in on_top:
+        artist.set_visible(False)
+    without = _resave(fig, tmp_path / "without.png")
+    assert _png(saved).shape != without.shape or np.abs(_png(saved) - without).sum() > 10  # the paths are in it
+    assert not plt.fignum_exists(fig.number)  # a saved figure that scam made is closed, as scanpy does
+
+
+def test_save_true_uses_scanpys_figdir_format_and_suffix(adata, figdir):
+    import scanpy as sc
+
+    scam.pl.velocity(adata, basis="pca", save=True, show=False)
+    sc.settings.file_format_figs = "pdf"
+    scam.pl.trajectories(adata, basis="pca", save=True, show=False)
+    scam.pl.growth(adata, basis="pca", save="_day", show=False)  # no extension: the default format
+    sc.settings.plot_suffix = "_v2"
+    scam.pl.history(adata, save=".svg", show=False)  # an extension alone: the format, the name unchanged
+    names = sorted(p.name for p in figdir.iterdir())
+    assert names == ["growth_day.pdf", "history_v2.svg", "trajectories.pdf", "velocity.png"]
+    assert (figdir / "trajectories.pdf").read_bytes().startswith(b"%PDF")
+    assert (figdir / "velocity.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_save_with_return_fig_or_a_given_axes(adata, figdir):
+    fig = scam.pl.velocity(adata, basis="pca", kind="arrows", save="_fig.png", return_fig=True)
+    assert isinstance(fig, Figure) and plt.fignum_exists(fig.number)  # returned: left open
+    mine, ax = plt.subplots()
+    assert scam.pl.trajectories(adata, basis="pca", ax=ax, save="_ax.png") is ax
+    assert plt.fignum_exists(mine.number)  # the user's figure is never closed
+    assert sorted(p.name for p in figdir.iterdir()) == ["trajectories_ax.png", "velocity_fig.png"]
+    for bad in (1, ["_a.png"]):
+        with pytest.raises(ValueError, match=r"`save` must be True, False, None or a file-name suffix"):
+            scam.pl.growth(adata, basis="pca", save=bad, show=False)
+    assert scam.pl.growth(adata, basis="pca", save=False, show=False) is not None
+    assert len(list(figdir.iterdir())) == 2

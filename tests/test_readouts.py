@@ -475,6 +475,39 @@ def test_pl_gene_trends_draws_lines_and_bands():
     plt.close("all")
 
 
+def test_pl_gene_trends_uses_scanpys_group_colours(tmp_path):
+    """A class has its colour of the embedding (uns['cell_type_colors'], by category), whichever classes are drawn."""
+    import matplotlib.pyplot as plt
+    import scanpy as sc
+    from matplotlib.colors import to_hex
+
+    adata = two_branches(genes=True)
+    scam.tl.gene_trends(adata, known_model(), ["g0"], groupby="cell_type", n_cells=100, n_points=6)
+
+    def colours(**kwargs):
+        ax = scam.pl.gene_trends(adata, show=False, **kwargs)
+        drawn = {line.get_label().split(" ")[0]: to_hex(line.get_color()) for line in ax.get_lines()}
+        bands = [to_hex(band.get_facecolor()[0], keep_alpha=False) for band in ax.collections]
+        assert bands == list(drawn.values())  # each band in its line's colour
+        plt.close("all")
+        return drawn
+
+    # no colours stored: scanpy's defaults by category (P1, P2, A, B), as sc.pl.embedding would store them
+    reference = adata.copy()
+    sc.pl.embedding(reference, basis="pca", color="cell_type", show=False)
+    plt.close("all")
+    by_category = dict(zip(reference.obs["cell_type"].cat.categories, reference.uns["cell_type_colors"], strict=True))
+    assert colours() == {"A": to_hex(by_category["A"]), "B": to_hex(by_category["B"])}
+    assert colours()["A"] != to_hex("C0")  # A is the third category: not the first colour of the cycle
+    # the user's colours
+    adata.uns["cell_type_colors"] = ["#111111", "#222222", "#aa0000", "#0000aa"]
+    assert colours() == {"A": "#aa0000", "B": "#0000aa"}
+    assert colours(classes="B") == {"B": "#0000aa"}  # B keeps its colour when drawn alone
+    # too few colours for the categories (scanpy would replace them): the defaults again
+    adata.uns["cell_type_colors"] = ["#111111"]
+    assert colours() == {"A": to_hex(by_category["A"]), "B": to_hex(by_category["B"])}
+
+
 @pytest.mark.parametrize(
     ("plot", "match"),
     [

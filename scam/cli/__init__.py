@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from .._version import installed_version
 from ._benchmark import _benchmark_parser
 from ._common import EXIT_INTERRUPTED, CommandError, _Parser
 from ._fit import _fit_parser
@@ -22,12 +23,16 @@ __all__ = ["main"]
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``scam`` command; returns the exit code (see the module docstring)."""
     parser = _Parser(prog="scam", description="scam: single-cell Action Matching.")
+    parser.add_argument("--version", action="store_true", help="print the version of scam and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _fit_parser(sub)
     _benchmark_parser(sub)
     args = None
     try:
         args = parser.parse_args(argv)
+        if args.version:
+            print(f"scam {installed_version()}")
+            return 0
         if args.command is None:
             parser.print_help()
             return 0

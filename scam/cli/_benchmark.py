@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .. import _io
 from ._common import (
+    EB_TIME_KEY,
     CommandError,
     _input_file,
     _output,
@@ -35,7 +36,10 @@ def _benchmark_parser(sub: argparse._SubParsersAction) -> None:
         "suite (the default fit on several time courses, as a ratio to the exact-OT interpolation)",
     )
     p.add_argument("--data", default="eb", help="'eb' (bundled Embryoid Body, 5 PCs) or a .h5ad path")
-    p.add_argument("--time-key", help="obs column with time points (default 'time' for eb)")
+    p.add_argument(
+        "--time-key",
+        help=f"obs column with time points (default for eb: {EB_TIME_KEY!r}, the named windows, as in `scam fit`)",
+    )
     p.add_argument("--use-rep", default="X_pca", help="obsm key of the coordinates")
     p.add_argument("--seeds", type=int, default=5, help="seeds per held-out time (default 5)")
     p.add_argument("--methods", nargs="+", help="methods to run (default: scam otcfm ot_midpoint previous next)")
@@ -84,7 +88,7 @@ def _run_lot_benchmark(args: argparse.Namespace, out: Path, machine: str) -> int
     from ..benchmark.report import markdown_table, write_report
 
     if args.data == "eb":
-        adata, time_key, published = datasets.embryoid_body(), args.time_key or "time", PUBLISHED_EB_W1
+        adata, time_key, published = datasets.embryoid_body(), args.time_key or EB_TIME_KEY, PUBLISHED_EB_W1
         name = "Embryoid Body, 5 PCs"
     else:
         path = _input_file(args.data, flag="--data (or 'eb')")

@@ -14,6 +14,11 @@ EXIT_USAGE = 2
 EXIT_WRITE_FAILED = 1
 EXIT_INTERRUPTED = 130
 
+#: The time key of the bundled Embryoid Body data in every command (``scam fit``, ``scam benchmark``): the
+#: named sampling windows ("Day 00-03" < ... < "Day 24-27"), whose values are the window indices 0..4, the same
+#: numbers as ``obs["time"]`` (``--time-key time`` fits the same time course with the windows labelled 0..4).
+EB_TIME_KEY = "day"
+
 
 class CommandError(Exception):
     """Ends a command with one line on stderr (``scam COMMAND: message``) and ``code``, without a traceback."""

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import _io
+from .. import _io, _keys
 from ..trainer import GROWTH
 from ._common import (
+    EB_TIME_KEY,
     EXIT_INTERRUPTED,
     CommandError,
     _input_file,
@@ -20,6 +21,39 @@ from ._common import (
     _user_errors,
     _writing,
 )
+
+#: ``--masses`` words (besides numbers).
+MASS_WORDS = ("counts", "growth_prior")
+
+
+def _curvature(text: str) -> str | float:
+    """``--curvature``: ``auto`` or a number in [0, 1]."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"must be 'auto' or a number in [0, 1], got {text!r}")
+    return value
+
+
+def _masses(values: list[str] | None) -> str | list[float] | None:
+    """``--masses``: one of :data:`MASS_WORDS`, or one positive number per time point."""
+    if values is None:
+        return None
+    if len(values) == 1 and values[0] in MASS_WORDS:
+        return values[0]
+    try:
+        numbers = [float(v) for v in values]
+    except ValueError:
+        hint = "; give the input file before --masses" if any(v.endswith(".h5ad") for v in values) else ""
+        raise CommandError(
+            f"argument --masses: expected {' or '.join(map(repr, MASS_WORDS))}, or one number per time point "
+            f"(e.g. --masses 1 1.5 2.2), got {' '.join(values)!r}{hint} (see `scam fit --help`)"
+        ) from None
+    return numbers
 
 
 def _sigma(text: str) -> float | str:
@@ -42,16 +76,22 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
         description="Fit Action Matching to an .h5ad time course and write the annotated data and the model.",
     )
     p.add_argument("path", nargs="?", help="input .h5ad (default: the bundled Embryoid Body data)")
-    p.add_argument("--time-key", help="obs column with time points (default: 'day' for the bundled data)")
+    p.add_argument(
+        "--time-key",
+        help=f"obs column with time points (default: {EB_TIME_KEY!r} for the bundled data, its named windows)",
+    )
     p.add_argument("--use-rep", default="X_pca", help="obsm key of the coordinates (default: X_pca)")
     p.add_argument("--n-dims", type=int, default=None, help="use only the first N columns of --use-rep")
     p.add_argument("--sigma", type=_sigma, default=None, help="noise level σ (internal units), or 'auto' (the default)")
     p.add_argument("--lam", type=float, default=None, help="growth weight λ (internal units)")
     p.add_argument(
         "--masses",
+        nargs="+",
         default=None,
-        help="'counts' (relative cell counts) or 'growth_prior' (from scam.pp.growth_prior's obs column) as masses "
-        "(with --lam > 0 or --growth free)",
+        metavar="MASS",
+        help="relative mass per time point: 'counts' (relative cell counts), 'growth_prior' (from "
+        "scam.pp.growth_prior's obs column), or one number per time point in time order (e.g. --masses 1 1.5 2.2); "
+        "used with a growth (the default)",
     )
     p.add_argument(
         "--growth",
@@ -61,6 +101,19 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--growth-penalty", type=float, default=None, help="weight pulling the growth toward the prior")
     p.add_argument("--interpolant", default=None, help="path between snapshots (ot, spline, sb, unbalanced, ...)")
+    p.add_argument(
+        "--curvature",
+        type=_curvature,
+        default=None,
+        help="bend of the spline path: 'auto' (default: chosen by leave-one-snapshot-out) or a number in [0, 1] "
+        "(0: straight lines, 1: the natural cubic spline)",
+    )
+    p.add_argument(
+        "--key-added",
+        default=_keys.DEFAULT_KEY,
+        help=f"prefix of the keys written to the data (default: {_keys.DEFAULT_KEY}: obsm "
+        f"{_keys.velocity()!r}, uns {_keys.uns()!r}, ...)",
+    )
     p.add_argument("--n-iters", type=int, default=None, help="optimisation steps")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--seed", type=int, default=0, help="random seed")
@@ -73,17 +126,18 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_fit(args: argparse.Namespace) -> int:
-    from .. import _keys, datasets, tl
+    from .. import datasets, tl
     from .._persist import write_model_files
 
     if args.path is None:
-        stem, time_key = "embryoid_body", args.time_key or "day"
+        stem, time_key = "embryoid_body", args.time_key or EB_TIME_KEY
         source = "bundled Embryoid Body data (Moon et al. 2019; 16,819 cells, 5 PCs)"
     else:
         path = _input_file(args.path, flag="the input")
         if args.time_key is None:
             raise CommandError("--time-key is required with an input file (the obs column of the time points)")
         stem, time_key, source = path.stem, args.time_key, str(path)
+    masses = _masses(args.masses)
     # every output is checked before the data are read and the model trained
     out = _output(args.out or f"{stem}_scam.h5ad", kind="file", flag="--out")
     model_dir = _output(args.model_dir or f"{stem}_scam_model", kind="model", flag="--model-dir")
@@ -95,7 +149,8 @@ def _run_fit(args: argparse.Namespace) -> int:
             "lam": args.lam,
             "interpolant": args.interpolant,
             "n_iters": args.n_iters,
-            "masses": args.masses,
+            "masses": masses,
+            "curvature": args.curvature,
             "growth": args.growth,
             "growth_penalty": args.growth_penalty,
         }.items()
@@ -110,17 +165,18 @@ def _run_fit(args: argparse.Namespace) -> int:
             n_dims=args.n_dims,
             device=args.device,
             random_state=args.seed,
+            key_added=args.key_added,
             progress_bar=not args.quiet,
             **kwargs,
         )
     seconds = time.perf_counter() - start
-    training = adata.uns[_keys.uns()]["training"]
+    training = adata.uns[_keys.uns(args.key_added)]["training"]
     if training["interrupted"]:  # the trainer kept the best model so far: never over a finished run's outputs
         return _save_interrupted(model, model_dir, out, training)
     with _writing(f"{out} and {model_dir}"), _io.replacing(out) as (tmp_out,), _io.replacing_folder(model_dir) as new:
         adata.write_h5ad(tmp_out)
         write_model_files(model, new)
-    _print_summary(adata, model, source, seconds, out, model_dir)
+    _print_summary(adata, model, source, seconds, out, model_dir, key=args.key_added)
     return 0
 
 
@@ -143,15 +199,14 @@ def _save_interrupted(model, model_dir: Path, out: Path, training: dict) -> int:
     return EXIT_INTERRUPTED
 
 
-def _print_summary(adata, model, source, seconds, out, model_dir) -> None:
-    from .. import _keys
+def _print_summary(adata, model, source, seconds, out, model_dir, *, key: str) -> None:
     from .._time import get_time
 
-    uns = adata.uns[_keys.uns()]
+    uns = adata.uns[_keys.uns(key)]
     time = get_time(adata, uns["params"]["time_key"], min_cells=0)
-    growth = adata.obs[_keys.growth()].to_numpy()
-    speed = np.linalg.norm(adata.obsm[_keys.velocity()], axis=1)
-    weight = adata.obs[_keys.weight()].to_numpy()
+    growth = adata.obs[_keys.growth(key)].to_numpy()
+    speed = np.linalg.norm(adata.obsm[_keys.velocity(key)], axis=1)
+    weight = adata.obs[_keys.weight(key)].to_numpy()
     training = uns["training"]
     print(f"scam fit: {model}")
     print(f"  data        {source}: {adata.n_obs} cells, {time.n_times} time points, {model.n_dims} dims")
@@ -164,6 +219,8 @@ def _print_summary(adata, model, source, seconds, out, model_dir) -> None:
             f"  {label:<16} {m.sum():>6}  {mass:>5.2f}   {speed[m].mean():>10.3f}   {growth[m].mean():>11.4f}"
             f"   {np.nanmean(weight[m]) if k < time.n_times - 1 else float('nan'):>11.3f}"
         )
-    written = f"obsm {_keys.velocity()!r}; obs {_keys.potential()!r}, {_keys.growth()!r}, {_keys.weight()!r}"
-    print(f"  wrote       {out} ({written}; uns {_keys.uns()!r})")
+    written = (
+        f"obsm {_keys.velocity(key)!r}; obs {_keys.potential(key)!r}, {_keys.growth(key)!r}, {_keys.weight(key)!r}"
+    )
+    print(f"  wrote       {out} ({written}; uns {_keys.uns(key)!r})")
     print(f"  model       {model_dir} (load with scam.ActionModel.load({str(model_dir)!r}))")

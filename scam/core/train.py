@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
-import logging
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -18,8 +18,6 @@ from .integrate import integrate
 from .interpolants import Interpolant
 from .losses import Estimator, LaplacianMethod, action_matching_loss, growth_prior_penalty
 from .metrics import wasserstein
-
-logger = logging.getLogger("scam")
 
 
 @dataclass
@@ -305,7 +303,9 @@ def train_action(
                 callback(i, stats)
     except KeyboardInterrupt:
         interrupted = True
-        logger.warning("training interrupted at iteration %d; keeping the best model so far", i + 1)
+        warnings.warn(
+            f"training interrupted at iteration {i + 1}; keeping the best model so far", UserWarning, stacklevel=2
+        )
         if has_val and i >= 0 and (not history["val_iteration"] or history["val_iteration"][-1] != i + 1):
             validate(i + 1)
     finally:

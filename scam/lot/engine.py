@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import time as _time
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -14,8 +14,6 @@ from .._time import TimeInfo
 from ..core.metrics import mmd_rbf, wasserstein
 from ..trainer import FitConfig, train
 from .baselines import BASELINES
-
-logger = logging.getLogger("scam")
 
 #: scam variants: name -> keyword arguments of :func:`scam.tl.fit` on top of its defaults. The
 #: ingredients are listed apart so the table shows what each one buys.
@@ -249,12 +247,17 @@ def run_lot(
         from .peers import have_torchcfm
 
         if not have_torchcfm():
-            logger.warning("skipping otcfm: torchcfm is not installed (pip install 'scam[benchmark]')")
+            warnings.warn(
+                "skipping otcfm: torchcfm is not installed (pip install torch==2.14.1 torchvision==0.29.1 "
+                "'scam-sc[benchmark]')",
+                UserWarning,
+                stacklevel=2,
+            )
             methods, skipped = [m for m in methods if m not in PEERS], True
     if not methods:
         why = (
             "otcfm, the only method asked for, needs torchcfm, which is not installed; install it with "
-            "`pip install 'scam[benchmark]'` or add other methods"
+            "`pip install 'scam-sc[benchmark]'` or add other methods"
             if skipped
             else "`methods` is empty; give at least one"
         )

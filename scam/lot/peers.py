@@ -5,7 +5,7 @@ set up as TorchCFM's own Lightning runner sets up its single-cell leave-one-out 
 ``torchcfm`` is an optional dependency: it pulls ``torchdyn``, which pulls ``torchvision``, and
 that needs a matching torch pair. Install it with::
 
-    pip install torch==2.14.1 torchvision==0.29.1 "scam[benchmark]"
+    pip install torch==2.14.1 torchvision==0.29.1 "scam-sc[benchmark]"
 
 What is copied from the runner, and from where
 ----------------------------------------------
@@ -72,7 +72,7 @@ __all__ = ["have_torchcfm", "otcfm_predict"]
 
 _INSTALL_HINT = (
     "The OT-CFM peer needs the optional package `torchcfm` (which pulls torchdyn and torchvision). "
-    'Install it with the pinned torch pair: pip install torch==2.14.1 torchvision==0.29.1 "scam[benchmark]"'
+    'Install it with the pinned torch pair: pip install torch==2.14.1 torchvision==0.29.1 "scam-sc[benchmark]"'
 )
 
 #: Optimiser steps of TorchCFM's runner on EB: 1000 epochs x (1905 // 128) minibatches.

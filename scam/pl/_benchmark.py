@@ -32,6 +32,7 @@ def benchmark(
     ax=None,
     show: bool | None = None,
     return_fig: bool = False,
+    save: bool | str | None = None,
 ):
     """Bar chart of a benchmark metric per method: mean over held-out times ± std over seeds.
 
@@ -55,6 +56,11 @@ def benchmark(
         Show the figure (default: when no ``ax`` is given and not returning it).
     return_fig
         Return the Figure.
+    save
+        Save the whole figure once everything is drawn, with scanpy's semantics: ``True`` writes
+        ``{sc.settings.figdir}/benchmark.{sc.settings.file_format_figs}``; a string is appended to
+        that name, an ending ``.png``, ``.pdf`` or ``.svg`` choosing the format (``save="_eb.png"``:
+        ``figures/benchmark_eb.png``).
 
     Returns
     -------
@@ -67,7 +73,7 @@ def benchmark(
     rows = [(name, r["mean"], r["std"], [r[h] for h in held], False) for name, r in table.iterrows()]
     rows += [(f"{name} (published)", m, s, [], True) for name, (m, s) in (published or {}).items()]
     rows.sort(key=lambda r: r[1], reverse=True)
-    fig, ax, _ = new_axes(ax, figsize=(6.5, 0.35 * len(rows) + 1.2))
+    fig, ax, ax_given = new_axes(ax, figsize=(6.5, 0.35 * len(rows) + 1.2))
     y = np.arange(len(rows))
     for i, (_, mean, std, per, is_pub) in enumerate(rows):
         ax.barh(
@@ -87,5 +93,6 @@ def benchmark(
     if held:
         ax.scatter([], [], s=12, color="black", label="per held-out time")
         ax.legend(loc="lower right", frameon=False)
-    # shown by default even on a given `ax` (unlike the other plots): ax_given=False keeps that
-    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=False)
+    # shown by default even on a given `ax` (unlike the other plots)
+    show = True if show is None else show
+    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="benchmark")

@@ -74,6 +74,7 @@ def fate(
     ax=None,
     show: bool | None = None,
     return_fig: bool = False,
+    save: bool | str | None = None,
 ):
     """Fate probabilities of :func:`scam.tl.fate`: mean per group (heatmap) or per cell (scatter).
 
@@ -106,6 +107,11 @@ def fate(
         Show the figure (default: when no ``ax`` is given and not returning it).
     return_fig
         Return the Figure.
+    save
+        Save the whole figure once everything is drawn, with scanpy's semantics: ``True`` writes
+        ``{sc.settings.figdir}/fate.{sc.settings.file_format_figs}``; a string is appended to
+        that name, an ending ``.png``, ``.pdf`` or ``.svg`` choosing the format (``save="_eb.png"``:
+        ``figures/fate_eb.png``).
 
     Returns
     -------
@@ -143,7 +149,7 @@ def fate(
         ax.set_xlabel(f"{basis}1")
         ax.set_ylabel(f"{basis}2")
         ax.set_title(f"Fate {fate_class} of cells at {params.get('source_label', '')}".rstrip())
-        return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)
+        return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="fate")
 
     if groupby is None:
         default = params.get("groupby")
@@ -175,7 +181,7 @@ def fate(
         ylabel=f"{groupby or 'cells'} at {params.get('source_label', 'source')}",
     )
     ax.set_title("Fate probabilities")
-    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)
+    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="fate")
 
 
 def _transition_results(adata, key: str) -> tuple[pd.DataFrame, dict]:
@@ -217,6 +223,7 @@ def transitions(
     ax=None,
     show: bool | None = None,
     return_fig: bool = False,
+    save: bool | str | None = None,
 ):
     """Heatmap of the class-to-class transition matrix of :func:`scam.tl.transition_matrix`.
 
@@ -240,6 +247,11 @@ def transitions(
         Show the figure (default: when no ``ax`` is given and not returning it).
     return_fig
         Return the Figure.
+    save
+        Save the whole figure once everything is drawn, with scanpy's semantics: ``True`` writes
+        ``{sc.settings.figdir}/transitions.{sc.settings.file_format_figs}``; a string is appended to
+        that name, an ending ``.png``, ``.pdf`` or ``.svg`` choosing the format (``save="_eb.png"``:
+        ``figures/transitions_eb.png``).
 
     Returns
     -------
@@ -266,4 +278,4 @@ def transitions(
         ylabel=str(table.index.name or "source"),
     )
     ax.set_title("Transitions")
-    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)
+    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="transitions")

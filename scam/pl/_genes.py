@@ -8,7 +8,7 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _keys
-from ._utils import finish
+from ._utils import category_colors, finish
 
 
 def gene_trends(
@@ -22,11 +22,14 @@ def gene_trends(
     ax=None,
     show: bool | None = None,
     return_fig: bool = False,
+    save: bool | str | None = None,
 ):
     """Gene trends of :func:`scam.tl.gene_trends`: mean expression over paths per fate class, ± one std.
 
     One panel per gene; one line per fate class with a band of ± one standard deviation over
-    the paths (growth-weighted), the number of paths in the legend.
+    the paths (growth-weighted), the number of paths in the legend. Each class has the colour scanpy
+    gives it on an embedding coloured by the ``groupby`` of :func:`scam.tl.gene_trends`
+    (``adata.uns[f"{groupby}_colors"]``, or scanpy's default palette when that is missing).
 
     Parameters
     ----------
@@ -48,6 +51,11 @@ def gene_trends(
         Show the figure (default: when no ``ax`` is given and not returning it).
     return_fig
         Return the Figure.
+    save
+        Save the whole figure once everything is drawn, with scanpy's semantics: ``True`` writes
+        ``{sc.settings.figdir}/gene_trends.{sc.settings.file_format_figs}``; a string is appended to
+        that name, an ending ``.png``, ``.pdf`` or ``.svg`` choosing the format (``save="_eb.png"``:
+        ``figures/gene_trends_eb.png``).
 
     Returns
     -------
@@ -96,12 +104,14 @@ def gene_trends(
         for extra in axes.ravel()[len(genes) :]:
             extra.set_visible(False)
         axes, ax_given = axes.ravel()[: len(genes)], False
-    colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+    # scanpy's colours of the groups (uns[f"{groupby}_colors"]), by class, whichever classes are drawn
+    groupby = res.get("params", {}).get("groupby")
+    colors = dict(zip(all_classes, category_colors(adata, groupby, all_classes), strict=True))
     for a, gene in zip(axes, genes, strict=True):
         g = all_genes.index(gene)
-        for i, cls in enumerate(classes):
+        for cls in classes:
             c = all_classes.index(cls)
-            color = colors[i % len(colors)]
+            color = colors[cls]
             a.plot(times, mean[c, :, g], color=color, label=f"{cls} (n={int(n_paths[c])})")
             if spread:
                 a.fill_between(
@@ -111,4 +121,12 @@ def gene_trends(
         a.set_xlabel(str(res.get("params", {}).get("time_key", "time")))
         a.set_ylabel("expression")
     axes[0].legend(frameon=False, fontsize=8, title="fate")
-    return finish(fig, axes[0] if len(axes) == 1 else axes, show=show, return_fig=return_fig, ax_given=ax_given)
+    return finish(
+        fig,
+        axes[0] if len(axes) == 1 else axes,
+        show=show,
+        return_fig=return_fig,
+        ax_given=ax_given,
+        save=save,
+        writekey="gene_trends",
+    )

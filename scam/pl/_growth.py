@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import warnings
 
 import numpy as np
 from anndata import AnnData
@@ -11,8 +11,6 @@ from .. import _keys
 from .._validation import check_positive
 from ..tl._utils import embedding_coords, fit_uns, resolve_basis
 from ._utils import check_dimensions, draw_background, finish, new_axes, time_labels
-
-logger = logging.getLogger("scam")
 
 
 def growth(
@@ -26,6 +24,7 @@ def growth(
     ax=None,
     show: bool | None = None,
     return_fig: bool = False,
+    save: bool | str | None = None,
     **kwargs,
 ):
     """Growth rate ``λ s`` of each cell (``obs['scam_growth']``), on a diverging colour map centred at 0.
@@ -36,8 +35,8 @@ def growth(
     Parameters
     ----------
     adata
-        AnnData fitted with :func:`scam.tl.fit` (growth needs ``lam > 0``; with ``lam = 0`` it is 0
-        everywhere and a warning is logged).
+        AnnData fitted with :func:`scam.tl.fit` (a fit without growth has 0 everywhere: a
+        ``UserWarning`` says so).
     basis
         Embedding: ``obsm[f"X_{basis}"]`` or ``obsm[basis]``.
     dimensions
@@ -54,6 +53,11 @@ def growth(
         Show the figure; default: unless ``ax`` is given or ``return_fig``.
     return_fig
         Return the Figure.
+    save
+        Save the whole figure once everything is drawn, with scanpy's semantics: ``True`` writes
+        ``{sc.settings.figdir}/growth.{sc.settings.file_format_figs}``; a string is appended to
+        that name, an ending ``.png``, ``.pdf`` or ``.svg`` choosing the format (``save="_eb.png"``:
+        ``figures/growth_eb.png``).
     **kwargs
         Passed to :func:`scanpy.pl.embedding` (e.g. ``size``, ``sort_order``).
 
@@ -73,7 +77,12 @@ def growth(
         finite = np.abs(g[np.isfinite(g)])
         vmax = float(np.percentile(finite, 99)) if finite.size else 0.0
         if vmax == 0:
-            logger.warning("the growth rate is 0 everywhere: fit with `lam > 0` to learn growth")
+            warnings.warn(
+                f"adata.obs[{gkey!r}] is 0 everywhere: the fit learned no growth (growth='none', or a balanced "
+                "path such as interpolant='ot'); fit with growth='auto' (the default), 'free' or 'tied' to learn it.",
+                UserWarning,
+                stacklevel=2,
+            )
             vmax = 1.0
     else:
         vmax = check_positive("vmax", vmax)
@@ -87,4 +96,4 @@ def growth(
     unit = "per time step" if time_labels(uns) is not None else f"per unit of {time_key}"
     if cells.colorbar is not None:
         cells.colorbar.set_label(f"growth rate ({unit})")
-    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)
+    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="growth")

@@ -17,6 +17,7 @@ def history(
     ax=None,
     show: bool | None = None,
     return_fig: bool = False,
+    save: bool | str | None = None,
 ):
     """Training loss (left axis) and validation W1 (right axis) against the optimisation step.
 
@@ -36,6 +37,11 @@ def history(
         Show the figure; default: unless ``ax`` is given or ``return_fig``.
     return_fig
         Return the Figure.
+    save
+        Save the whole figure once everything is drawn, with scanpy's semantics: ``True`` writes
+        ``{sc.settings.figdir}/history.{sc.settings.file_format_figs}``; a string is appended to
+        that name, an ending ``.png``, ``.pdf`` or ``.svg`` choosing the format (``save="_eb.png"``:
+        ``figures/history_eb.png``).
 
     Returns
     -------
@@ -66,4 +72,4 @@ def history(
         )
     ax.legend(handles=handles, loc="upper right", frameon=False)
     ax.set_title("scam training")
-    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)
+    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="history")

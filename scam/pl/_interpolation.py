@@ -38,6 +38,7 @@ def interpolation(
     ax=None,
     show: bool | None = None,
     return_fig: bool = False,
+    save: bool | str | None = None,
 ):
     """Cells observed at a held-out time against the cells a method predicted there.
 
@@ -73,6 +74,11 @@ def interpolation(
         Show the figure; default: unless ``ax`` is given or ``return_fig``.
     return_fig
         Return the Figure.
+    save
+        Save the whole figure once everything is drawn, with scanpy's semantics: ``True`` writes
+        ``{sc.settings.figdir}/interpolation.{sc.settings.file_format_figs}``; a string is appended to
+        that name, an ending ``.png``, ``.pdf`` or ``.svg`` choosing the format (``save="_eb.png"``:
+        ``figures/interpolation_eb.png``).
 
     Returns
     -------
@@ -139,4 +145,4 @@ def interpolation(
         a.set_title(f"held out {label}" + ("" if w1 is None else f": W1 = {w1:.3f}"))
         a.legend(loc="best", frameon=False, markerscale=2)
     result = axes[0] if len(axes) == 1 else axes
-    return finish(fig, result, show=show, return_fig=return_fig, ax_given=ax_given)
+    return finish(fig, result, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="interpolation")

@@ -29,6 +29,7 @@ def trajectories(
     ax=None,
     show: bool | None = None,
     return_fig: bool = False,
+    save: bool | str | None = None,
     **kwargs,
 ):
     """Simulated paths of :func:`scam.tl.trajectories` drawn over the observed cells.
@@ -73,6 +74,11 @@ def trajectories(
         Show the figure; default: unless ``ax`` is given or ``return_fig``.
     return_fig
         Return the Figure.
+    save
+        Save the whole figure once everything is drawn, with scanpy's semantics: ``True`` writes
+        ``{sc.settings.figdir}/trajectories.{sc.settings.file_format_figs}``; a string is appended to
+        that name, an ending ``.png``, ``.pdf`` or ``.svg`` choosing the format (``save="_eb.png"``:
+        ``figures/trajectories_eb.png``).
     **kwargs
         Passed to :func:`scanpy.pl.embedding` for the observed cells (e.g. ``size``, ``alpha``,
         ``palette``, ``legend_loc``).
@@ -148,4 +154,4 @@ def trajectories(
         cbar.set_ticks(named[0], labels=named[1], fontsize="x-small")
     if "title" not in kwargs:
         ax.set_title(f"scam trajectories ({len(pick)} cells)")
-    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)
+    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="trajectories")

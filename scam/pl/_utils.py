@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from anndata import AnnData
 
+from .. import _io
 from ..tl._utils import basis_name
+
+logger = logging.getLogger("scam")
+
+#: Extensions that a string ``save`` may end with to choose the format (scanpy's list).
+SAVE_EXTENSIONS = (".svg", ".pdf", ".png")
 
 
 def check_dimensions(dimensions, n_cols: int, what: str) -> tuple[int, int]:
@@ -50,6 +59,8 @@ def draw_background(adata: AnnData, obsm_key: str, color, dimensions, ax, **kwar
     basis = basis_name(obsm_key) if obsm_key.startswith("X_") else obsm_key
     kwargs.setdefault("alpha", 0.35)
     kwargs.setdefault("frameon", True)
+    # never scanpy's own `save`: it would write the figure before scam draws on it (see `finish`)
+    kwargs.pop("save", None)
     sc.pl.embedding(adata, basis=basis, color=color, dimensions=tuple(dimensions), ax=ax, show=False, **kwargs)
 
 
@@ -61,10 +72,63 @@ def default_color(adata: AnnData, color, params: dict):
     return time_key if time_key in adata.obs else None
 
 
-def finish(fig, ax, *, show: bool | None, return_fig: bool, ax_given: bool):
-    """Return as scanpy does: the Figure with ``return_fig``; else show (default: unless ``ax`` was given)."""
+def save_path(writekey: str, save: bool | str) -> tuple[Path, str]:
+    """Where scanpy's ``save`` puts a figure: ``(path, format)``.
+
+    ``save=True``: ``{sc.settings.figdir}/{writekey}{sc.settings.plot_suffix}.{sc.settings.file_format_figs}``.
+    A string is appended to ``writekey``; when it ends with ``.svg``, ``.pdf`` or ``.png`` that extension
+    is the format and leaves the name (``save="_eb.png"`` -> ``figures/velocity_eb.png``).
+    """
+    import scanpy as sc
+
+    if isinstance(save, bool) or not isinstance(save, str):
+        if save is not True:
+            raise ValueError(f"`save` must be True, False, None or a file-name suffix such as '_eb.png'; got {save!r}.")
+        suffix, ext = "", None
+    else:
+        suffix, ext = save, None
+        for try_ext in SAVE_EXTENSIONS:
+            if save.endswith(try_ext):
+                suffix, ext = save[: -len(try_ext)], try_ext[1:]
+                break
+    ext = ext or str(sc.settings.file_format_figs)
+    return Path(sc.settings.figdir) / f"{writekey}{suffix}{sc.settings.plot_suffix}.{ext}", ext
+
+
+def savefig(fig, writekey: str, save: bool | str) -> Path:
+    """Save the whole ``fig`` (everything drawn on it) where scanpy's ``save`` would; returns the path.
+
+    The folder (``sc.settings.figdir``) is created when missing; the file is written beside its target and
+    then swapped in (:mod:`scam._io`), at ``rcParams["savefig.dpi"]``, with a tight bounding box.
+    """
+    path, ext = save_path(writekey, save)
+    path = _io.expand(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logger.warning("saving figure to file %s", path)  # at warning level, as scanpy does: the user asked for it
+    with _io.replacing(path) as (tmp,):
+        fig.savefig(tmp, format=ext, bbox_inches="tight")
+    return path
+
+
+def finish(
+    fig,
+    ax,
+    *,
+    show: bool | None,
+    return_fig: bool,
+    ax_given: bool,
+    save: bool | str | None = None,
+    writekey: str = "scam",
+):
+    """Save, then return as scanpy does: the Figure with ``return_fig``; else show (default: unless ``ax`` was given).
+
+    ``save`` (scanpy's semantics, see :func:`save_path`) writes the whole figure once everything is drawn,
+    also with ``return_fig``; a figure scam made is closed after saving unless it is returned or shown.
+    """
     import matplotlib.pyplot as plt
 
+    if save is not None and save is not False:
+        savefig(fig, writekey, save)
     if return_fig:
         return fig
     if show is None:
@@ -72,7 +136,50 @@ def finish(fig, ax, *, show: bool | None, return_fig: bool, ax_given: bool):
     if show:
         plt.show()
         return None
+    if save is not None and save is not False and not ax_given:
+        plt.close(fig)  # as scanpy: a saved figure is not left open (the returned Axes stay usable)
     return ax
+
+
+def category_colors(adata: AnnData, key: str | None, classes: Sequence[str]) -> list:
+    """The colour of each class as scanpy draws the categories of ``adata.obs[key]``.
+
+    ``adata.uns[f"{key}_colors"]`` by category when it has a colour for each; otherwise scanpy's default
+    for that many categories (matplotlib's colour cycle when it is long enough, else
+    ``scanpy.pl.palettes.default_20``/``28``/``102``). A class that is not a category (or without ``key``)
+    takes the colour cycle by its position among ``classes``. A colour never depends on which classes are
+    drawn, so a group looks the same here as on the embedding.
+    """
+    import matplotlib.pyplot as plt
+
+    cycle = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+    fallback = [cycle[i % len(cycle)] for i in range(len(classes))]
+    if key is None or key not in adata.obs.columns:
+        return fallback
+    col = adata.obs[key]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        categories = [str(c) for c in col.cat.categories]
+    else:  # scanpy turns strings (and bools) into a categorical with sorted categories before plotting
+        categories = [str(c) for c in pd.Categorical(col.astype(str)).categories]
+    colors = adata.uns.get(f"{key}_colors")
+    if colors is None or len(colors) < len(categories):
+        colors = _default_palette(len(categories))
+    by_category = dict(zip(categories, list(colors)[: len(categories)], strict=True))
+    return [by_category.get(str(c), fallback[i]) for i, c in enumerate(classes)]
+
+
+def _default_palette(length: int) -> list:
+    """The default colours of scanpy for ``length`` categories (``_set_default_colors_for_categorical_obs``)."""
+    import matplotlib.pyplot as plt
+    from scanpy.plotting import palettes
+
+    cycle = plt.rcParams["axes.prop_cycle"].by_key().get("color", [])
+    if len(cycle) >= length:
+        return list(cycle[:length])
+    for palette in (palettes.default_20, palettes.default_28, palettes.default_102):
+        if length <= len(palette):
+            return list(palette[:length])
+    return ["grey"] * length
 
 
 def time_labels(uns: dict) -> tuple[np.ndarray, list[str]] | None:

@@ -67,6 +67,7 @@ def velocity(
     ax=None,
     show: bool | None = None,
     return_fig: bool = False,
+    save: bool | str | None = None,
     **kwargs,
 ):
     """Velocities of :func:`scam.tl.fit` in an embedding, over the observed cells.
@@ -118,6 +119,11 @@ def velocity(
         Show the figure; default: unless ``ax`` is given or ``return_fig``.
     return_fig
         Return the Figure.
+    save
+        Save the whole figure once everything is drawn, with scanpy's semantics: ``True`` writes
+        ``{sc.settings.figdir}/velocity.{sc.settings.file_format_figs}``; a string is appended to
+        that name, an ending ``.png``, ``.pdf`` or ``.svg`` choosing the format (``save="_eb.png"``:
+        ``figures/velocity_eb.png``).
     **kwargs
         Passed to :func:`scanpy.pl.embedding` for the observed cells.
 
@@ -177,4 +183,4 @@ def velocity(
             stream.lines.set_gid("scam_velocity_stream")
     if "title" not in kwargs:
         ax.set_title("scam velocity")
-    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)
+    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="velocity")

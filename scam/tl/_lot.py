@@ -85,7 +85,7 @@ def leave_one_timepoint_out(
         :func:`scam.tl.fit`), the variants ``"scam_am"``, ``"scam_eam"``, ``"scam_uam"``,
         ``"scam_ueam"`` and one per interpolant (``"scam_ot"``, ``"scam_spline"``, …), the
         baselines ``"previous"``, ``"next"``, ``"ot_midpoint"`` (exact-OT McCann interpolation),
-        ``"entropic_ot"``, ``"unbalanced_ot"``, and the peer ``"otcfm"`` (needs ``scam[benchmark]``;
+        ``"entropic_ot"``, ``"unbalanced_ot"``, and the peer ``"otcfm"`` (needs ``scam-sc[benchmark]``;
         skipped with a warning otherwise).
     n_seeds
         Seeds per held-out time (deterministic baselines are computed once).
