@@ -143,10 +143,10 @@ def test_fit_bad_adata(make_bad, kwargs, match):
 # --------------------------------------------------------------------------------------------
 
 BAD_ARGS = {
-    "negative-sigma": ({"sigma": -0.1}, r"`sigma` must be a finite non-negative number"),
-    "nan-sigma": ({"sigma": math.nan}, r"`sigma` must be a finite non-negative number"),
-    "inf-sigma": ({"sigma": math.inf}, r"`sigma` must be a finite non-negative number"),
-    "string-sigma": ({"sigma": "high"}, r"`sigma` must be a non-negative number"),
+    "negative-sigma": ({"sigma": -0.1}, r"`sigma` must be 'auto' or a finite number >= 0"),
+    "nan-sigma": ({"sigma": math.nan}, r"`sigma` must be 'auto' or a finite number >= 0"),
+    "inf-sigma": ({"sigma": math.inf}, r"`sigma` must be 'auto' or a finite number >= 0"),
+    "string-sigma": ({"sigma": "high"}, r"`sigma` must be 'auto' or a finite number >= 0"),
     "negative-lam": ({"lam": -1.0}, r"`lam` must be a finite non-negative number"),
     "zero-lr": ({"lr": 0.0}, r"`lr` must be a finite positive number"),
     "n_dims-too-large": ({"n_dims": 5}, r"`n_dims=5` is larger than.*2 columns; lower `n_dims` or compute more"),
@@ -219,7 +219,7 @@ def test_fit_bad_args_on_view_keeps_view():
     snap = Snapshot.of(adata)
     view = adata[adata.obs["time"] < 2]
     view_snap = Snapshot.of(view)
-    with pytest.raises(ValueError, match=r"`sigma` must be a finite non-negative number"):
+    with pytest.raises(ValueError, match=r"`sigma` must be 'auto' or a finite number >= 0"):
         scam.tl.fit(view, **{**TINY_FIT, "sigma": -1.0})
     view_snap.assert_unchanged(view)  # still a view
     snap.assert_unchanged(adata)
