@@ -312,7 +312,8 @@ def run_lot(
     client
         A ``distributed.Client`` or a scheduler address (``"tcp://HOST:PORT"``): run the jobs on that Dask
         cluster instead (``n_jobs`` is then ignored; each job uses its worker's ``scam.settings.n_threads``).
-        Needs ``scam[distributed]``. The results do not depend on where the jobs run.
+        Needs ``scam[distributed]``. With the same torch threads per job, the results do not depend on
+        where the jobs run.
     progress_bar
         Show progress.
     return_predictions

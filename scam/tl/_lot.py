@@ -117,8 +117,8 @@ def leave_one_timepoint_out(
         A ``distributed.Client``, or the address of a Dask scheduler (``"tcp://HOST:PORT"``): run the
         jobs on that cluster instead of local processes (``n_jobs`` is then ignored). Needs
         ``pip install 'scam[distributed]'``, and scam installed on the workers; see
-        :doc:`/distributed`. A job's result depends only on its method, held-out time and seed, so the
-        table is the same wherever the jobs run.
+        :doc:`/distributed`. A job's result depends only on its method, held-out time, seed and torch thread
+        count, so with the same threads per job the table is the same wherever the jobs run.
     progress_bar
         Show progress.
     key_added
