@@ -121,7 +121,7 @@ API_SECTIONS = [
     ("scam.tl", "Tools: ``scam.tl``", False),
     ("scam.pl", "Plotting: ``scam.pl``", False),
     ("scam.datasets", "Datasets: ``scam.datasets``", False),
-    ("scam", "The model: ``scam.ActionModel``", False),
+    ("scam", "The model and settings: ``scam.ActionModel``, ``scam.settings``", False),
     ("scam.benchmark", "Benchmark harness: ``scam.benchmark``", True),
     ("scam.lot.baselines", "Benchmark baselines: ``scam.lot.baselines``", True),
     ("scam.trainer", "Trainer (arrays in, ActionModel out): ``scam.trainer``", True),

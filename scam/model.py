@@ -12,6 +12,7 @@ from scipy import sparse
 from ._device import resolve_device
 from ._likelihood import log_likelihood
 from ._persist import load_model, model_params, save_model
+from ._settings import torch_threads
 from ._simulate import simulate
 from ._units import Units
 from .core.integrate import CHUNK_SIZE, action_and_velocity
@@ -198,8 +199,9 @@ class ActionModel:
 
         Returns the arrays of :meth:`potential`, :meth:`velocity` and :meth:`growth`.
         """
-        s, v = self._evaluate(X, t)
-        rate = self.lam * s if self.growth_net is None else self._growth_head(X, t)
+        with torch_threads():
+            s, v = self._evaluate(X, t)
+            rate = self.lam * s if self.growth_net is None else self._growth_head(X, t)
         u = self.units
         return u.potential(s).astype(np.float32), u.velocity(v).astype(np.float32), u.rate(rate).astype(np.float32)
 
@@ -284,18 +286,19 @@ class ActionModel:
             When positions or weights stop being finite along the paths (weights ``exp ∫ λ s dt`` overflow
             over long times).
         """
-        return simulate(
-            self,
-            X,
-            t_start,
-            t_end,
-            n_steps=n_steps,
-            stochastic=stochastic,
-            return_weights=return_weights,
-            return_path=return_path,
-            method=method,
-            random_state=random_state,
-        )
+        with torch_threads():  # scam.settings.n_threads, the caller's count put back afterwards
+            return simulate(
+                self,
+                X,
+                t_start,
+                t_end,
+                n_steps=n_steps,
+                stochastic=stochastic,
+                return_weights=return_weights,
+                return_path=return_path,
+                method=method,
+                random_state=random_state,
+            )
 
     # ------------------------------------------------------------------ likelihood
     def log_likelihood(
@@ -352,7 +355,8 @@ class ActionModel:
             When the model has σ > 0: the marginals of the SDE are not transported by ``∇s`` alone
             (the probability-flow ODE needs the score, which Action Matching does not learn).
         """
-        return log_likelihood(self, X, t, base=base, t_base=t_base, n_steps=n_steps, method=method, growth=growth)
+        with torch_threads():
+            return log_likelihood(self, X, t, base=base, t_base=t_base, n_steps=n_steps, method=method, growth=growth)
 
     # ------------------------------------------------------------------ persistence
     def params(self) -> dict:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ._device import resolve_device
+from ._settings import torch_threads
 from ._time import TimeInfo
 from ._units import Units
 from ._validation import check_hidden, check_nonnegative, check_positive, check_positive_int, check_seed
@@ -231,8 +232,18 @@ def train(
     prior_growth
         Prior growth rate per cell of ``X`` (per unit of ``time.values``); needed when
         ``config.growth_penalty > 0``.
+
+    Notes
+    -----
+    torch runs with ``scam.settings.n_threads`` threads during the fit; the caller's thread count is put
+    back afterwards.
     """
     config = config.checked()
+    with torch_threads():
+        return _train(X, time, mass, config, use_rep=use_rep, progress_bar=progress_bar, prior_growth=prior_growth)
+
+
+def _train(X, time, mass, config, *, use_rep, progress_bar, prior_growth) -> tuple[ActionModel, TrainResult]:
     device, seed = config.device, int(config.random_state)
     logger.info(
         "fitting Action Matching on %d cells, %d time points, %d dims (device %s)",

@@ -15,14 +15,18 @@ from pathlib import Path
 import pytest
 import torch
 
+import scam
+
 # pytest runs with --import-mode=importlib, which leaves sys.path alone: this makes `from _helpers import ...`
 # work in the test modules, whether one file or the whole suite is run, and from any folder.
 _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-# One thread for the whole session: the fits are small, and threads only contend on a loaded machine.
+# One thread for the whole session: the fits are small, and threads only contend on a loaded machine. scam runs
+# its torch work with scam.settings.n_threads (restoring the caller's count afterwards), so set both.
 torch.set_num_threads(1)
+scam.settings.n_threads = 1
 
 
 @pytest.fixture(autouse=True)

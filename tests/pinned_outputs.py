@@ -38,6 +38,7 @@ def _data():
 def compute() -> dict[str, np.ndarray]:
     """Every pinned array, by name."""
     torch.set_num_threads(1)
+    scam.settings.n_threads = 1  # scam runs its torch work with this count
     out: dict[str, np.ndarray] = {}
     adata = _data()
     X = adata.obsm["X_pca"]

@@ -2,6 +2,7 @@
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 import pytest
 from _helpers import LOT_FIT, QUICK_FIT, Snapshot
 
@@ -209,3 +210,52 @@ def test_published_rows_are_sorted_and_carry_their_caveats():
     wlf = next(line for line in text.splitlines() if line.startswith("| WLF-OT"))
     assert "second-hand" in wlf
     assert "2,000-cell subsamples" in next(line for line in text.splitlines() if line.startswith("| OTP-FM"))
+
+
+def _lot_table_and_predictions(adata, **kwargs):
+    df = scam.tl.leave_one_timepoint_out(
+        adata,
+        "time",
+        methods=["scam", "scam_uam", "ot_midpoint"],
+        n_seeds=2,
+        metrics=("w1", "mmd"),
+        fit_kwargs=LOT_FIT,
+        progress_bar=False,
+        **kwargs,
+    )
+    preds = adata.uns["scam_lot"]["predictions"]
+    return df.drop(columns="fit_seconds"), {(m, h): p["X"] for m, by_time in preds.items() for h, p in by_time.items()}
+
+
+def test_lot_on_a_dask_cluster_is_identical_to_one_process():
+    """The same jobs on a Dask LocalCluster of two worker processes give the same table, to the last bit."""
+    distributed = pytest.importorskip("distributed")
+    adata = _course(n=60)
+    one, one_preds = _lot_table_and_predictions(adata)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        with distributed.get_task_stream(client) as tasks:
+            on_client, client_preds = _lot_table_and_predictions(adata, client=client)
+        by_address, _ = _lot_table_and_predictions(adata, client=cluster.scheduler_address)
+        workers = set(cluster.scheduler_info["workers"])
+    pd.testing.assert_frame_equal(on_client, one)
+    pd.testing.assert_frame_equal(by_address, one)
+    assert client_preds.keys() == one_preds.keys()
+    for key, x in one_preds.items():
+        np.testing.assert_array_equal(client_preds[key], x)
+    # the jobs ran in the worker processes, not in this one
+    ran_on = {t["worker"] for t in tasks.data}
+    assert ran_on and ran_on <= workers, (ran_on, workers)
+
+
+def test_lot_client_must_be_a_client_or_an_address():
+    pytest.importorskip("distributed")
+    adata = _course(n=40)
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match="distributed.Client or a scheduler address"):
+        scam.tl.leave_one_timepoint_out(adata, "time", client=2, fit_kwargs=LOT_FIT, progress_bar=False)
+    snap.assert_unchanged(adata)

@@ -385,3 +385,40 @@ def test_bundled_data_has_one_time_key_in_fit_and_benchmark(tmp_path, monkeypatc
     named, numbered = get_time(eb, EB_TIME_KEY), get_time(eb, "time")
     np.testing.assert_array_equal(named.values, numbered.values)
     np.testing.assert_array_equal(named.codes, numbered.codes)
+
+
+# --------------------------------------------------------------------------------------------------- issue 14
+def test_threads_option_applies_to_the_fit_and_is_put_back(course, monkeypatch, capsys):
+    import torch
+
+    import scam.trainer
+
+    path, args, out, model_dir = course
+    seen, real = [], scam.trainer.train_action
+
+    def spy(*a, **k):
+        seen.append((torch.get_num_threads(), scam.settings.n_threads))
+        return real(*a, **k)
+
+    monkeypatch.setattr(scam.trainer, "train_action", spy)
+    threads, setting = torch.get_num_threads(), scam.settings.n_threads
+    assert main([*args, "--threads", "2", "--out", str(out), "--model-dir", str(model_dir)]) == 0
+    assert seen == [(2, 2)] and "(2 torch thread(s))" in capsys.readouterr().out
+    assert torch.get_num_threads() == threads and scam.settings.n_threads == setting
+
+
+def test_threads_and_scheduler_errors_are_one_line(course, tmp_path, monkeypatch, capsys):
+    path, args, out, model_dir = course
+    monkeypatch.setattr(scam.tl, "fit", _no_fit)
+    capsys.readouterr()
+    cases = [
+        ([*args, "--threads", "0"], r"^scam fit: --threads must be a positive integer, got 0"),
+        (["benchmark", "--threads", "-1", "--out", str(tmp_path / "b")], r"--threads must be a positive integer"),
+        (
+            ["benchmark", "scale", "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "b")],
+            r"--scheduler applies to 'lot' and 'suite', not 'scale'",
+        ),
+    ]
+    for argv, match in cases:
+        assert main(argv) == 2, argv
+        assert re.search(match, _one_line(capsys.readouterr().err)), argv

@@ -92,7 +92,7 @@ def test_core_does_not_import_anndata_or_scanpy(path):
 
 def test_import_is_light():
     """``import scam`` must not import optional heavy modules; they are imported where used."""
-    heavy = ["ot", "torchsde", "scanpy", "matplotlib.pyplot"]
+    heavy = ["ot", "torchsde", "scanpy", "matplotlib.pyplot", "joblib", "distributed"]
     code = f"import json, sys; import scam; print(json.dumps([m for m in {heavy!r} if m in sys.modules]))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
@@ -107,6 +107,7 @@ LAYERS = {
     "scam._keys": 0,
     "scam._units": 0,
     "scam._device": 0,
+    "scam._settings": 0,  # scam.settings: torch threads from the CPUs this process may use
     "scam._io": 0,  # every file scam writes: checked first, written beside the target, then swapped in
     "scam._version": 0,  # the version and the distribution name
     "scam._logging": 0,  # the "scam" logger's handler, at scanpy's verbosity

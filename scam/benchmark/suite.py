@@ -74,11 +74,13 @@ def run_suite(
     variants: Mapping[str, Mapping] | None = None,
     eb100_dir: str | Path | None = None,
     n_jobs: int = 1,
+    client=None,
 ) -> pd.DataFrame:
     """LOT of the default fit (and of ``variants``: name → fit keyword arguments) against ``ot_midpoint``.
 
     Returns the long table of :func:`scam.tl.leave_one_timepoint_out` with a ``data`` column; the
-    default fit's rows are named ``"scam"``, each variant's by its name.
+    default fit's rows are named ``"scam"``, each variant's by its name. ``n_jobs`` and ``client`` (a Dask
+    client or scheduler address) choose where the jobs run, as there.
     """
     from .. import tl
 
@@ -103,6 +105,7 @@ def run_suite(
                     use_rep=use_rep,
                     fit_kwargs={**dict(fit_kwargs or {}), **dict(extra)},
                     n_jobs=n_jobs,
+                    client=client,
                     progress_bar=False,
                     key_added="suite_lot",
                 )

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import sys
 
+from .._settings import torch_threads
 from .._version import installed_version
 from ._benchmark import _benchmark_parser
-from ._common import EXIT_INTERRUPTED, CommandError, _Parser
+from ._common import EXIT_INTERRUPTED, CommandError, _Parser, _threads
 from ._fit import _fit_parser
 
 __all__ = ["main"]
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
-        return args.func(args)
+        with torch_threads(_threads(args)):  # --threads, or scam.settings.n_threads; put back afterwards
+            return args.func(args)
     except CommandError as e:
         prog = e.prog or (f"scam {args.command}" if args is not None else "scam")
         print(f"{prog}: {e}", file=sys.stderr)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .. import _io
+from .._settings import available_cpus, settings
 from ._common import (
     EB_TIME_KEY,
     CommandError,
@@ -17,6 +19,7 @@ from ._common import (
     _read_h5ad,
     _user_errors,
     _writing,
+    add_threads_argument,
 )
 
 
@@ -49,9 +52,21 @@ def _benchmark_parser(sub: argparse._SubParsersAction) -> None:
         "--quick", action="store_true", help="one seed, fewer steps (scam 1,000, OT-CFM 2,000), W1 only: a few minutes"
     )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    cpus = available_cpus()
     p.add_argument(
-        "--jobs", type=int, default=os.cpu_count() or 1, help="worker processes sharing the CPU (default: all cores)"
+        "--jobs",
+        type=int,
+        default=cpus,
+        help=f"local worker processes sharing the CPUs (default: the CPUs this process may use, {cpus} here); "
+        "each runs torch with max(1, threads // jobs) threads",
     )
+    p.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run the lot and suite jobs on this Dask scheduler's workers instead of local processes (needs "
+        "scam[distributed]; see the docs' 'Sweeps on a cluster' page)",
+    )
+    add_threads_argument(p)
     p.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000, 1_000_000], help="cells for 'scale'")
     p.add_argument("--datasets", nargs="+", help="data sets of 'suite' (default: all of scam.benchmark.suite)")
     p.add_argument(
@@ -63,9 +78,41 @@ def _benchmark_parser(sub: argparse._SubParsersAction) -> None:
 def _run_benchmark(args: argparse.Namespace) -> int:
     import platform
 
+    if args.scheduler is not None and args.what not in ("lot", "suite"):
+        raise CommandError(f"--scheduler applies to 'lot' and 'suite', not '{args.what}'; leave it out")
     out = _output(args.out, kind="files_in", flag="--out")  # before any fit
-    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {_torch_version()}"
-    return _BENCHMARKS[args.what](args, out, machine)
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} CPU cores ({available_cpus()} usable), "
+        f"{settings.n_threads} torch thread(s), torch {_torch_version()}"
+    )
+    with _dask_client(args.scheduler) as client:
+        args.client = client
+        if client is not None:
+            machine += f"; jobs on the Dask scheduler at {args.scheduler}"
+        return _BENCHMARKS[args.what](args, out, machine)
+
+
+@contextmanager
+def _dask_client(address: str | None) -> Iterator:
+    """A Dask client connected to ``address`` for the command (``None``: no address, local processes)."""
+    if address is None:
+        yield None
+        return
+    try:
+        from distributed import Client
+    except ImportError as e:
+        raise CommandError("--scheduler needs dask.distributed; install it with pip install 'scam[distributed]'") from e
+    try:
+        client = Client(address)
+    except (OSError, ValueError, TypeError) as e:
+        raise CommandError(
+            f"could not reach the Dask scheduler at {address} ({type(e).__name__}: {str(e)[:200]}); start one "
+            "(`dask scheduler`, dask-jobqueue, dask-kubernetes) and give its address as --scheduler tcp://HOST:PORT"
+        ) from e
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def _run_scale_benchmark(args: argparse.Namespace, out: Path, machine: str) -> int:
@@ -101,7 +148,8 @@ def _run_lot_benchmark(args: argparse.Namespace, out: Path, machine: str) -> int
     seeds = 1 if args.quick else args.seeds
     fit_kwargs = {"device": args.device, **({"n_iters": 1000} if args.quick else {})}
     metrics = ("w1",) if args.quick else ("w1", "w2", "mmd")
-    print(f"scam benchmark: {name}; methods {', '.join(methods)}; {seeds} seed(s); {args.jobs} job(s); on {machine}")
+    jobs = "Dask workers" if args.client is not None else f"{args.jobs} job(s)"
+    print(f"scam benchmark: {name}; methods {', '.join(methods)}; {seeds} seed(s); {jobs}; on {machine}")
     start = time.perf_counter()
     with _user_errors():
         df = tl.leave_one_timepoint_out(
@@ -114,12 +162,14 @@ def _run_lot_benchmark(args: argparse.Namespace, out: Path, machine: str) -> int
             peer_kwargs={"n_iters": 2000} if args.quick else None,
             use_rep=args.use_rep,
             n_jobs=args.jobs,
+            client=args.client,
             progress_bar=True,
         )
     total = time.perf_counter() - start
     notes = (
-        f"Data: {name}. {seeds} seed(s). Machine: {machine}; {args.jobs} worker process(es). "
-        f"Total time {total / 60:.1f} min. "
+        f"Data: {name}. {seeds} seed(s). Machine: {machine}; "
+        + (f"{args.jobs} worker process(es). " if args.client is None else "")
+        + f"Total time {total / 60:.1f} min. "
         + ("Quick mode: 1,000 scam steps, 2,000 OT-CFM steps, W1 only. " if args.quick else "")
         + "Rows marked published are quoted from the papers, not re-run."
     )
@@ -174,6 +224,7 @@ def _run_suite_benchmark(args: argparse.Namespace, out: Path, machine: str) -> i
             variants=variants,
             eb100_dir=args.eb100_dir,
             n_jobs=args.jobs,
+            client=args.client,
         )
         growth = growth_rows(n_iters=fit_kwargs.get("n_iters"))
     total = time.perf_counter() - start

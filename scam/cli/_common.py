@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .. import _io
+from .._settings import default_n_threads
 
 EXIT_USAGE = 2
 EXIT_WRITE_FAILED = 1
@@ -91,3 +92,26 @@ def _read_h5ad(path: Path, *, flag: str):
             f"cannot read {path} as an .h5ad file ({type(e).__name__}: {first[:200]}); give an AnnData file "
             f"written by `adata.write_h5ad` as {flag}"
         ) from e
+
+
+def add_threads_argument(p: argparse.ArgumentParser) -> None:
+    """``--threads N``: torch threads of the command (``scam.settings.n_threads``), applied by ``scam.cli.main``."""
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch threads (default: the CPUs this process may use, at most OMP_NUM_THREADS; "
+        f"{default_n_threads()} here); 1 is fastest on a machine busy with other work",
+    )
+
+
+def _threads(args: argparse.Namespace) -> int | None:
+    """The checked ``--threads`` of a command (``None``: automatic, or a command without the option)."""
+    threads = getattr(args, "threads", None)
+    if threads is not None and threads < 1:
+        raise CommandError(
+            f"--threads must be a positive integer, got {threads}; leave it out for the CPUs this process may use "
+            f"({default_n_threads()} here)"
+        )
+    return threads

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import _io, _keys
+from .._settings import settings
 from ..trainer import GROWTH
 from ._common import (
     EB_TIME_KEY,
@@ -20,6 +21,7 @@ from ._common import (
     _read_h5ad,
     _user_errors,
     _writing,
+    add_threads_argument,
 )
 
 #: ``--masses`` words (besides numbers).
@@ -122,6 +124,7 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
         "--model-dir", help="model folder, replaced if it holds a model (default: <input stem>_scam_model here)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
+    add_threads_argument(p)
     p.set_defaults(func=_run_fit)
 
 
@@ -210,7 +213,9 @@ def _print_summary(adata, model, source, seconds, out, model_dir, *, key: str) -
     training = uns["training"]
     print(f"scam fit: {model}")
     print(f"  data        {source}: {adata.n_obs} cells, {time.n_times} time points, {model.n_dims} dims")
-    print(f"  fit time    {seconds:.1f} s on {uns['params']['device']}")
+    device = uns["params"]["device"]
+    threads = f" ({settings.n_threads} torch thread(s))" if str(device).startswith("cpu") else ""
+    print(f"  fit time    {seconds:.1f} s on {device}{threads}")
     print(f"  validation  W1 of pushed vs held-back cells {training['val_w1']:.3f} (step {training['best_iteration']})")
     print("  time point        cells   mass   mean speed   mean growth   mean weight")
     for k, (label, mass) in enumerate(zip(time.labels, uns["masses"], strict=True)):

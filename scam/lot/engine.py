@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time as _time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .._settings import settings, torch_threads
 from .._time import TimeInfo
 from ..core.metrics import mmd_rbf, wasserstein
 from ..trainer import FitConfig, train
@@ -105,16 +108,42 @@ def _cost(method: str) -> int:
     return 0 if method in PEERS else 1 if method in SCAM_VARIANTS else 2
 
 
-def _run_job(job, state) -> tuple[list[dict], tuple | None]:
-    """Predict one held-out time with one method and seed, and score it."""
+@dataclass
+class _LotState:
+    """What every job of one LOT run shares (sent once to each worker)."""
+
+    X: np.ndarray
+    codes: np.ndarray
+    values: np.ndarray
+    fit_scam: object
+    metrics: tuple[str, ...]
+    masses: np.ndarray | None
+    n_steps: int
+    peer_kwargs: Mapping | None
+
+    def __sizeof__(self) -> int:  # Dask sends objects over 1 kB to the workers once, not with every job
+        return int(self.X.nbytes + self.codes.nbytes) + 1_000
+
+
+def _run_job(job, state: _LotState, n_threads: int | None = None) -> tuple[list[dict], tuple | None]:
+    """Predict one held-out time with one method and seed, and score it, with ``n_threads`` torch threads.
+
+    ``n_threads=None``: this process's ``scam.settings.n_threads`` (on a Dask worker, its own CPUs, at most
+    ``OMP_NUM_THREADS``, which Dask sets to 1 per worker process).
+    """
+    with torch_threads(n_threads):
+        return _predict_and_score(job, state)
+
+
+def _predict_and_score(job, state: _LotState) -> tuple[list[dict], tuple | None]:
     k, seed, method = job
-    X, codes, values, fit_scam, metrics, masses, n_steps, peer_kwargs = state
+    X, codes, values, masses, n_steps = state.X, state.codes, state.values, state.masses, state.n_steps
     x_prev, x_next, target = X[codes == k - 1], X[codes == k + 1], X[codes == k]
     t_prev, t_next, t = float(values[k - 1]), float(values[k + 1]), float(values[k])
     start = _time.perf_counter()
     mass_pred, weights = None, None
     if method in SCAM_VARIANTS:
-        model = fit_scam(codes != k, SCAM_VARIANTS[method], seed)
+        model = state.fit_scam(codes != k, SCAM_VARIANTS[method], seed)
         pred, w = model.simulate(x_prev, t_prev, t, n_steps=n_steps, return_weights=True, random_state=seed)
         if model.has_growth:
             mass_pred = float(w.mean()) * (masses[k - 1] if masses is not None else 1.0)
@@ -130,10 +159,10 @@ def _run_job(job, state) -> tuple[list[dict], tuple | None]:
         marg = [X[codes == j] for j in range(len(values)) if j != k]
         times = [float(v) for j, v in enumerate(values) if j != k]
         pred, _ = otcfm_predict(
-            marg, times, t, x_prev, t_prev, n_steps=n_steps, random_state=seed, **dict(peer_kwargs or {})
+            marg, times, t, x_prev, t_prev, n_steps=n_steps, random_state=seed, **dict(state.peer_kwargs or {})
         )
     seconds = _time.perf_counter() - start  # fit and prediction
-    scores = _score(np.asarray(pred, dtype=np.float64), weights, target, metrics, seed)
+    scores = _score(np.asarray(pred, dtype=np.float64), weights, target, state.metrics, seed)
     if mass_pred is not None and masses is not None:
         scores["mass_error"] = abs(mass_pred - masses[k]) / masses[k]
     rows = [
@@ -143,46 +172,91 @@ def _run_job(job, state) -> tuple[list[dict], tuple | None]:
     return rows, (pred, weights)
 
 
-_WORKER_STATE = None
+_INSTALL_DISTRIBUTED = "Running on a Dask cluster needs dask.distributed: pip install 'scam[distributed]'."
 
 
-def _init_worker(state, n_threads: int) -> None:
-    import torch
+def check_client(client):
+    """A ``distributed.Client``, a scheduler address (``"tcp://HOST:PORT"``) or ``None``, checked.
 
-    global _WORKER_STATE
-    _WORKER_STATE = state
-    torch.set_num_threads(n_threads)
+    Raises
+    ------
+    ImportError
+        When ``client`` is given and ``distributed`` is not installed.
+    ValueError
+        When ``client`` is neither a ``distributed.Client`` nor an address string.
+    """
+    if client is None:
+        return None
+    try:
+        from distributed import Client
+    except ImportError as err:
+        raise ImportError(_INSTALL_DISTRIBUTED) from err
+    if isinstance(client, str) and client.strip():
+        return client.strip()
+    if not isinstance(client, Client):
+        raise ValueError(
+            f"`client` must be a distributed.Client or a scheduler address such as 'tcp://10.0.0.1:8786', got "
+            f"{type(client).__name__}; leave it None to run in local processes."
+        )
+    return client
 
 
-def _run_job_in_worker(job):
-    return _run_job(job, _WORKER_STATE)
+@contextmanager
+def _engine(n_jobs: int, client) -> Iterator[int | None]:
+    """The joblib engine of one run: Dask on ``client``, else ``n_jobs`` local processes (or this process).
+
+    Yields the torch threads of each job: ``scam.settings.n_threads`` shared among the local workers, or
+    ``None`` on Dask (each worker's own setting).
+    """
+    from joblib import parallel_config
+
+    if client is None:
+        n_threads = max(1, settings.n_threads // n_jobs)
+        # loky: fresh worker processes; inner_max_num_threads also caps BLAS/OpenMP outside torch in them
+        with parallel_config(backend="loky", n_jobs=n_jobs, inner_max_num_threads=n_threads):
+            yield n_threads
+        return
+    from distributed import Client
+
+    own = isinstance(client, str)
+    if own:
+        try:
+            client = Client(client)
+        except OSError as e:
+            raise ValueError(
+                f"could not reach the Dask scheduler at {client} ({e}); start one (`dask scheduler`, dask-jobqueue, "
+                "dask-kubernetes) and give its address as tcp://HOST:PORT"
+            ) from e
+    try:
+        with parallel_config(backend="dask", n_jobs=-1, client=client):
+            yield None
+    finally:
+        if own:
+            client.close()
 
 
-def _jobs_done(jobs, state, n_jobs: int, progress_bar: bool):
-    """Yield ``(job, result)`` as jobs finish, in this process or in ``n_jobs`` worker processes."""
+def _jobs_done(jobs, state: _LotState, n_jobs: int, client, progress_bar: bool):
+    """Yield ``(job, result)`` as jobs finish: on a Dask cluster, in ``n_jobs`` local processes, or here.
+
+    One code path for all three (joblib); a job's result depends only on the job and ``state``.
+    """
+    from joblib import Parallel, delayed
+
     bar = tqdm(total=len(jobs), desc="scam: LOT", disable=not progress_bar)
-    if n_jobs == 1:
-        for job in jobs:
-            bar.set_postfix_str(f"{job[2]} @ time index {job[0]} seed {job[1]}")
-            yield job, _run_job(job, state)
+    with _engine(n_jobs, client) as n_threads:
+        ordered = sorted(jobs, key=lambda j: _cost(j[2]))  # the longest first
+        results = Parallel(return_as="generator_unordered")(
+            delayed(_job_with_key)(job, state, n_threads) for job in ordered
+        )
+        for job, result in results:
+            bar.set_postfix_str(f"{job[2]} @ time index {job[0]} seed {job[1]} done")
+            yield job, result
             bar.update()
-    else:
-        import multiprocessing as mp
-        import os
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        # "spawn": a fresh interpreter per worker (fork after torch started its threads can hang).
-        n_threads = max(1, (os.cpu_count() or 1) // n_jobs)
-        with ProcessPoolExecutor(
-            n_jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(state, n_threads)
-        ) as pool:
-            futures = {pool.submit(_run_job_in_worker, job): job for job in sorted(jobs, key=lambda j: _cost(j[2]))}
-            for future in as_completed(futures):
-                job = futures[future]
-                bar.set_postfix_str(f"{job[2]} @ time index {job[0]} seed {job[1]} done")
-                yield job, future.result()
-                bar.update()
     bar.close()
+
+
+def _job_with_key(job, state: _LotState, n_threads: int | None):
+    return job, _run_job(job, state, n_threads)
 
 
 def run_lot(
@@ -200,6 +274,7 @@ def run_lot(
     n_steps: int = 100,
     peer_kwargs: Mapping | None = None,
     n_jobs: int = 1,
+    client=None,
     progress_bar: bool = True,
     return_predictions: bool = False,
 ):
@@ -216,7 +291,7 @@ def run_lot(
     fit_scam
         ``fit_scam(keep_mask, variant_kwargs, seed) -> ActionModel``: fits scam on the cells in
         ``keep_mask`` only (the held-out cells are never passed). Must be picklable when
-        ``n_jobs > 1``.
+        ``n_jobs > 1`` or with ``client``.
     held_out
         Indices of the interior time points to hold out, one at a time.
     methods, n_seeds, metrics
@@ -230,8 +305,13 @@ def run_lot(
     peer_kwargs
         Keyword arguments for the OT-CFM peer.
     n_jobs
-        Worker processes (each job is one method, held-out time and seed; the CPU cores are
-        shared among the workers' torch threads). ``1`` runs everything in this process.
+        Local worker processes (each job is one method, held-out time and seed); each runs torch with
+        ``max(1, scam.settings.n_threads // n_jobs)`` threads. ``1`` runs everything in this process.
+    client
+        A ``distributed.Client`` or a scheduler address (``"tcp://HOST:PORT"``): run the jobs on that Dask
+        cluster instead (``n_jobs`` is then ignored; each job uses its worker's ``scam.settings.n_threads``).
+        Needs ``scam[distributed]``. With the same torch threads per job, the results do not depend on
+        where the jobs run.
     progress_bar
         Show progress.
     return_predictions
@@ -266,8 +346,18 @@ def run_lot(
         raise ValueError("`held_out` is empty; give at least one interior time point to hold out.")
     seeds = range(n_seeds)
     jobs = [(k, seed, m) for k in held_out for seed in seeds for m in methods if seed == 0 or m not in DETERMINISTIC]
-    state = (X, codes, values, fit_scam, tuple(metrics), masses, n_steps, peer_kwargs)
-    results = dict(_jobs_done(jobs, state, min(n_jobs, len(jobs)), progress_bar))
+    client = check_client(client)
+    state = _LotState(
+        X=X,
+        codes=np.asarray(codes),
+        values=np.asarray(values, dtype=np.float64),
+        fit_scam=fit_scam,
+        metrics=tuple(metrics),
+        masses=None if masses is None else np.asarray(masses, dtype=np.float64),
+        n_steps=n_steps,
+        peer_kwargs=peer_kwargs,
+    )
+    results = dict(_jobs_done(jobs, state, min(n_jobs, len(jobs)), client, progress_bar))
     rows, predictions = [], {}
     for k in held_out:
         for seed in range(n_seeds):

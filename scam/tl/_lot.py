@@ -13,6 +13,7 @@ from .. import _keys
 from .._time import get_masses, get_time
 from .._validation import check_adata, check_key_added, check_positive_int, get_rep
 from ..lot import ScamFitter, run_lot
+from ..lot.engine import check_client
 from ..trainer import FIT_ARGS, FitConfig
 from ._utils import time_index
 
@@ -61,6 +62,7 @@ def leave_one_timepoint_out(
     masses: None | str | Mapping | Sequence[float] = None,
     n_steps: int = 100,
     n_jobs: int = 1,
+    client=None,
     progress_bar: bool = True,
     key_added: str = "scam_lot",
 ) -> pd.DataFrame:
@@ -107,9 +109,16 @@ def leave_one_timepoint_out(
     n_steps
         Euler steps of the push.
     n_jobs
-        Worker processes running the (method, held-out time, seed) jobs side by side; the CPU
-        cores are shared among them. The OT-CFM peer runs single-threaded, so ``n_jobs=2`` on a
-        2-core machine roughly halves a benchmark that includes it.
+        Local worker processes running the (method, held-out time, seed) jobs side by side; the CPU
+        threads of ``scam.settings.n_threads`` are shared among them (``max(1, n_threads // n_jobs)``
+        each). The OT-CFM peer runs single-threaded, so ``n_jobs=2`` on a 2-core machine roughly halves
+        a benchmark that includes it.
+    client
+        A ``distributed.Client``, or the address of a Dask scheduler (``"tcp://HOST:PORT"``): run the
+        jobs on that cluster instead of local processes (``n_jobs`` is then ignored). Needs
+        ``pip install 'scam[distributed]'``, and scam installed on the workers; see
+        :doc:`/distributed`. A job's result depends only on its method, held-out time, seed and torch thread
+        count, so with the same threads per job the table is the same wherever the jobs run.
     progress_bar
         Show progress.
     key_added
@@ -131,6 +140,7 @@ def leave_one_timepoint_out(
     n_seeds = check_positive_int("n_seeds", n_seeds)
     n_steps = check_positive_int("n_steps", n_steps)
     n_jobs = check_positive_int("n_jobs", n_jobs)
+    client = check_client(client)
     time = get_time(adata, time_key)
     X = get_rep(adata, use_rep, n_dims)
     ks = _held_out_indices(held_out, time)
@@ -161,6 +171,7 @@ def leave_one_timepoint_out(
         n_steps=n_steps,
         peer_kwargs=peer_kwargs,
         n_jobs=n_jobs,
+        client=client,
         progress_bar=progress_bar,
         return_predictions=True,
     )

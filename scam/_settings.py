@@ -1,0 +1,232 @@
+"""``scam.settings``: how many CPU threads scam's torch work may use, and the CPUs this process may use.
+
+torch starts one OpenMP thread per core of the machine. On a laptop running other work, or on a cluster node
+where a job gets a few cores of many, those threads spin and wait for each other: a fit that takes 48 s on a
+quiet machine took over 20 minutes beside a few busy processes. scam therefore runs its torch work (training,
+simulation, read-outs) with :attr:`Settings.n_threads` threads, by default the CPUs this process may actually
+use (its affinity mask and its cgroup CPU quota, not the node's core count), and puts the caller's torch thread
+count back afterwards (:func:`torch_threads`).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+#: Where the cgroup file systems are mounted, and the file naming this process's cgroups (tests point them
+#: at fake trees).
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC_CGROUP = Path("/proc/self/cgroup")
+#: cgroup v1 mount points of the ``cpu`` controller under :data:`CGROUP_ROOT`.
+V1_CPU_MOUNTS = ("cpu", "cpu,cpuacct", "cpuacct,cpu")
+
+
+# ------------------------------------------------------------------------------------------- CPUs we may use
+def parse_cpu_max(text: str) -> int | None:
+    """CPUs allowed by a cgroup v2 ``cpu.max`` (``"QUOTA PERIOD"``): ``ceil(QUOTA / PERIOD)``; ``None`` for ``max``."""
+    fields = text.split()
+    if not fields or fields[0] == "max":
+        return None
+    period = int(fields[1]) if len(fields) > 1 else 100_000
+    return _quota_cpus(int(fields[0]), period)
+
+
+def parse_cfs(quota: str, period: str) -> int | None:
+    """CPUs allowed by cgroup v1 ``cpu.cfs_quota_us`` and ``cpu.cfs_period_us``; ``None`` for a quota of -1."""
+    return _quota_cpus(int(quota.strip()), int(period.strip()))
+
+
+def _quota_cpus(quota: int, period: int) -> int | None:
+    if quota <= 0 or period <= 0:  # -1: no quota
+        return None
+    return max(1, math.ceil(quota / period))
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _own_cgroups(proc_cgroup: Path) -> tuple[str | None, str | None]:
+    """The cgroup path of this process in the v2 hierarchy and in the v1 ``cpu`` hierarchy (``None``: not listed)."""
+    v2 = v1 = None
+    for line in (_read(proc_cgroup) or "").splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hierarchy, controllers, path = parts
+        if hierarchy == "0" and controllers == "":
+            v2 = path
+        elif "cpu" in controllers.split(","):
+            v1 = path
+    return v2, v1
+
+
+def _up_to_root(base: Path, cgroup: str | None) -> list[Path]:
+    """``base/cgroup`` and each of its parents up to ``base`` (a quota set on a parent limits its children too)."""
+    parts = [p for p in (cgroup or "").split("/") if p]
+    return [base.joinpath(*parts[:n]) for n in range(len(parts), -1, -1)]
+
+
+def cgroup_cpu_limit(root: Path | None = None, proc_cgroup: Path | None = None) -> int | None:
+    """CPUs the cgroup CPU quota allows this process (the smallest quota on its cgroup and the cgroups above).
+
+    Reads cgroup v2 ``cpu.max`` and cgroup v1 ``cpu.cfs_quota_us``/``cpu.cfs_period_us``; a quota of ``Q`` µs
+    per period of ``P`` µs allows ``ceil(Q / P)`` CPUs (at least 1). ``None``: no quota, or no cgroup files
+    (not Linux).
+
+    Parameters
+    ----------
+    root
+        Where the cgroup file systems are mounted (default :data:`CGROUP_ROOT`).
+    proc_cgroup
+        The file naming this process's cgroups (default :data:`PROC_CGROUP`).
+    """
+    root = CGROUP_ROOT if root is None else Path(root)
+    v2, v1 = _own_cgroups(PROC_CGROUP if proc_cgroup is None else Path(proc_cgroup))
+    limits = []
+    for folder in _up_to_root(root, v2):
+        text = _read(folder / "cpu.max")
+        if text is not None:
+            limits.append(_parse_or_none(parse_cpu_max, text))
+    for mount in V1_CPU_MOUNTS:
+        for folder in _up_to_root(root / mount, v1):
+            quota, period = _read(folder / "cpu.cfs_quota_us"), _read(folder / "cpu.cfs_period_us")
+            if quota is not None and period is not None:
+                limits.append(_parse_or_none(parse_cfs, quota, period))
+    limits = [n for n in limits if n is not None]
+    return min(limits) if limits else None
+
+
+def _parse_or_none(parse, *texts: str) -> int | None:
+    try:
+        return parse(*texts)
+    except (ValueError, IndexError):  # a file we do not understand limits nothing
+        return None
+
+
+def affinity_cpus() -> int | None:
+    """CPUs in this process's affinity mask (``os.sched_getaffinity``); ``None`` where the OS does not say."""
+    try:
+        return len(os.sched_getaffinity(0)) or None
+    except (AttributeError, OSError):  # macOS and Windows have no sched_getaffinity
+        return None
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: its affinity mask, capped by the cgroup CPU quota; else ``os.cpu_count()``."""
+    n = affinity_cpus() or os.cpu_count() or 1
+    limit = cgroup_cpu_limit()
+    return max(1, min(n, limit) if limit is not None else n)
+
+
+def omp_num_threads() -> int | None:
+    """The thread count set by the ``OMP_NUM_THREADS`` environment variable (its first level), if any."""
+    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    try:
+        n = int(value)
+    except ValueError:
+        return None
+    return n if n > 0 else None
+
+
+def default_n_threads() -> int:
+    """The automatic :attr:`Settings.n_threads`: :func:`available_cpus`, at most ``OMP_NUM_THREADS`` when set.
+
+    ``OMP_NUM_THREADS`` is how a user, a batch system or Dask (one thread per worker process) caps the
+    threads of every library at once; scam keeps to it.
+    """
+    n = available_cpus()
+    env = omp_num_threads()
+    return min(n, env) if env is not None else n
+
+
+# ------------------------------------------------------------------------------------------------- settings
+def check_n_threads(value) -> int | None:
+    """A valid :attr:`Settings.n_threads`: a positive integer, or ``None`` (automatic)."""
+    if value is None:
+        return None
+    try:
+        n = None if isinstance(value, bool) else operator.index(value)  # int, numpy integers; not 2.0 nor "2"
+    except TypeError:
+        n = None
+    if n is None or n < 1:
+        raise ValueError(
+            f"`scam.settings.n_threads` must be a positive integer or None (automatic: the CPUs this process may "
+            f"use, {default_n_threads()} here), got {value!r}; e.g. `scam.settings.n_threads = 1` on a busy "
+            "machine, or `scam.settings.n_threads = None`."
+        )
+    return n
+
+
+class Settings:
+    """scam's global settings, ``scam.settings``.
+
+    Attributes
+    ----------
+    n_threads
+        CPU threads of scam's torch work (training, simulation, read-outs; the caller's torch thread count
+        is put back afterwards). Set a positive integer, or ``None`` for the automatic choice: the CPUs this
+        process may use (affinity mask and cgroup CPU quota, see :func:`available_cpus`), at most
+        ``OMP_NUM_THREADS`` when that is set. Reading it gives the number in use. The worker processes of
+        :func:`scam.tl.leave_one_timepoint_out` share it: each runs with ``max(1, n_threads // n_jobs)``.
+    """
+
+    def __init__(self):
+        self._n_threads: int | None = None
+
+    @property
+    def n_threads(self) -> int:  # noqa: D102 (documented in the class docstring)
+        return self._n_threads if self._n_threads is not None else default_n_threads()
+
+    @n_threads.setter
+    def n_threads(self, value: int | None) -> None:
+        self._n_threads = check_n_threads(value)
+
+    @property
+    def n_threads_is_auto(self) -> bool:
+        """Whether :attr:`n_threads` is chosen automatically (set to ``None``)."""
+        return self._n_threads is None
+
+    def __repr__(self) -> str:
+        how = "automatic" if self.n_threads_is_auto else "set"
+        return f"scam.settings(n_threads={self.n_threads} ({how}))"
+
+
+#: The one settings object, ``scam.settings``.
+settings = Settings()
+
+
+@contextmanager
+def torch_threads(n_threads: int | None = None) -> Iterator[int]:
+    """Run a block with torch using ``n_threads`` threads (default :attr:`Settings.n_threads`), then put back.
+
+    The caller's torch thread count is restored afterwards. With ``n_threads`` given, :attr:`Settings.n_threads`
+    reads ``n_threads`` inside the block too (so the scam calls in it use the same count) and is put back as
+    well. torch's thread count is per process: blocks running in several threads of one process share it.
+
+    Yields
+    ------
+    The thread count in use.
+    """
+    n = settings.n_threads if n_threads is None else check_n_threads(n_threads)
+    saved_setting, saved = settings._n_threads, torch.get_num_threads()
+    if n_threads is not None:
+        settings._n_threads = n
+    if n != saved:
+        torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        if n_threads is not None:
+            settings._n_threads = saved_setting
+        if torch.get_num_threads() != saved:
+            torch.set_num_threads(saved)
