@@ -4,8 +4,8 @@ torch starts one OpenMP thread per core of the machine. On a laptop running othe
 where a job gets a few cores of many, those threads spin and wait for each other: a fit that takes 48 s on a
 quiet machine took over 20 minutes beside a few busy processes. scam therefore runs its torch work (training,
 simulation, read-outs) with :attr:`Settings.n_threads` threads, by default the CPUs this process may actually
-use (its affinity mask and its cgroup CPU quota, not the node's core count), and puts the caller's torch thread
-count back afterwards (:func:`torch_threads`).
+use (its affinity mask and its cgroup CPU quota, not the node's core count) that are idle, and puts the
+caller's torch thread count back afterwards (:func:`torch_threads`).
 """
 
 from __future__ import annotations
@@ -138,15 +138,94 @@ def omp_num_threads() -> int | None:
     return n if n > 0 else None
 
 
-def default_n_threads() -> int:
-    """The automatic :attr:`Settings.n_threads`: :func:`available_cpus`, at most ``OMP_NUM_THREADS`` when set.
+#: Per-CPU time counters of the kernel, read twice :data:`IDLE_SAMPLE_SECONDS` apart by :func:`idle_cpus`; the
+#: automatic thread count is kept :data:`IDLE_CACHE_SECONDS` (a fit or a read-out does not pay for it again).
+PROC_STAT = Path("/proc/stat")
+IDLE_SAMPLE_SECONDS, IDLE_CACHE_SECONDS = 0.05, 10.0
+_idle_cache: tuple[float, float | None] | None = None
 
-    ``OMP_NUM_THREADS`` is how a user, a batch system or Dask (one thread per worker process) caps the
-    threads of every library at once; scam keeps to it.
+
+def _cpu_times(text: str) -> dict[int, tuple[int, int]]:
+    """``{cpu: (idle, total)}`` jiffies of each ``cpuN`` line of ``/proc/stat`` (idle includes iowait)."""
+    out = {}
+    for line in text.splitlines():
+        name, *fields = line.split()
+        if not (name.startswith("cpu") and name[3:].isdigit()) or len(fields) < 4:
+            continue
+        values = [int(v) for v in fields[:8]]
+        out[int(name[3:])] = (values[3] + (values[4] if len(values) > 4 else 0), sum(values))
+    return out
+
+
+def idle_from_stats(before: str, after: str, cpus: set[int] | None = None) -> float | None:
+    """Idle CPUs (a sum of idle fractions) among ``cpus`` between two readings of ``/proc/stat``.
+
+    ``None`` when the readings say nothing (no time passed, no such CPUs, unreadable text).
+    """
+    try:
+        a, b = _cpu_times(before), _cpu_times(after)
+    except ValueError:
+        return None
+    idle, seen = 0.0, False
+    for cpu in b.keys() & a.keys():
+        if cpus is not None and cpu not in cpus:
+            continue
+        d_idle, d_total = b[cpu][0] - a[cpu][0], b[cpu][1] - a[cpu][1]
+        if d_total > 0:
+            idle += min(1.0, max(0.0, d_idle / d_total))
+            seen = True
+    return idle if seen else None
+
+
+def idle_cpus(interval: float = IDLE_SAMPLE_SECONDS) -> float | None:
+    """How many of this process's CPUs (affinity mask) are idle now: ``/proc/stat`` read ``interval`` s apart.
+
+    ``None`` where ``/proc/stat`` is missing (not Linux). Used by :func:`default_n_threads` so that scam does
+    not start more threads than there are free cores: torch's OpenMP threads spin while they wait for each
+    other, and on cores that other processes keep busy a 2-thread fit ran ~10x slower than a 1-thread one.
+    """
+    import time
+
+    before = _read(PROC_STAT)
+    if before is None:
+        return None
+    time.sleep(interval)
+    after = _read(PROC_STAT)
+    try:
+        cpus = set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = None
+    return idle_from_stats(before, after or "", cpus)
+
+
+def default_n_threads() -> int:
+    """The automatic :attr:`Settings.n_threads`: the CPUs this process may use that are free now.
+
+    :func:`available_cpus` (affinity mask and cgroup quota), at most ``OMP_NUM_THREADS`` when set, and at most
+    the idle CPUs of the affinity mask (:func:`idle_cpus`, rounded, at least 1), so a fit beside busy
+    processes runs one thread instead of threads that fight for the same cores. ``OMP_NUM_THREADS`` is how a
+    user, a batch system or Dask (one thread per worker process) caps the threads of every library at once;
+    scam keeps to it. The idle CPUs are measured at most every :data:`IDLE_CACHE_SECONDS`.
     """
     n = available_cpus()
     env = omp_num_threads()
-    return min(n, env) if env is not None else n
+    if env is not None:
+        n = min(n, env)
+    idle = _recent_idle_cpus() if n > 1 else None
+    if idle is not None:
+        n = max(1, min(n, int(idle + 0.5)))
+    return n
+
+
+def _recent_idle_cpus() -> float | None:
+    """:func:`idle_cpus`, measured at most every :data:`IDLE_CACHE_SECONDS`."""
+    import time
+
+    global _idle_cache
+    now = time.monotonic()
+    if _idle_cache is None or now - _idle_cache[0] >= IDLE_CACHE_SECONDS:
+        _idle_cache = (now, idle_cpus())
+    return _idle_cache[1]
 
 
 # ------------------------------------------------------------------------------------------------- settings
@@ -176,7 +255,8 @@ class Settings:
         CPU threads of scam's torch work (training, simulation, read-outs; the caller's torch thread count
         is put back afterwards). Set a positive integer, or ``None`` for the automatic choice: the CPUs this
         process may use (affinity mask and cgroup CPU quota, see :func:`available_cpus`), at most
-        ``OMP_NUM_THREADS`` when that is set. Reading it gives the number in use. The worker processes of
+        ``OMP_NUM_THREADS`` when that is set, and at most the idle ones of them (:func:`default_n_threads`).
+        Reading it gives the number in use. The worker processes of
         :func:`scam.tl.leave_one_timepoint_out` share it: each runs with ``max(1, n_threads // n_jobs)``.
     """
 

@@ -107,6 +107,44 @@ def test_available_cpus_is_the_affinity_capped_by_the_quota(tmp_path, monkeypatc
     assert default_n_threads() == 64
 
 
+@pytest.fixture(autouse=True)
+def _quiet_machine(monkeypatch):
+    """Tests of the CPU count see an idle machine, whatever else runs here (the idle check has its own test)."""
+    monkeypatch.setattr(scam._settings, "_recent_idle_cpus", lambda: None)
+
+
+STAT_BEFORE = "cpu  10 0 10 80 0 0 0 0 0 0\ncpu0 5 0 5 40 0 0 0 0 0 0\ncpu1 5 0 5 40 0 0 0 0 0 0\nintr 1 2\n"
+
+
+@pytest.mark.parametrize(
+    ("after", "cpus", "idle"),
+    [
+        ("cpu0 5 0 5 140 0 0 0 0 0 0\ncpu1 5 0 5 140 0 0 0 0 0 0\n", None, 2.0),  # quiet
+        ("cpu0 105 0 5 40 0 0 0 0 0 0\ncpu1 5 0 5 140 0 0 0 0 0 0\n", None, 1.0),  # one core busy
+        ("cpu0 105 0 5 40 0 0 0 0 0 0\ncpu1 5 0 5 140 0 0 0 0 0 0\n", {0}, 0.0),  # ... and it is ours
+        ("cpu0 55 0 5 70 20 0 0 0 0 0\ncpu1 95 0 15 40 0 0 0 0 0 0\n", None, 0.5),  # iowait counts as idle
+        ("", None, None),
+        ("cpu0 garbage\n", None, None),
+    ],
+)
+def test_idle_cpus_from_two_readings_of_proc_stat(after, cpus, idle):
+    from scam._settings import idle_from_stats
+
+    got = idle_from_stats(STAT_BEFORE, after, cpus)
+    assert got == (None if idle is None else pytest.approx(idle))
+
+
+def test_busy_cores_cut_the_automatic_thread_count(monkeypatch):
+    """Beside busy processes the automatic choice drops to the free cores (at least 1), never above the CPUs."""
+    from scam._settings import default_n_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(scam._settings, "available_cpus", lambda: 4)
+    for idle, expected in ((None, 4), (3.9, 4), (2.6, 3), (1.2, 1), (0.0, 1), (16.0, 4)):
+        monkeypatch.setattr(scam._settings, "_recent_idle_cpus", lambda idle=idle: idle)
+        assert default_n_threads() == expected, idle
+
+
 # ---------------------------------------------------------------------------------------------- the setting
 def test_n_threads_setting(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
