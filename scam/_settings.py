@@ -186,16 +186,24 @@ def idle_cpus(interval: float = IDLE_SAMPLE_SECONDS) -> float | None:
     """
     import time
 
+    own_before, start = os.times(), time.monotonic()
     before = _read(PROC_STAT)
     if before is None:
         return None
     time.sleep(interval)
     after = _read(PROC_STAT)
+    own_after, elapsed = os.times(), time.monotonic() - start
     try:
         cpus = set(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cpus = None
-    return idle_from_stats(before, after or "", cpus)
+    idle = idle_from_stats(before, after or "", cpus)
+    if idle is None:
+        return None
+    # this process's own threads (BLAS or OpenMP threads still spinning after earlier work) are not other load
+    own = (own_after.user + own_after.system - own_before.user - own_before.system) / max(elapsed, 1e-9)
+    n = len(cpus) if cpus else (os.cpu_count() or 1)
+    return min(float(n), idle + max(0.0, own))
 
 
 def default_n_threads() -> int:
