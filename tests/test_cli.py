@@ -35,6 +35,8 @@ def test_fit_file_writes_h5ad_and_model(tmp_path, capsys, monkeypatch):
     assert rc == 0
     out = capsys.readouterr().out
     assert "fitted.h5ad" in out and "fit time" in out and "validation" in out
+    # three snapshots leave nothing to leave out: the automatic σ is 0, and the summary says how it was chosen
+    assert "path        spline, spline bend 0.5; sigma 0 (chosen by leave-one-snapshot-out)" in out
     fitted = ad.read_h5ad(tmp_path / "fitted.h5ad")
     assert fitted.obsm["scam_velocity"].shape == (240, 2)
     assert list(fitted.uns["scam"]["time"]["values"]) == [0.0, 3.0, 6.0]

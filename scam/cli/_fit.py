@@ -217,6 +217,10 @@ def _print_summary(adata, model, source, seconds, out, model_dir, *, key: str) -
     threads = f" ({settings.n_threads} torch thread(s))" if str(device).startswith("cpu") else ""
     print(f"  fit time    {seconds:.1f} s on {device}{threads}")
     print(f"  validation  W1 of pushed vs held-back cells {training['val_w1']:.3f} (step {training['best_iteration']})")
+    params = uns["params"]
+    chosen = " (chosen by leave-one-snapshot-out)" if params.get("sigma_auto") else ""
+    bend = f", spline bend {params['spline_curvature']:g}" if "spline_curvature" in params else ""
+    print(f"  path        {params['interpolant']}{bend}; sigma {params['sigma']:g}{chosen}")
     print("  time point        cells   mass   mean speed   mean growth   mean weight")
     for k, (label, mass) in enumerate(zip(time.labels, uns["masses"], strict=True)):
         m = time.codes == k
