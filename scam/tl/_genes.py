@@ -96,7 +96,8 @@ def gene_velocity(
         to expression ``(n, n_vars)`` in the order of ``adata.var_names`` (an array, a CPU torch
         tensor or a DataFrame with gene-name columns), e.g.
         ``lambda z: net(torch.as_tensor(z, dtype=torch.float32)).detach().numpy()``. It is called
-        on batches of cells.
+        on batches of cells (at most about 4 million numbers of output per call), twice per batch
+        for the velocity; only the columns of ``genes`` are kept.
     layer
         Expression the linear map is fitted to (default ``adata.X``).
     ridge

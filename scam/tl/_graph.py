@@ -138,7 +138,8 @@ def velocity_graph(
     sparse ``n_obs × n_obs`` matrices. Unlike scvelo, which correlates gene-expression changes (each
     centred over the genes), scam takes the plain cosine: in a latent space of a few coordinates
     centring over them would mix directions (a step along +x would correlate with one along −y).
-    A cell whose velocity is 0 has no entries, as in scvelo.
+    A cell whose velocity is 0 has no entries, as in scvelo. scvelo's ``obs['velocity_self_transition']``
+    is not written: scvelo's transition matrix computes the self-transitions from the graph itself.
 
     The neighbours are those of ``adata.obsp['distances']`` (``sc.pp.neighbors``; the stored
     entries, in whatever representation the graph was built) when it exists and ``n_neighbors`` is
