@@ -121,13 +121,17 @@ def test_layout_keys_and_projections(line, tmp_path):
     assert list(back.uns["scam_velocity_params"]["embeddings"]) == ["umap"]
 
 
-def test_zero_velocity_has_no_entries(line):
+def test_zero_velocity_has_no_entries(line, tmp_path):
     adata = line.copy()
     adata.obsm["scam_velocity"][:10] = 0.0
     scam.tl.velocity_graph(adata, basis=[])
     for g in (adata.uns["scam_velocity_graph"], adata.uns["scam_velocity_graph_neg"]):
         assert np.all(np.diff(g.indptr)[:10] == 0)
     assert list(adata.uns["scam_velocity_params"]["embeddings"]) == []
+    adata.write_h5ad(tmp_path / "empty.h5ad")  # an empty list of embeddings comes back as an empty array
+    back = ad.read_h5ad(tmp_path / "empty.h5ad")
+    scam.tl.velocity_embedding(back, basis="umap")
+    assert list(back.uns["scam_velocity_params"]["embeddings"]) == ["umap"]
 
 
 def _no_fit(adata):
