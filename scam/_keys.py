@@ -71,9 +71,34 @@ def gene_velocity_params(key: str = DEFAULT_KEY) -> str:
     return f"{key}_gene_velocity"
 
 
+def gene_velocity_genes(key: str = DEFAULT_KEY) -> str:
+    """``obsm`` key of the gene velocity of a subset of genes (a DataFrame, one column per gene)."""
+    return f"{key}_gene_velocity"
+
+
 def gene_trends(key: str = DEFAULT_KEY) -> str:
     """``uns`` key of the gene trends along simulated paths."""
     return f"{key}_gene_trends"
+
+
+# --- the scvelo bridge (scam.tl.velocity_graph): scvelo's names for ``vkey = velocity(key)``
+def velocity_graph(key: str = DEFAULT_KEY) -> str:
+    """``uns`` key of the positive cosines between velocities and displacements to neighbours (scvelo's name)."""
+    return f"{velocity(key)}_graph"
+
+
+def velocity_graph_neg(key: str = DEFAULT_KEY) -> str:
+    """``uns`` key of the negative cosines of :func:`velocity_graph` (scvelo's name)."""
+    return f"{velocity(key)}_graph_neg"
+
+
+def velocity_params(key: str = DEFAULT_KEY) -> str:
+    """``uns`` key of the graph's params, with the embeddings scvelo may take as they are (scvelo's name)."""
+    return f"{velocity(key)}_params"
+
+
+#: Key of ``uns[velocity_params(key)]`` listing the bases of ``obsm[velocity_embedding(key, basis)]`` (scvelo's name).
+EMBEDDINGS = "embeddings"
 
 
 # --- growth (scam.pp.growth_prior, scam.tl.fit(masses="growth_prior"))
@@ -118,9 +143,10 @@ FATE = "scam.tl.fate"
 TRANSITIONS = "scam.tl.transition_matrix"
 GENE_VELOCITY = "scam.tl.gene_velocity"
 GENE_TRENDS = "scam.tl.gene_trends"
+VELOCITY_GRAPH = "scam.tl.velocity_graph"
 
 #: Read-outs whose results are named after a ``key_added``: a refit with that key makes them stale.
-DERIVED = (FATE, TRANSITIONS, GENE_VELOCITY, GENE_TRENDS)
+DERIVED = (FATE, TRANSITIONS, GENE_VELOCITY, GENE_TRENDS, VELOCITY_GRAPH)
 
 #: Slots scam writes keys into (``obs`` columns, ``obsm``, ``layers`` and ``uns`` keys).
 SLOTS = ("obs", "obsm", "layers", "uns")
@@ -135,8 +161,13 @@ def written_by(tool: str, key: str = DEFAULT_KEY) -> dict[str, list[str]]:
         FIT: {"obs": [potential(key), growth(key), weight(key)], "obsm": [velocity(key)], "uns": [uns(key)]},
         FATE: {"obsm": [fate(key)], "uns": [fate(key)]},
         TRANSITIONS: {"uns": [transitions(key)]},
-        GENE_VELOCITY: {"layers": [gene_velocity(key)], "uns": [gene_velocity_params(key)]},
+        GENE_VELOCITY: {
+            "layers": [gene_velocity(key)],
+            "obsm": [gene_velocity_genes(key)],
+            "uns": [gene_velocity_params(key)],
+        },
         GENE_TRENDS: {"uns": [gene_trends(key)]},
+        VELOCITY_GRAPH: {"uns": [velocity_params(key), velocity_graph(key), velocity_graph_neg(key)]},
     }[tool]
 
 
@@ -145,10 +176,14 @@ def owner(tool: str, key: str = DEFAULT_KEY) -> str:
     return written_by(tool, key)["uns"][0]
 
 
-def record(tool: str, key: str = DEFAULT_KEY) -> dict:
-    """The record :data:`WRITTEN` of a call of ``tool`` with ``key_added=key`` (h5ad-serialisable)."""
-    own = owner(tool, key)
-    keys = {slot: [k for k in names if (slot, k) != ("uns", own)] for slot, names in written_by(tool, key).items()}
+def record(tool: str, key: str = DEFAULT_KEY, *, skip: Iterable[tuple[str, str]] = ()) -> dict:
+    """The record :data:`WRITTEN` of a call of ``tool`` with ``key_added=key`` (h5ad-serialisable).
+
+    ``skip``: ``(slot, key)`` of :func:`written_by` that this call does not write (e.g. the ``layers`` entry of
+    :func:`scam.tl.gene_velocity` when it writes a subset of genes into ``obsm``).
+    """
+    leave = {("uns", owner(tool, key)), *skip}
+    keys = {slot: [k for k in names if (slot, k) not in leave] for slot, names in written_by(tool, key).items()}
     return {"tool": tool, **{slot: names for slot, names in keys.items() if names}}
 
 
@@ -182,18 +217,20 @@ def check_free(
     inputs: Mapping[str, Iterable[str]] | None = None,
     arg: str = "key_added",
     fix: str | None = None,
+    skip: Iterable[tuple[str, str]] = (),
 ) -> None:
     """Raise ``ValueError`` when a call of ``tool`` with ``key_added=key`` would overwrite what scam did not write.
 
     A key it writes (:func:`written_by`, plus ``extra`` per slot) may already exist only when the
     record of the entry it owns (:func:`recorded`) lists it: a rerun may replace its own results,
     never a user's column, embedding or ``uns`` entry, nor another tool's. ``inputs`` (per slot) are
-    keys the call reads, which it may never overwrite. The message ends with ``fix``, by default:
-    choose another ``arg`` (with a free one as example).
+    keys the call reads, which it may never overwrite; ``skip`` lists keys of :func:`written_by` that this call does
+    not write. The message ends with ``fix``, by default: choose another ``arg`` (with a free one as example).
     """
     own = recorded(adata, owner(tool, key), tool) or set()
     protected = {(slot, k) for slot, names in (inputs or {}).items() for k in names}
-    writes = {slot: list(names) for slot, names in written_by(tool, key).items()}
+    skip = set(skip)
+    writes = {slot: [k for k in names if (slot, k) not in skip] for slot, names in written_by(tool, key).items()}
     for slot, names in (extra or {}).items():
         writes.setdefault(slot, []).extend(names)
     planned = [(slot, k) for slot, names in writes.items() for k in names]

@@ -42,6 +42,7 @@ def _readouts(adata: ad.AnnData, model: ActionModel, key: str = "scam") -> None:
     scam.tl.transition_matrix(adata, model, **args)
     scam.tl.gene_velocity(adata, model, key_added=key)
     scam.tl.gene_trends(adata, model, GENES, n_cells=5, n_points=3, key_added=key)
+    scam.tl.velocity_graph(adata, key=key, basis=[])
 
 
 # --------------------------------------------------------------------------------------------
@@ -145,6 +146,22 @@ READOUT_COLLISIONS = {
         lambda a, m: scam.tl.gene_velocity(a, m),
         r"adata\.layers\['scam_velocity'\], which scam\.tl\.gene_velocity did not write",
     ),
+    "gene_velocity_subset": (
+        _own("obsm", "scam_gene_velocity"),
+        lambda a, m: scam.tl.gene_velocity(a, m, genes=["dim1"]),
+        r"adata\.obsm\['scam_gene_velocity'\], which scam\.tl\.gene_velocity did not write",
+    ),
+    "velocity_graph": (
+        _own("uns", "scam_velocity_params"),
+        lambda a, m: scam.tl.velocity_graph(a),
+        r"`key='scam'` would overwrite adata\.uns\['scam_velocity_params'\], which scam\.tl\.velocity_graph did "
+        r"not write.*scvelo's vkey is 'scam_velocity'",
+    ),
+    "velocity_graph_embedding": (
+        _own("obsm", "scam_velocity_pca"),
+        lambda a, m: scam.tl.velocity_graph(a, basis="pca"),
+        r"adata\.obsm\['scam_velocity_pca'\], which scam\.tl\.fit did not write",
+    ),
     "gene_trends": (
         _own("uns", "scam_gene_trends"),
         lambda a, m: scam.tl.gene_trends(a, m, GENES, n_cells=5),
@@ -196,6 +213,9 @@ DERIVED = [
     ("layers", "scam_velocity"),
     ("uns", "scam_gene_velocity"),
     ("uns", "scam_gene_trends"),
+    ("uns", "scam_velocity_graph"),
+    ("uns", "scam_velocity_graph_neg"),
+    ("uns", "scam_velocity_params"),
 ]
 
 

@@ -230,6 +230,126 @@ def test_gene_velocity_with_scanpy_pca_and_fit(tmp_path):
     adata.write_h5ad(tmp_path / "gv.h5ad")
 
 
+def latent_genes(seed=0, *, n_extra=1, sparse_x=False) -> tuple[ad.AnnData, np.ndarray, np.ndarray]:
+    """two_branches with a latent ``X_latent`` (the model's 2 coordinates + ``n_extra`` more) and no PCA.
+
+    The expression is exactly linear in the latent: ``X = b + X_latent @ W`` (``W`` ``(2 + n_extra, 7)``);
+    returns the adata, ``W`` and ``b``.
+    """
+    rng = np.random.default_rng(seed)
+    adata = two_branches(seed)
+    latent = np.c_[adata.obsm.pop("X_pca"), rng.normal(size=(adata.n_obs, n_extra))]
+    W, b = rng.normal(size=(latent.shape[1], N_GENES)), rng.normal(2.0, 1.0, N_GENES)
+    adata.obsm["X_latent"] = latent
+    X = b + latent @ W
+    adata.X = sparse.csr_matrix(X) if sparse_x else X
+    return adata, W, b
+
+
+@pytest.mark.parametrize("sparse_x", [False, True], ids=["dense", "sparse"])
+def test_gene_velocity_from_a_latent_without_loadings(sparse_x, tmp_path):
+    """Expression = b + latent @ W: the fitted linear map recovers W, so the gene velocity is v @ W."""
+    adata, W, _ = latent_genes(sparse_x=sparse_x)
+    model = known_model(use_rep="X_latent")
+    scam.tl.gene_velocity(adata, model)
+    V = model.velocity(adata.obsm["X_latent"], adata.obs["time"].to_numpy())
+    expected = V @ W[:2]  # the model moves the first 2 coordinates; the third stays
+    layer = adata.layers["scam_velocity"]
+    assert layer.dtype == np.float32 and layer.shape == adata.shape
+    np.testing.assert_allclose(layer, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    entry = adata.uns["scam_gene_velocity"]
+    assert entry["params"]["method"] == "linear_map" and entry["params"]["genes"] == "all"
+    np.testing.assert_allclose(entry["r2"], 1.0, atol=1e-6)
+
+    # a subset: only its columns, as a DataFrame in obsm; the full layer of the previous run is replaced
+    scam.tl.gene_velocity(adata, model, genes=["g3", "g0"])
+    assert "scam_velocity" not in adata.layers
+    frame = adata.obsm["scam_gene_velocity"]
+    assert isinstance(frame, pd.DataFrame) and list(frame.columns) == ["g3", "g0"]
+    assert (frame.index == adata.obs_names).all()
+    np.testing.assert_allclose(frame.to_numpy(), expected[:, [3, 0]], rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    assert list(adata.uns["scam_gene_velocity"]["genes"]) == ["g3", "g0"]
+    adata.write_h5ad(tmp_path / "gv.h5ad")
+    back = ad.read_h5ad(tmp_path / "gv.h5ad")
+    pd.testing.assert_frame_equal(back.obsm["scam_gene_velocity"], frame)
+    scam.tl.gene_velocity(adata, model)  # and back: the subset goes
+    assert "scam_gene_velocity" not in adata.obsm and "scam_velocity" in adata.layers
+
+
+def test_gene_velocity_of_a_subset_builds_no_gene_by_cell_array(monkeypatch):
+    """With genes=, the linear map reads only those columns of X (never the whole matrix)."""
+    adata, W, _ = latent_genes(sparse_x=True)
+    model = known_model(use_rep="X_latent")
+    import scam.tl._decode as decode
+
+    seen = []
+    block = decode._block
+    monkeypatch.setattr(decode, "_block", lambda M, cols: seen.append(len(cols)) or block(M, cols))
+    scam.tl.gene_velocity(adata, model, genes="g5")
+    assert seen == [1] and adata.obsm["scam_gene_velocity"].shape == (adata.n_obs, 1)
+
+
+def _tanh_decoder(rng, n_in, n_hidden=4):
+    """A nonlinear decoder f(z) = c + tanh(z @ A) @ B and its exact JVP."""
+    A, B, c = rng.normal(size=(n_in, n_hidden)), rng.normal(size=(n_hidden, N_GENES)), rng.normal(size=N_GENES)
+
+    def decoder(z):
+        return c + np.tanh(z @ A) @ B
+
+    def jvp(z, v):
+        return ((1.0 - np.tanh(z @ A) ** 2) * (v @ A)) @ B
+
+    return decoder, jvp
+
+
+def test_gene_velocity_through_a_decoder_is_its_jvp():
+    """A known nonlinear decoder of all 3 latent columns (the model moves 2): the gene velocity is J_f(z) v."""
+    adata, _, _ = latent_genes(seed=1)
+    model = known_model(use_rep="X_latent")
+    decoder, jvp = _tanh_decoder(np.random.default_rng(5), n_in=3)
+    scam.tl.gene_velocity(adata, model, decoder=decoder)
+    Z = adata.obsm["X_latent"]
+    V = np.c_[model.velocity(Z, adata.obs["time"].to_numpy()), np.zeros(adata.n_obs)]  # the third column stays
+    expected = jvp(Z, V)
+    np.testing.assert_allclose(adata.layers["scam_velocity"], expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    assert adata.uns["scam_gene_velocity"]["params"]["method"] == "decoder"
+
+    # the same through a decoder returning a DataFrame (genes by name) or a torch tensor, on a subset
+    frame_decoder = lambda z: pd.DataFrame(decoder(z), columns=adata.var_names)  # noqa: E731
+    torch_decoder = lambda z: torch.as_tensor(decoder(z))  # noqa: E731
+    for dec in (frame_decoder, torch_decoder):
+        out = scam.tl.gene_velocity(adata, model, genes=["g6", "g2"], decoder=dec, copy=True)
+        np.testing.assert_allclose(
+            out.obsm["scam_gene_velocity"].to_numpy(),
+            expected[:, [6, 2]],
+            rtol=1e-4,
+            atol=1e-5 * np.abs(expected).max(),
+        )
+
+
+def test_gene_trends_from_a_latent_and_a_decoder_match_the_pca_map():
+    """On data linear in X_pca, the linear map and a decoder give the trends of the PCA loadings."""
+    adata = two_branches(genes=True)
+    genes = ["g0", "g3", "g4"]
+    kw = {"groupby": "cell_type", "n_cells": 200, "n_points": 5}
+    ref = scam.tl.gene_trends(adata, known_model(), genes, **kw, copy=True).uns["scam_gene_trends"]
+    assert ref["params"]["method"] == "pca_loadings"
+    no_pcs = adata.copy()
+    del no_pcs.varm["PCs"]
+    lin = scam.tl.gene_trends(no_pcs, known_model(), genes, **kw, copy=True).uns["scam_gene_trends"]
+    assert lin["params"]["method"] == "linear_map"
+    np.testing.assert_allclose(lin["r2"], 1.0, atol=1e-6)
+    pcs, mu = adata.varm["PCs"], adata.uns["truth"]["mu"]
+    dec = scam.tl.gene_trends(no_pcs, known_model(), genes, **kw, decoder=lambda z: mu + z @ pcs.T, copy=True).uns[
+        "scam_gene_trends"
+    ]
+    assert dec["params"]["method"] == "decoder"
+    for res in (lin, dec):
+        np.testing.assert_allclose(res["mean"], ref["mean"], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(res["std"], ref["std"], rtol=1e-4, atol=1e-4)
+        np.testing.assert_array_equal(res["n_paths"], ref["n_paths"])
+
+
 # ---------------------------------------------------------------------------------------------- gene trends
 def test_gene_trends_on_linear_toy(tmp_path):
     """Constant velocity per branch: each class's mean expression is its start mean + t · (velocity @ PCs.T)."""
@@ -354,20 +474,59 @@ def _bad_cases():
         ),
         "gene-velocity-no-PCs": (
             no_pcs,
-            lambda a: scam.tl.gene_velocity(a, m),
-            r"adata.varm\['PCs'\] \(the PCA loadings\) is missing.*Run `sc.pp.pca\(adata\)`",
+            lambda a: scam.tl.gene_velocity(a, m, loadings_key="PCs"),
+            r"adata.varm\['PCs'\] \(the PCA loadings\) is missing.*Run `sc.pp.pca\(adata\)`.*loadings_key=None",
         ),
-        "gene-velocity-not-pca": (
+        "gene-velocity-no-rep": (
             with_genes,
             lambda a: scam.tl.gene_velocity(a, known_model(use_rep="X_latent")),
-            r"must be fitted on use_rep='X_pca', not 'X_latent'",
+            r"`use_rep='X_latent'` is not in adata.obsm",
+        ),
+        "gene-velocity-decoder-not-callable": (
+            with_genes,
+            lambda a: scam.tl.gene_velocity(a, m, decoder="scvi"),
+            r"`decoder` must be a function from latent coordinates",
+        ),
+        "gene-velocity-decoder-and-loadings": (
+            with_genes,
+            lambda a: scam.tl.gene_velocity(a, m, decoder=lambda z: z, loadings_key="PCs"),
+            r"Pass either `decoder` or `loadings_key`",
+        ),
+        "gene-velocity-decoder-shape": (
+            with_genes,
+            lambda a: scam.tl.gene_velocity(a, m, decoder=lambda z: z),
+            r"The decoder returned shape \(\d+, 2\).*\(n_points, n_vars\)",
+        ),
+        "gene-velocity-decoder-frame": (
+            with_genes,
+            lambda a: scam.tl.gene_velocity(a, m, genes=["g1"], decoder=lambda z: pd.DataFrame(z, columns=["a", "b"])),
+            r"without the columns \['g1'\]",
+        ),
+        "gene-velocity-unknown-genes": (
+            with_genes,
+            lambda a: scam.tl.gene_velocity(a, m, genes=["g1", "Sox2"]),
+            r"1 of `genes` are not in adata.var_names: 'Sox2'",
+        ),
+        "gene-velocity-ridge": (
+            no_pcs,
+            lambda a: scam.tl.gene_velocity(a, m, ridge=-1.0),
+            r"`ridge`",
+        ),
+        "gene-velocity-linear-layer": (
+            no_pcs,
+            lambda a: scam.tl.gene_velocity(a, m, layer="counts"),
+            r"`layer='counts'` is not in adata.layers",
         ),
         "gene-trends-unknown-genes": (
             with_genes,
             lambda a: scam.tl.gene_trends(a, m, ["g1", "Sox2"]),
             r"1 of `genes` are not in adata.var_names: 'Sox2'",
         ),
-        "gene-trends-no-PCs": (no_pcs, lambda a: scam.tl.gene_trends(a, m, ["g1"]), r"varm\['PCs'\].*is missing"),
+        "gene-trends-no-PCs": (
+            no_pcs,
+            lambda a: scam.tl.gene_trends(a, m, ["g1"], loadings_key="PCs"),
+            r"varm\['PCs'\].*is missing",
+        ),
         "gene-trends-bad-groupby": (
             with_genes,
             lambda a: scam.tl.gene_trends(a, m, ["g1"], groupby="nope"),

@@ -7,7 +7,7 @@ from anndata import AnnData
 
 from .. import _keys
 from .._validation import check_positive, check_positive_int, get_rep
-from ..tl._utils import embedding_coords, fit_uns, is_exact, knn_map, resolve_basis
+from ..tl._utils import embedding_coords, fit_uns, is_exact, knn_map, path_positions, resolve_basis
 from ._utils import check_dimensions, default_color, draw_background, finish, new_axes, time_labels
 
 #: Line widths of weighted paths are ``linewidth × weight``, the weight clipped to this range.
@@ -26,6 +26,7 @@ def trajectories(
     scale_by_weight: bool | None = None,
     linewidth: float = 1.0,
     cmap: str = "plasma",
+    show_support: bool = False,
     ax=None,
     show: bool | None = None,
     return_fig: bool = False,
@@ -68,6 +69,12 @@ def trajectories(
         Line width of a path of weight 1.
     cmap
         Colour map of the simulated time along the paths.
+    show_support
+        Mark, on the drawn paths, the points at observed times that lie off the observed cells
+        (farther from every cell observed then than 3 times their typical spacing; see
+        :func:`scam.tl.trajectories`) with red crosses, and give their share in the title. In a
+        non-linear embedding the points are placed by kNN regression, that is among their nearest
+        cells: the crosses tell which paths left the data and when, not how far.
     ax
         Axes to draw on (a new figure otherwise).
     show
@@ -115,7 +122,9 @@ def trajectories(
         pick = np.unique(np.linspace(0, n_paths - 1, n_trajectories).round().astype(int))
     paths, weights = paths[pick], weights[pick]
     X = get_rep(adata, use_rep, n_dims)
-    if is_exact(get_rep(adata, use_rep, None), E):
+    checked = _support_of(traj, key) if show_support else None
+    exact = is_exact(get_rep(adata, use_rep, None), E)
+    if exact:
         if max(i, j) >= n_dims:
             raise ValueError(
                 f"`dimensions={dimensions!r}`: the paths have only {n_dims} modelled dimensions; choose columns "
@@ -143,6 +152,9 @@ def trajectories(
         lines.set_linewidths(linewidth)
     lines.set_gid("scam_trajectories")
     ax.add_collection(lines)
+    off_share = None
+    if show_support:
+        off_share = _draw_support(ax, traj, checked, pick, X, E[:, [i, j]], (i, j), exact, n_neighbors)
     starts = ax.scatter(xy[:, 0, 0], xy[:, 0, 1], s=10, c="black", zorder=4, label="start cells")
     starts.set_gid("scam_trajectory_starts")
     ax.autoscale_view()
@@ -153,5 +165,37 @@ def trajectories(
     if named is not None:  # ordered categorical times: ticks at the observed times, with their names
         cbar.set_ticks(named[0], labels=named[1], fontsize="x-small")
     if "title" not in kwargs:
-        ax.set_title(f"scam trajectories ({len(pick)} cells)")
+        title = f"scam trajectories ({len(pick)} cells)"
+        if off_share is not None:
+            title += f"\n{100 * off_share:.0f} % of the points at observed times off the data"
+        ax.set_title(title)
     return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="trajectories")
+
+
+def _support_of(traj: dict, key: str) -> dict:
+    """The support check stored with the paths (raises for paths from an older scam)."""
+    checked = traj.get("support")
+    if not isinstance(checked, dict) or "ratio" not in checked:
+        raise ValueError(
+            f"adata.uns[{key!r}]['trajectories'] has no support check (written by an older scam); rerun "
+            "`scam.tl.trajectories(adata, model)`, or pass show_support=False."
+        )
+    return checked
+
+
+def _draw_support(ax, traj, checked, pick, X, E2, dims, exact: bool, n_neighbors: int) -> float | None:
+    """Red crosses where the drawn paths are off the observed cells at observed times; their share (or None)."""
+    ratio = np.asarray(checked["ratio"], dtype=np.float64)[pick]
+    if ratio.size == 0:
+        return None
+    paths = np.asarray(traj["paths"], dtype=np.float64)[pick]
+    times = np.asarray(traj["times"], dtype=np.float64)
+    off = ratio > float(checked["threshold"])
+    points = np.concatenate([path_positions(paths, times, float(t))[off[:, c]] for c, t in enumerate(checked["times"])])
+    if len(points):
+        xy = points[:, list(dims)] if exact else knn_map(X, E2, points, n_neighbors=n_neighbors)
+        marks = ax.scatter(
+            xy[:, 0], xy[:, 1], marker="x", s=25, c="red", linewidths=1.2, zorder=5, label="off the observed cells"
+        )
+        marks.set_gid("scam_trajectory_off_support")
+    return float(off.mean())

@@ -68,6 +68,14 @@ def velocity_embedding(
     embedding) maps the velocity: ``v_emb_i = J_i v_i``. This is exact when the embedding is a
     linear function of the representation, and a first-order approximation otherwise.
 
+    scvelo's plots (``scv.pl.velocity_embedding_stream(adata, vkey="scam_velocity", basis=...)``)
+    draw this projection as it is once :func:`scam.tl.velocity_graph` has run: the basis is listed
+    in ``uns['scam_velocity_params']['embeddings']``, which tells scvelo not to recompute it.
+    ``scv.tl.velocity_embedding`` computes its own from the graph instead (the expected unit
+    displacement to the neighbours under the graph's transition probabilities, rescaled for
+    arrows, so without units) and overwrites ``obsm[f"scam_velocity_{basis}"]``: the directions
+    agree with scam's, the lengths do not (scam's are embedding units per unit time).
+
     Parameters
     ----------
     adata
@@ -86,11 +94,21 @@ def velocity_embedding(
     -------
     ``None`` (or the copy), writing ``obsm[f"{key}_velocity_{basis}"]`` (``(n_cells,
     n_components)``, scvelo/cellrank naming, e.g. ``obsm['scam_velocity_umap']``) and
-    ``uns[key]['velocity_embedding'][basis]`` (method and ``n_neighbors``).
+    ``uns[key]['velocity_embedding'][basis]`` (method and ``n_neighbors``); after
+    :func:`scam.tl.velocity_graph`, also lists the basis in ``uns['scam_velocity_params']['embeddings']``.
     """
     check_adata(adata)
-    uns = fit_uns(adata, key)
+    fit_uns(adata, key)
     n_neighbors = check_positive_int("n_neighbors", n_neighbors)
+    projection = project(adata, key, basis, n_neighbors)
+    adata = writable(adata, copy)
+    write_projection(adata, key, projection, n_neighbors)
+    return adata if copy else None
+
+
+def project(adata: AnnData, key: str, basis: str, n_neighbors: int) -> tuple[str, np.ndarray, bool]:
+    """Check and compute the projection of :func:`velocity_embedding`: ``(obsm_key, V_emb, exact)``; writes nothing."""
+    uns = fit_uns(adata, key)
     obsm_key = resolve_basis(adata, basis)
     vkey = _keys.velocity(key)
     if vkey not in adata.obsm:
@@ -100,8 +118,7 @@ def velocity_embedding(
     X = get_rep(adata, use_rep, n_dims)
     E = embedding_coords(adata, obsm_key)
     V = np.asarray(adata.obsm[vkey], dtype=np.float64)[:, :n_dims]
-    name = basis_name(obsm_key)
-    out_key = _keys.velocity_embedding(key, name)
+    out_key = _keys.velocity_embedding(key, basis_name(obsm_key))
     # written under the fit's record (so that a refit removes it): only over scam's own result
     _keys.check_free(
         adata,
@@ -120,10 +137,25 @@ def velocity_embedding(
         V_emb[:, :m] = V[:, :m]  # columns beyond n_dims are not modelled: 0, as in obsm['scam_velocity']
     else:
         V_emb = project_velocity(X, E, V, n_neighbors=n_neighbors)
-    adata = writable(adata, copy)
+    return obsm_key, V_emb, exact
+
+
+def write_projection(adata: AnnData, key: str, projection: tuple[str, np.ndarray, bool], n_neighbors: int) -> None:
+    """Write a projection of :func:`project` into ``adata`` (writable), with its records.
+
+    The basis joins the list of embeddings in scvelo's ``uns[f"{vkey}_params"]`` when
+    :func:`scam.tl.velocity_graph` wrote that entry, so that scvelo's plots take scam's projection
+    as it is instead of recomputing (and overwriting) it.
+    """
+    obsm_key, V_emb, exact = projection
+    name = basis_name(obsm_key)
+    out_key = _keys.velocity_embedding(key, name)
     adata.obsm[out_key] = V_emb.astype(np.float32)
     _keys.add_to_record(adata, _keys.uns(key), "obsm", out_key)
     record = adata.uns[_keys.uns(key)].setdefault(_keys.VELOCITY_EMBEDDING, {})
     record[name] = {"obsm_key": obsm_key, "method": "exact" if exact else "local_linear", "n_neighbors": n_neighbors}
+    params_key = _keys.velocity_params(key)
+    if _keys.recorded(adata, params_key, _keys.VELOCITY_GRAPH) is not None:
+        listed = [str(b) for b in adata.uns[params_key].get(_keys.EMBEDDINGS, [])]
+        adata.uns[params_key][_keys.EMBEDDINGS] = [*listed, name] if name not in listed else listed
     logger.info("added %r (adata.obsm)", out_key)
-    return adata if copy else None

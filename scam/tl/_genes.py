@@ -1,30 +1,28 @@
-"""``scam.tl.gene_velocity`` and ``scam.tl.gene_trends``: read-outs in gene space through the PCA loadings."""
+"""``scam.tl.gene_velocity`` and ``scam.tl.gene_trends``: gene read-outs (PCA loadings, a linear map or a decoder)."""
 
 from __future__ import annotations
 
 import logging
 import time as _time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
-from scipy import sparse
 
 from .. import _keys
-from .._validation import check_adata, check_key, check_key_added, check_positive_int, check_seed, writable
+from .._validation import check_key_added, check_positive_int, check_seed, writable
 from ..model import ActionModel
+from ._decode import LINEAR, PCA, RIDGE, GeneMap, gene_map, rest_columns
 from ._utils import (
     cells_at,
-    check_model,
     check_stochastic,
     check_time_range,
     draw_cells,
     group_labels,
     knn_votes,
     model_inputs,
-    model_keys,
     model_rep,
     model_time,
     time_pair,
@@ -33,122 +31,168 @@ from ._utils import (
 logger = logging.getLogger("scam")
 
 
-def _loadings(adata: AnnData, model: ActionModel, use_rep: str, loadings_key: str) -> np.ndarray:
-    """The first ``n_dims`` PCA loadings ``(n_vars, n_dims)``, checked against the representation."""
-    loadings_key = check_key("loadings_key", loadings_key)
-    if loadings_key not in adata.varm:
-        keys = ", ".join(map(repr, adata.varm.keys())) or "none"
-        raise ValueError(
-            f"adata.varm[{loadings_key!r}] (the PCA loadings) is missing (available: {keys}). Run "
-            "`sc.pp.pca(adata)` first, which writes obsm['X_pca'] and varm['PCs'], and fit the model on "
-            "use_rep='X_pca'."
-        )
-    pcs = np.asarray(adata.varm[loadings_key], dtype=np.float64)
-    n_comps = adata.obsm[use_rep].shape[1] if use_rep in adata.obsm else None
-    if pcs.ndim != 2 or pcs.shape[1] < model.n_dims or (n_comps is not None and pcs.shape[1] != n_comps):
-        raise ValueError(
-            f"adata.varm[{loadings_key!r}] has shape {pcs.shape}, which does not match adata.obsm[{use_rep!r}] "
-            f"({n_comps} columns, of which the model uses {model.n_dims}): the loadings must come from the PCA "
-            f"that wrote obsm[{use_rep!r}]. Rerun `sc.pp.pca(adata)` and refit, or pass use_rep= / loadings_key=."
-        )
-    if not np.all(np.isfinite(pcs)):
-        raise ValueError(f"adata.varm[{loadings_key!r}] has NaN or infinite values; rerun `sc.pp.pca(adata)`.")
-    return pcs[:, : model.n_dims]
-
-
-def _pca_keys(adata: AnnData, model: ActionModel, time_key: str | None, use_rep: str | None) -> tuple[str, str]:
-    """Check ``adata`` and ``model``; the time column and the representation, which must be ``X_pca``."""
-    check_adata(adata)
-    check_model(model)
-    rep = model_keys(model, time_key, use_rep)[1]
-    if rep != "X_pca":
-        raise ValueError(
-            f"Gene-space read-outs map velocities back through the PCA loadings, so the model must be fitted on "
-            f"use_rep='X_pca', not {rep!r}. Run `sc.pp.pca(adata)` and fit with use_rep='X_pca' (or pass "
-            "use_rep='X_pca' if the model was fitted on a copy of it under another name)."
-        )
-    return model_inputs(adata, model, time_key, use_rep)
+def _map_params(gmap: GeneMap, layer: str | None) -> dict:
+    """The gene map's entries of ``params`` (h5ad-serialisable)."""
+    out = {"method": gmap.method}
+    if gmap.method == PCA:
+        out.update(loadings_key=gmap.info["loadings_key"], genes_without_loadings=gmap.info["genes_without_loadings"])
+    elif gmap.method == LINEAR:
+        out.update(ridge=float(gmap.info["ridge"]), layer="X" if layer is None else layer)
+    else:
+        out.update(step=float(gmap.info["step"]))
+    return out
 
 
 def gene_velocity(
     adata: AnnData,
     model: ActionModel,
     *,
+    genes: str | Sequence[str] | None = None,
+    decoder: Callable | None = None,
+    layer: str | None = None,
+    ridge: float = RIDGE,
     time_key: str | None = None,
     use_rep: str | None = None,
-    loadings_key: str = "PCs",
+    loadings_key: str | None = None,
     key_added: str = _keys.DEFAULT_KEY,
     copy: bool = False,
 ) -> AnnData | None:
-    """Velocity of every gene: the learned velocity mapped back through the PCA loadings.
+    """Velocity of genes: the learned velocity mapped from the model's coordinates to expression.
 
-    With ``X_pca = (X − μ) @ PCs`` (what ``sc.pp.pca`` computes), a velocity ``v`` in PCA
-    coordinates is the gene-space velocity ``v @ PCs.T``: the component of the expression change
-    that lies in the span of the principal components. It is evaluated at each cell and its own
-    time, as ``obsm['scam_velocity']`` of :func:`scam.tl.fit`.
+    The velocity ``v`` of each cell (at its own time, as ``obsm['scam_velocity']`` of
+    :func:`scam.tl.fit`) in the coordinates ``z`` of ``use_rep`` is mapped to genes by the
+    derivative of the expression along it. Three maps from ``z`` to expression, the first that applies:
+
+    ``decoder``
+        Your decoder, e.g. of scVI: the expression ``f(z)`` at latent coordinates ``z``. The gene
+        velocity is its derivative along ``v``, ``J_f(z) v``, by central differences
+        ``(f(z + h v̂) − f(z − h v̂)) / 2h`` with ``v̂ = v / |v|`` and a step ``h`` of 0.001 times the
+        RMS spread of the cells' coordinates (exact for a linear decoder; error ``O(h²)`` otherwise).
+    PCA loadings
+        With ``use_rep='X_pca'`` and ``varm['PCs']`` (``sc.pp.pca``; or ``loadings_key=``):
+        ``X_pca = (X − μ) @ PCs``, so the gene velocity is ``v @ PCs.T``, the component of the
+        expression change in the span of the principal components. Genes the PCA did not use
+        (``highly_variable`` False) have zero loadings and get 0.
+    a linear map fitted on the cells
+        Otherwise (any other latent, or ``X_pca`` without loadings): the least-squares fit, with a
+        small ridge, of the expression (``adata.X`` or ``layer``, log-normalised as usual) on the
+        cells' coordinates, ``expression ≈ b + z @ W``: the gene velocity is ``v @ W``. ``W`` is
+        exact when the expression is a linear function of ``z`` and the best linear approximation
+        otherwise; ``uns[...]['r2']`` gives the fraction of each gene's variance it explains.
+
+    Only the model's ``n_dims`` coordinates move; a decoder gets all columns of ``use_rep``, those
+    beyond ``n_dims`` at the cell's own values.
 
     Parameters
     ----------
     adata
-        Annotated data with ``obsm['X_pca']``, ``varm['PCs']`` (from ``sc.pp.pca``) and the time column.
+        Annotated data with the representation, the time column and (for the linear map) the expression.
     model
-        An :class:`~scam.ActionModel` fitted on ``use_rep='X_pca'``.
+        A fitted :class:`~scam.ActionModel`.
+    genes
+        Gene names (``adata.var_names``) to compute; ``None``: all genes.
+    decoder
+        Function from latent coordinates, a float64 array ``(n, n_cols)`` of ``use_rep``'s columns,
+        to expression ``(n, n_vars)`` in the order of ``adata.var_names`` (an array, a CPU torch
+        tensor or a DataFrame with gene-name columns), e.g.
+        ``lambda z: net(torch.as_tensor(z, dtype=torch.float32)).detach().numpy()``. It is called
+        on batches of cells (at most about 4 million numbers of output per call), twice per batch
+        for the velocity; only the columns of ``genes`` are kept.
+    layer
+        Expression the linear map is fitted to (default ``adata.X``).
+    ridge
+        Ridge of the linear map, relative to the mean variance of the coordinates (the intercept is
+        not penalised).
     time_key, use_rep
         Time column and representation; default: those the model was fitted on.
     loadings_key
-        ``varm`` key of the PCA loadings.
+        ``varm`` key of PCA loadings of ``use_rep``; ``None``: ``'PCs'`` when ``use_rep`` is
+        ``'X_pca'`` and ``varm['PCs']`` exists, else none (the linear map).
     key_added
-        Results go to ``layers[f"{key_added}_velocity"]`` and ``uns[f"{key_added}_gene_velocity"]``.
+        Results go to ``layers[f"{key_added}_velocity"]`` (all genes) or
+        ``obsm[f"{key_added}_gene_velocity"]`` (a subset), and ``uns[f"{key_added}_gene_velocity"]``.
     copy
         Return a modified copy instead of writing into ``adata``.
 
     Returns
     -------
-    ``None`` (or the copy), writing
+    ``None`` (or the copy), writing (with ``key_added='scam'``)
 
     ``adata.layers['scam_velocity']``
-        Dense float32 ``(n_obs, n_vars)``, expression units per unit time. Genes the PCA did not
-        use (``highly_variable`` False when the PCA ran on highly variable genes) have zero loadings
-        and get 0: the model says nothing about them. Only the first ``n_dims`` components enter
-        when the model uses fewer than the PCA computed. The layer needs
-        ``4 · n_obs · n_vars`` bytes; subset genes first on large data.
+        Without ``genes``: dense float32 ``(n_obs, n_vars)``, expression units per unit time
+        (``4 · n_obs · n_vars`` bytes: pass ``genes`` on large data). scvelo reads this layer.
+    ``adata.obsm['scam_gene_velocity']``
+        With ``genes``: a float32 DataFrame ``(n_obs, n_genes)`` with the genes as columns; nothing
+        of size ``n_vars`` is built.
     ``adata.uns['scam_gene_velocity']``
-        ``params``.
+        ``genes`` (names), ``r2`` (linear map: explained variance per gene) and ``params``
+        (``method``: ``'pca_loadings'``, ``'linear_map'`` or ``'decoder'``, and its settings).
+
+    A rerun replaces the results of the previous one (a layer by a subset, too).
     """
-    time_key, use_rep = _pca_keys(adata, model, time_key, use_rep)
+    time_key, use_rep = model_inputs(adata, model, time_key, use_rep)
     key_added = check_key_added(key_added)
     time = model_time(adata, model, time_key)
     where = f"of adata.obs[{time_key!r}]"
     check_time_range(
         model, time, {f"the first time {where}": time.values[0], f"the last time {where}": time.values[-1]}
     )
+    subset = genes is not None
+    cols = np.asarray(_gene_index(adata, genes) if subset else np.arange(adata.n_vars), dtype=np.int64)
     X = model_rep(adata, model, use_rep)
-    pcs = _loadings(adata, model, use_rep, loadings_key)
-    _keys.check_free(adata, _keys.GENE_VELOCITY, key_added)
+    gmap = gene_map(
+        adata,
+        model,
+        use_rep,
+        X,
+        cols,
+        decoder=decoder,
+        loadings_key=loadings_key,
+        layer=layer,
+        ridge=ridge,
+        offset=False,
+    )
+    layer_key, obsm_key = _keys.gene_velocity(key_added), _keys.gene_velocity_genes(key_added)
+    skip = [("layers", layer_key)] if subset else [("obsm", obsm_key)]
+    _keys.check_free(adata, _keys.GENE_VELOCITY, key_added, skip=skip)
     start = _time.perf_counter()
-    logger.info("computing gene velocities of %d cells x %d genes", adata.n_obs, adata.n_vars)
+    logger.info("computing gene velocities of %d cells x %d genes (%s)", adata.n_obs, len(cols), gmap.method)
     v = model.velocity(X, time.values[time.codes]).astype(np.float64)
-    gene_v = (v @ pcs.T).astype(np.float32)
-    unused = int((np.abs(pcs).sum(1) == 0).sum())
+    gene_v = gmap.velocity(X, v, rest_columns(adata, use_rep, model, gmap)).astype(np.float32)
+    previous = _keys.recorded(adata, _keys.gene_velocity_params(key_added), _keys.GENE_VELOCITY) or set()
     adata = writable(adata, copy)
-    adata.layers[_keys.gene_velocity(key_added)] = gene_v
-    adata.uns[_keys.gene_velocity_params(key_added)] = {
+    _keys.remove(adata, [(slot, k) for slot, k in skip if (slot, k) in previous and _keys_present(adata, slot, k)])
+    if subset:
+        adata.obsm[obsm_key] = pd.DataFrame(gene_v, index=adata.obs_names.copy(), columns=list(gmap.genes))
+    else:
+        adata.layers[layer_key] = gene_v
+    entry = {
+        "genes": np.asarray(gmap.genes, dtype=str),
         "params": {
             "time_key": time_key,
             "use_rep": use_rep,
-            "loadings_key": loadings_key,
             "n_dims": int(model.n_dims),
-            "genes_without_loadings": unused,
+            "genes": "subset" if subset else "all",
+            **_map_params(gmap, layer),
         },
-        _keys.WRITTEN: _keys.record(_keys.GENE_VELOCITY, key_added),
+        _keys.WRITTEN: _keys.record(_keys.GENE_VELOCITY, key_added, skip=skip),
     }
+    if gmap.method == LINEAR:
+        entry["r2"] = gmap.info["r2"]
+    adata.uns[_keys.gene_velocity_params(key_added)] = entry
     logger.info(
-        "finished (%.1f s): added '%s' (adata.layers); %d genes have no PCA loadings and get 0",
+        "finished (%.1f s): added '%s' (adata.%s)",
         _time.perf_counter() - start,
-        _keys.gene_velocity(key_added),
-        unused,
+        obsm_key if subset else layer_key,
+        "obsm" if subset else "layers",
     )
+    if gmap.method == PCA and gmap.info["genes_without_loadings"]:
+        logger.info("%d genes have no PCA loadings and get 0", gmap.info["genes_without_loadings"])
     return adata if copy else None
+
+
+def _keys_present(adata: AnnData, slot: str, key: str) -> bool:
+    return key in getattr(adata, slot)
 
 
 def _gene_index(adata: AnnData, genes) -> list[int]:
@@ -171,24 +215,6 @@ def _gene_index(adata: AnnData, genes) -> list[int]:
     if not adata.var_names.is_unique:
         raise ValueError("adata.var_names are not unique; run `adata.var_names_make_unique()` first.")
     return [int(adata.var_names.get_loc(g)) for g in genes]
-
-
-def _column_means(adata: AnnData, cols: list[int], layer: str | None) -> np.ndarray:
-    if layer is None:
-        M = adata.X
-        if M is None:
-            raise ValueError("adata.X is empty; pass `layer=` with the expression the PCA was computed on.")
-    else:
-        if layer not in adata.layers:
-            keys = ", ".join(map(repr, adata.layers.keys())) or "none"
-            raise ValueError(f"`layer={layer!r}` is not in adata.layers (available: {keys}).")
-        M = adata.layers[layer]
-    sub = M[:, cols]
-    sub = sub.toarray() if sparse.issparse(sub) else np.asarray(sub)
-    means = sub.astype(np.float64).mean(0)
-    if not np.all(np.isfinite(means)):
-        raise ValueError("The expression of some of `genes` has NaN or infinite values; fix adata.X (or `layer`).")
-    return means
 
 
 def _weighted_stats(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -229,19 +255,25 @@ def gene_trends(
     stochastic: bool | None = None,
     time_key: str | None = None,
     use_rep: str | None = None,
-    loadings_key: str = "PCs",
+    decoder: Callable | None = None,
+    loadings_key: str | None = None,
     layer: str | None = None,
+    ridge: float = RIDGE,
     random_state: int | None = 0,
     key_added: str = _keys.DEFAULT_KEY,
     copy: bool = False,
 ) -> AnnData | None:
     """Expression of genes along simulated paths, per fate class: mean ± spread over paths.
 
-    ``n_cells`` cells observed at ``source`` are simulated to ``target``. Positions along each
-    path are mapped to genes as ``μ + x @ PCs.T`` (the PCA reconstruction, restricted to the
-    model's ``n_dims`` components), with ``μ`` chosen so that the reconstruction of the observed
-    cells is unbiased: ``μ = mean(X) − mean(X_pca) @ PCs.T`` (the gene means when the PCA
-    centred ``adata.X`` on these cells, as ``sc.pp.pca`` does). With ``groupby``, each path is
+    ``n_cells`` cells observed at ``source`` are simulated to ``target``. Positions ``z`` along
+    each path are mapped to genes by the first map that applies (as in :func:`gene_velocity`):
+    the ``decoder``, ``f(z)`` (columns of ``use_rep`` beyond the model's ``n_dims`` held at the
+    start cell's values); the PCA reconstruction ``μ + z @ PCs.T`` (restricted to the model's
+    ``n_dims`` components) with ``use_rep='X_pca'`` and ``varm['PCs']``, ``μ`` chosen so that the
+    reconstruction of the observed cells is unbiased: ``μ = mean(X) − mean(X_pca) @ PCs.T`` (the
+    gene means when the PCA centred ``adata.X`` on these cells, as ``sc.pp.pca`` does); else a
+    linear map ``b + z @ W`` fitted on the cells by least squares with a small ridge (unbiased on
+    them, as it has an intercept; ``uns[...]['r2']``: the variance it explains). With ``groupby``, each path is
     assigned the class that the ``n_neighbors`` nearest observed cells at ``target`` vote for
     (as in :func:`fate`), and the statistics are per class. Means and spreads are weighted by the
     paths' growth weights ``exp ∫ λ s dt`` at each time.
@@ -249,10 +281,10 @@ def gene_trends(
     Parameters
     ----------
     adata
-        Annotated data with ``obsm['X_pca']``, ``varm['PCs']``, the time column and the expression
-        the PCA was computed on (``adata.X`` or ``layer``).
+        Annotated data with the representation, the time column and (except with a decoder) the
+        expression (``adata.X`` or ``layer``).
     model
-        An :class:`~scam.ActionModel` fitted on ``use_rep='X_pca'``.
+        A fitted :class:`~scam.ActionModel`.
     genes
         Gene names (``adata.var_names``).
     groupby
@@ -269,10 +301,16 @@ def gene_trends(
         Simulate the SDE (``None``: when the model has σ > 0 and the simulation runs forward).
     time_key, use_rep
         Time column and representation; default: those the model was fitted on.
+    decoder
+        Function from latent coordinates ``(n, n_cols of use_rep)`` to expression ``(n, n_vars)``
+        (see :func:`gene_velocity`).
     loadings_key
-        ``varm`` key of the PCA loadings.
+        ``varm`` key of PCA loadings of ``use_rep``; ``None``: ``'PCs'`` when ``use_rep`` is
+        ``'X_pca'`` and ``varm['PCs']`` exists, else none (the linear map).
     layer
-        Expression layer for the gene means (default ``adata.X``).
+        Expression for the gene means of the PCA map and for the linear map (default ``adata.X``).
+    ridge
+        Ridge of the linear map, relative to the mean variance of the coordinates.
     random_state
         Seed of the start-cell choice and the noise.
     key_added
@@ -284,9 +322,10 @@ def gene_trends(
     -------
     ``None`` (or the copy), writing ``adata.uns['scam_gene_trends']`` with ``genes``, ``times``
     ``(n_points,)``, ``classes``, ``mean`` and ``std`` ``(n_classes, n_points, n_genes)`` (NaN for a
-    class no path reached), ``n_paths`` per class and ``params``.
+    class no path reached), ``n_paths`` per class, ``r2`` (linear map) and ``params`` (with the
+    ``method`` of the map: ``'pca_loadings'``, ``'linear_map'`` or ``'decoder'``).
     """
-    time_key, use_rep = _pca_keys(adata, model, time_key, use_rep)
+    time_key, use_rep = model_inputs(adata, model, time_key, use_rep)
     key_added = check_key_added(key_added)
     n_cells = check_positive_int("n_cells", n_cells)
     n_points = check_positive_int("n_points", n_points)
@@ -307,10 +346,20 @@ def gene_trends(
     else:
         codes_tgt, classes = group_labels(adata, groupby, rows_tgt, f"at the target time {time.labels[k_tgt]!r}")
     X = model_rep(adata, model, use_rep)
-    pcs = _loadings(adata, model, use_rep, loadings_key)[cols]
     _keys.check_free(adata, _keys.GENE_TRENDS, key_added)
-    offset = _column_means(adata, cols, layer) - X.mean(0) @ pcs.T
-    flat = [g for g, row in zip(gene_names, pcs, strict=True) if not np.any(row)]
+    gmap = gene_map(
+        adata,
+        model,
+        use_rep,
+        X,
+        np.asarray(cols, dtype=np.int64),
+        decoder=decoder,
+        loadings_key=loadings_key,
+        layer=layer,
+        ridge=ridge,
+        offset=True,
+    )
+    flat = [g for g, w in zip(gene_names, gmap.W.T, strict=True) if not np.any(w)] if gmap.method == PCA else []
     if flat:
         warnings.warn(
             f"{len(flat)} of `genes` have no PCA loadings ({', '.join(flat[:5])}): their trend is constant. "
@@ -333,7 +382,10 @@ def gene_trends(
         random_state=random_state,
     )
     paths, weights = np.asarray(paths, dtype=np.float64), np.asarray(weights, dtype=np.float64)
-    expression = offset + paths @ pcs.T  # (T, n, G)
+    rest = rest_columns(adata, use_rep, model, gmap)
+    n_t, n_paths = paths.shape[:2]
+    rest = None if rest is None else np.tile(rest[start_rows], (n_t, 1))
+    expression = gmap.expression(paths.reshape(n_t * n_paths, -1), rest).reshape(n_t, n_paths, -1)  # (T, n, G)
     votes = knn_votes(paths[-1], X[rows_tgt], codes_tgt, len(classes), n_neighbors)
     path_class = votes.argmax(1)
     mean, std = _class_stats(expression, weights, path_class, len(classes))
@@ -354,12 +406,14 @@ def gene_trends(
             "stochastic": noisy,
             "time_key": time_key,
             "use_rep": use_rep,
-            "loadings_key": loadings_key,
             "layer": "X" if layer is None else layer,
             "random_state": int(random_state),
+            **_map_params(gmap, layer),
         },
         _keys.WRITTEN: _keys.record(_keys.GENE_TRENDS, key_added),
     }
+    if gmap.method == LINEAR:
+        result["r2"] = gmap.info["r2"]
     adata = writable(adata, copy)
     adata.uns[_keys.gene_trends(key_added)] = result
     logger.info("finished (%.1f s): added '%s' (adata.uns)", _time.perf_counter() - start, _keys.gene_trends(key_added))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 from anndata import AnnData
 
 from .. import _keys
+from .._time import TimeInfo, same_time
 from .._validation import check_key_added, check_positive_int, check_seed, writable
 from ..model import ActionModel
 from ._utils import (
@@ -19,10 +21,101 @@ from ._utils import (
     model_inputs,
     model_rep,
     model_time,
+    path_positions,
     time_value,
 )
 
 logger = logging.getLogger("scam")
+
+#: A simulated point is off the observed cells when its nearest one is farther than this many typical spacings.
+SUPPORT_RATIO = 3.0
+#: Observed cells around a simulated point whose spacings set the typical spacing there ...
+SUPPORT_NEIGHBORS = 10
+#: ... as this quantile of their distances to their own nearest other cells (the upper quartile: few false alarms
+#: in the sparse tails of a population, where the spacing grows faster than among the nearest cells).
+SUPPORT_QUANTILE = 0.75
+#: Warn when more than this fraction of the simulated points at the observed times is off the observed cells.
+SUPPORT_FRACTION = 0.1
+
+
+def support(paths: np.ndarray, times: np.ndarray, X: np.ndarray, time: TimeInfo, t_start: float) -> dict:
+    """How far simulated points lie from the observed cells, at each observed time the paths reach after the start.
+
+    At each such time ``t_k``, every path's position (interpolated on its time grid) is compared
+    with the cells observed at ``t_k``: its distance to the nearest one, divided by the typical
+    spacing of the observed cells there (the upper quartile, over its :data:`SUPPORT_NEIGHBORS`
+    nearest observed cells, of each one's distance to its own nearest other cell; at least a tenth
+    of the median spacing at ``t_k``). A ratio of about 1 or less is what a cell of the observed
+    population would get, in dense and sparse regions alike; a large one means that the path has
+    left the observed cells there. Times with fewer than 2 cells (or no spacing) are left out.
+
+    Returns ``times`` and ``labels`` (in the order the paths reach them), ``spacing`` (the median
+    spacing at each time) ``(m,)``, ``ratio`` ``(n_paths, m)``, ``off_fraction`` ``(m,)`` (the
+    fraction of ratios above :data:`SUPPORT_RATIO`) and ``threshold``.
+    """
+    from scipy.spatial import cKDTree
+
+    lo, hi = min(times[0], times[-1]), max(times[0], times[-1])
+    picked, spacing, ratio = [], [], []
+    order = range(time.n_times) if times[-1] >= times[0] else range(time.n_times - 1, -1, -1)  # along the paths
+    for k in order:
+        value = time.values[k]
+        inside = (lo <= value <= hi) or same_time(value, lo) or same_time(value, hi)
+        if not inside or same_time(value, t_start):
+            continue
+        cells = X[cells_at(time, k)]
+        if len(cells) < 2:
+            continue
+        tree = cKDTree(cells)
+        gaps = tree.query(cells, k=2)[0][:, 1]
+        if not np.any(gaps > 0):
+            continue
+        typical = float(np.median(gaps[gaps > 0]))
+        n_near = min(SUPPORT_NEIGHBORS, len(cells))
+        dist, idx = tree.query(path_positions(paths, times, float(value)), k=n_near)
+        dist, idx = dist.reshape(len(paths), n_near), idx.reshape(len(paths), n_near)
+        local = np.maximum(np.quantile(gaps[idx], SUPPORT_QUANTILE, axis=1), 0.1 * typical)
+        picked.append(k)
+        spacing.append(typical)
+        ratio.append(dist[:, 0] / local)
+    ratio = np.stack(ratio, axis=1) if ratio else np.zeros((paths.shape[0], 0))
+    return {
+        "times": np.asarray(time.values[picked], dtype=np.float64),
+        "labels": np.asarray([time.labels[k] for k in picked], dtype=str),
+        "spacing": np.asarray(spacing, dtype=np.float64),
+        "ratio": ratio.astype(np.float32),
+        "off_fraction": (ratio > SUPPORT_RATIO).mean(0) if ratio.size else np.zeros(ratio.shape[1]),
+        "threshold": SUPPORT_RATIO,
+    }
+
+
+def _report_support(result: dict, key_added: str) -> None:
+    """Log the support of the paths; warn when many simulated points left the observed cells."""
+    ratio = result["ratio"]
+    if ratio.size == 0:
+        logger.info("no observed time after the start within the paths: their support is not checked")
+        return
+    off = float((ratio > SUPPORT_RATIO).mean())
+    logger.info(
+        "support: at the observed times, the simulated points lie a median %.2f typical cell spacings from the "
+        "nearest observed cell; %.0f %% lie more than %g spacings away",
+        float(np.median(ratio)),
+        100 * off,
+        SUPPORT_RATIO,
+    )
+    if off > SUPPORT_FRACTION:
+        worst = int(np.argmax(result["off_fraction"]))
+        warnings.warn(
+            f"{100 * off:.0f} % of the simulated points at the observed times lie more than {SUPPORT_RATIO:g} times "
+            "the typical distance between neighbouring observed cells from every observed cell (the most at time "
+            f"{result['labels'][worst]}: {100 * result['off_fraction'][worst]:.0f} %): the paths leave the observed "
+            "cells, where the dynamics are extrapolated, not learned. Check the fit (`scam.pl.history`; more "
+            "`n_iters`, another `sigma` or growth setting), simulate over a shorter interval, and see where the "
+            f"paths leave with `scam.pl.trajectories(adata, show_support=True)`; "
+            f"adata.uns[{key_added!r}]['trajectories']['support']['ratio'] holds each point's distance ratio.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def trajectories(
@@ -44,6 +137,16 @@ def trajectories(
 
     Start cells are drawn at random (without replacement) among the cells observed at
     ``t_start``.
+
+    The paths are checked against the data: at each observed time they reach after the start,
+    each simulated point's distance to the nearest cell observed at that time is divided by the
+    typical spacing of the observed cells there (the upper quartile, over its 10 nearest observed
+    cells, of each one's distance to its own nearest other cell, so that sparse regions are not
+    penalised). A ratio of about 1 or less is what a cell of the observed population would get;
+    when more than 10 % of the points lie beyond 3 spacings a ``UserWarning`` says that the paths
+    leave the observed cells (where the dynamics are extrapolated, not learned). The ratios are
+    stored with the paths (``support``) and drawn by ``scam.pl.trajectories(...,
+    show_support=True)``; they count every path alike, whatever its growth weight.
 
     Parameters
     ----------
@@ -76,7 +179,10 @@ def trajectories(
     ``None`` (or the copy), writing ``uns[key_added]['trajectories']`` with ``paths``
     ``(n_cells, n_steps + 1, n_dims)`` in ``use_rep`` coordinates, ``times`` ``(n_steps + 1,)``,
     ``start_cells`` (obs names), ``start_index`` (row numbers), ``weights``
-    ``(n_cells, n_steps + 1)`` (``exp ∫ λ s dt``, 1 when ``lam == 0``) and ``params``.
+    ``(n_cells, n_steps + 1)`` (``exp ∫ λ s dt``, 1 when ``lam == 0``), ``params`` and
+    ``support``: ``times`` and ``labels`` of the observed times checked, the cells' median
+    ``spacing`` there, each path's distance ``ratio`` ``(n_cells, n_times)``, the ``off_fraction``
+    of ratios above ``threshold`` (3) per time.
     """
     time_key, use_rep = model_inputs(adata, model, time_key, use_rep)
     key_added = check_key_added(key_added)
@@ -106,9 +212,12 @@ def trajectories(
         random_state=random_state,
     )
     is_stochastic = model.default_stochastic(t_start, t_end) if stochastic is None else bool(stochastic)
+    paths = np.ascontiguousarray(np.asarray(paths).transpose(1, 0, 2))
+    times = np.linspace(t_start, t_end, n_steps + 1)
+    checked = support(paths, times, X, time, t_start)
     result = {
-        "paths": np.ascontiguousarray(paths.transpose(1, 0, 2)),
-        "times": np.linspace(t_start, t_end, n_steps + 1),
+        "paths": paths,
+        "times": times,
         "start_cells": np.asarray(adata.obs_names[start], dtype=str),
         "start_index": start.astype(np.int64),
         "weights": np.ascontiguousarray(weights.T),
@@ -122,7 +231,9 @@ def trajectories(
             "time_key": time_key,
             "use_rep": use_rep,
         },
+        "support": checked,
     }
+    _report_support(checked, key_added)
     adata = writable(adata, copy)
     adata.uns[_keys.uns(key_added)][_keys.TRAJECTORIES] = result
     logger.info("added '%s' (adata.uns[%r])", _keys.TRAJECTORIES, key_added)

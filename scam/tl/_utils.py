@@ -288,3 +288,20 @@ def knn_map(X: np.ndarray, E: np.ndarray, Q: np.ndarray, *, n_neighbors: int = 1
     w[exact, 0] = 1.0
     w /= w.sum(1, keepdims=True)
     return np.einsum("qk,qkm->qm", w, E[idx])
+
+
+# ---------------------------------------------------------------------------------------------- simulated paths
+def path_positions(paths: np.ndarray, times: np.ndarray, t: float) -> np.ndarray:
+    """Positions ``(n, d)`` of paths ``(n, T, d)`` at time ``t``, linearly interpolated on their time grid.
+
+    ``times`` ``(T,)`` may run forward or backward; ``t`` outside it takes the nearest end.
+    """
+    paths, times = np.asarray(paths, dtype=np.float64), np.asarray(times, dtype=np.float64)
+    if times[0] > times[-1]:
+        paths, times = paths[:, ::-1], times[::-1]
+    if len(times) == 1:
+        return paths[:, 0].copy()
+    j = int(np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 2))
+    span = times[j + 1] - times[j]
+    w = float(np.clip((t - times[j]) / span, 0.0, 1.0)) if span > 0 else 0.0
+    return (1.0 - w) * paths[:, j] + w * paths[:, j + 1]
