@@ -116,3 +116,18 @@ def test_bad_inputs(kwargs, match):
 
 def test_exported():
     assert scam.datasets.branching is branching
+
+
+def test_branch_b_death_scales_only_branch_b():
+    # the default is the factor 1 (bit-identical output); a lower factor spares branch B
+    latent = np.array([[0.0, 0.0], [4.0, 1.5], [4.0, -1.5]])
+    b1, d1 = branching_rates(latent)
+    b2, d2 = branching_rates(latent, branch_b_death=0.5)
+    np.testing.assert_array_equal(b1, b2)
+    np.testing.assert_allclose(d2[:2], d1[:2], rtol=1e-3)
+    np.testing.assert_allclose(d2[2], 0.5 * d1[2], rtol=1e-3)
+    a = branching(n_cells=40, n_genes=60, random_state=0, branch_b_death=0.3)
+    grow = a.obs["growth"][a.obs["branch"] == "B"].mean()
+    assert grow > 0.0  # 0.3 birth - 0.27 death at the tip, against -0.6 by default
+    with pytest.raises(ValueError, match="branch_b_death"):
+        branching(n_cells=10, branch_b_death=-1.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from importlib import resources
-from numbers import Integral
+from numbers import Integral, Real
 
 import anndata as ad
 import numpy as np
@@ -33,7 +33,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def branching_rates(latent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def branching_rates(latent: np.ndarray, *, branch_b_death: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """True birth and death rates (per day) at latent states of :func:`branching`.
 
     With ``h = logistic((u - 1.5) / (1/3))`` (the branch programme, off at the root) and
@@ -49,6 +49,8 @@ def branching_rates(latent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     latent
         States ``(n, 2)``: columns ``u`` (progression) and ``v`` (branch axis), as in
         ``adata.obsm["X_latent"]``.
+    branch_b_death
+        Factor on branch B's death rate (0.9 per day at 1, the default; 0.3 makes branch B hold steady).
 
     Returns
     -------
@@ -56,19 +58,36 @@ def branching_rates(latent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         Arrays of shape ``(n,)``; the growth rate is ``birth - death``.
     """
     z = np.asarray(latent, dtype=np.float64)
+    branch_b_death = _check_death_factor(branch_b_death)
     if z.ndim != 2 or z.shape[1] != 2:
         raise ValueError(f"`latent` must have shape (n, 2), got {z.shape}.")
     h = _sigmoid((z[:, 0] - _SPLIT_U) / _SPLIT_WIDTH)
     a = _sigmoid(2.5 * z[:, 1])
     birth = (1 - h) * _BIRTH_ROOT + h * (a * _BIRTH_A + (1 - a) * _BIRTH_B)
-    death = (1 - h) * _DEATH_ROOT + h * (a * _DEATH_A + (1 - a) * _DEATH_B)
+    death = (1 - h) * _DEATH_ROOT + h * (a * _DEATH_A + (1 - a) * _DEATH_B * branch_b_death)
     return birth, death
 
 
-_G_MAX = max(_BIRTH_ROOT - _DEATH_ROOT, _BIRTH_A - _DEATH_A, _BIRTH_B - _DEATH_B)  # growth <= this everywhere
+def _check_death_factor(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"`branch_b_death` must be a finite number >= 0, got {value!r}.")
+    return float(value)
 
 
-def _simulate(z: np.ndarray, logw: np.ndarray, t_from: float, t_to: float, rng: np.random.Generator, stops=()):
+def _g_max(branch_b_death: float) -> float:
+    """The largest growth rate anywhere (birth and death mix linearly, so a corner's)."""
+    return max(_BIRTH_ROOT - _DEATH_ROOT, _BIRTH_A - _DEATH_A, _BIRTH_B - _DEATH_B * branch_b_death)
+
+
+def _simulate(
+    z: np.ndarray,
+    logw: np.ndarray,
+    t_from: float,
+    t_to: float,
+    rng: np.random.Generator,
+    stops=(),
+    branch_b_death: float = 1.0,
+):
     """Euler-Maruyama of the latent SDE with log-weights ``d log w = (birth - death) dt`` (in place).
 
     Returns the states and log-weights at each time in ``stops`` (a sorted subset of ``[t_from, t_to]``).
@@ -83,7 +102,7 @@ def _simulate(z: np.ndarray, logw: np.ndarray, t_from: float, t_to: float, rng: 
         stops.pop(0)
     for i in range(n_steps):
         u, v = z[:, 0], z[:, 1]
-        b, d = branching_rates(z)
+        b, d = branching_rates(z, branch_b_death=branch_b_death)
         h = _sigmoid((u - _SPLIT_U) / _SPLIT_WIDTH)
         logw += (b - d) * dt
         dv = _KAPPA * (0.25 + 0.75 * h) * v * (1.0 - v**2 / _WELL**2)
@@ -110,6 +129,7 @@ def branching(
     n_apoptosis_genes: int = 20,
     organism: str = "human",
     n_fate_samples: int = 16,
+    branch_b_death: float = 1.0,
     random_state: int | np.random.Generator | None = 0,
 ) -> ad.AnnData:
     """A simulated branching time course with known birth, death, fates and population masses.
@@ -150,6 +170,10 @@ def branching(
         ``"human"`` or ``"mouse"``: which shipped gene lists the marker genes are named from.
     n_fate_samples
         Future paths simulated from each sampled cell to estimate its fate probability.
+    branch_b_death
+        Factor on branch B's death rate (:func:`branching_rates`): 1 (default) gives −0.6 per day on
+        branch B, 0.3 makes it hold steady (growth 0.03). Two calls with different factors simulate
+        two conditions (e.g. a treatment that spares branch B) with known growth.
     random_state
         Seed or :class:`numpy.random.Generator`; the same seed gives the same data.
 
@@ -231,6 +255,8 @@ def branching(
             f"`n_genes={n_genes}` must be at least n_proliferation_genes + n_apoptosis_genes + 10 "
             f"({n_proliferation_genes + n_apoptosis_genes + 10})."
         )
+    branch_b_death = _check_death_factor(branch_b_death)
+    g_max = _g_max(branch_b_death)
     rng = np.random.default_rng(random_state)
 
     # --- population: weighted lineages, exact rejection sampling of each snapshot
@@ -243,12 +269,12 @@ def branching(
     while n_lineages < 20000 or np.any(n_picked < counts):
         z = np.column_stack([_INIT_STD * rng.standard_normal(batch), _INIT_STD * rng.standard_normal(batch)])
         logw = np.zeros(batch)
-        snaps = _simulate(z, logw, 0.0, t_end, rng, stops=list(t))
+        snaps = _simulate(z, logw, 0.0, t_end, rng, stops=list(t), branch_b_death=branch_b_death)
         n_lineages += batch
         for k, (zk, lwk) in enumerate(snaps):
             sum_w[k] += np.exp(lwk).sum()
             # acceptance exp(log w - g_max t) <= 1 gives draws in proportion to w
-            acc = np.flatnonzero(rng.random(batch) < np.exp(lwk - _G_MAX * t[k]))
+            acc = np.flatnonzero(rng.random(batch) < np.exp(lwk - g_max * t[k]))
             need = int(counts[k] - n_picked[k])
             if need > 0 and len(acc):
                 acc = acc[:need]
@@ -273,7 +299,7 @@ def branching(
         rep = np.repeat(idx, n_fate_samples)
         zf = Z[rep].copy()
         lw = np.zeros(len(rep))
-        zf, lw = _simulate(zf, lw, float(t[k]), t_end, rng, stops=[t_end])[0]
+        zf, lw = _simulate(zf, lw, float(t[k]), t_end, rng, stops=[t_end], branch_b_death=branch_b_death)[0]
         up = zf[:, 1] > 0
         w = np.exp(lw - lw.max())
         num = np.bincount(np.searchsorted(idx, rep), weights=w * up, minlength=len(idx))
@@ -287,7 +313,7 @@ def branching(
     early = codes < t.size - 1
     bayes = float(np.mean((prob_a[early] > 0.5) == fate_up[early])) if early.any() else float("nan")
 
-    birth, death = branching_rates(Z)
+    birth, death = branching_rates(Z, branch_b_death=branch_b_death)
     branch = np.where(Z[:, 0] < _SPLIT_U, "root", np.where(Z[:, 1] > 0, "A", "B"))
 
     # --- genes
@@ -303,7 +329,8 @@ def branching(
     W2 = rng.normal(0.0, 1.0, size=(n_feat, int(n_genes))) / np.sqrt(n_feat)
     log_mu = rng.normal(-6.0, 1.0, size=int(n_genes)) + 1.5 * feat @ W2
     b_lo, b_hi = min(_BIRTH_ROOT, _BIRTH_A, _BIRTH_B), max(_BIRTH_ROOT, _BIRTH_A, _BIRTH_B)
-    d_lo, d_hi = min(_DEATH_ROOT, _DEATH_A, _DEATH_B), max(_DEATH_ROOT, _DEATH_A, _DEATH_B)
+    death_b = _DEATH_B * branch_b_death
+    d_lo, d_hi = min(_DEATH_ROOT, _DEATH_A, death_b), max(_DEATH_ROOT, _DEATH_A, death_b)
     b_norm, d_norm = (birth - b_lo) / (b_hi - b_lo), (death - d_lo) / (d_hi - d_lo)
     # marker genes: weaker random part, strong dependence on the true rate
     sl_p = slice(n_other, n_other + n_p)
