@@ -120,7 +120,7 @@ def test_exported():
 
 def test_branch_b_death_scales_only_branch_b():
     # the default is the factor 1 (bit-identical output); a lower factor spares branch B
-    latent = np.array([[0.0, 0.0], [4.0, 1.5], [4.0, -1.5]])
+    latent = np.array([[-2.0, 0.0], [5.0, 4.0], [5.0, -4.0]])  # root, branch A, branch B
     b1, d1 = branching_rates(latent)
     b2, d2 = branching_rates(latent, branch_b_death=0.5)
     np.testing.assert_array_equal(b1, b2)
