@@ -133,6 +133,11 @@ def prediction(label: str) -> str:
     return str(label).replace("/", "_")
 
 
+def condition(name: str) -> str:
+    """Key of a condition's record in ``uns[key]["conditions"]`` (``/`` stored as ``_``, as in :func:`prediction`)."""
+    return str(name).replace("/", "_")
+
+
 # --- the record of what scam wrote (every check of "is this key scam's?" goes through here)
 #: Sub-key of the ``uns`` entry a call owns: ``{"tool": ..., slot: [keys]}``, the keys it wrote besides the entry.
 WRITTEN = "scam_written"

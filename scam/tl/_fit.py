@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time as _time
 import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 from anndata import AnnData
 
 from .. import _keys
@@ -26,6 +28,7 @@ def fit(
     adata: AnnData,
     time_key: str = "time",
     *,
+    condition_key: str | None = None,
     use_rep: str = "X_pca",
     n_dims: int | None = None,
     sigma: float | str = _D.sigma,
@@ -45,7 +48,7 @@ def fit(
     random_state: int | None = _D.random_state,
     key_added: str = _keys.DEFAULT_KEY,
     progress_bar: bool = True,
-) -> ActionModel:
+) -> ActionModel | dict[str, ActionModel]:
     """Learn the cells' dynamics from time-course snapshots with Action Matching.
 
     One scalar action ``s(x, t)`` is trained so that cells move with velocity ``∇s``, grow at
@@ -66,7 +69,16 @@ def fit(
         order is logged, and a warning says so when it differs from the category order of an
         ordered categorical (``.cat.as_ordered()`` sorts as text: day1, day10, day2). Other labels
         need an ordered categorical, whose order is used (values 0, 1, 2, … by category).
-    use_rep
+    condition_key
+        Column of ``adata.obs`` (categorical, strings, integers or booleans; no missing values)
+        naming each cell's condition (genotype, treatment, donor). ``None`` (default): one model of
+        all cells. Otherwise **one model per condition**: the cells of each condition are fitted
+        alone, with the same settings and a seed per condition drawn from ``random_state`` and
+        the condition's position (category order, else sorted). Separate models cannot leak
+        dynamics from one condition into another, and each condition gets its own velocity and
+        growth (a treatment that spares a dying branch shows in ``scam_growth``); they share
+        nothing, so every condition needs its own time course: at least two time points with 10
+        cells or more each (else a ``ValueError`` naming the condition). See Notes.
         Key of ``adata.obsm`` with the coordinates (default ``"X_pca"``).
     n_dims
         Use only the first ``n_dims`` columns of ``use_rep`` (``None``: all).
@@ -85,10 +97,13 @@ def fit(
         Growth weight λ: growth rate ``λ s`` (0: no growth, mass is conserved). ``1/λ`` is the
         cost of creating or destroying mass relative to moving it; same internal units as σ.
     masses
-        Relative total mass per time point: ``None`` (equal), ``"counts"`` (cell counts),
+        Relative total mass per time point: ``None`` (equal), ``"counts"`` (cell counts; with
+        ``condition_key``, of each condition's cells),
         ``"growth_prior"`` (from the per-cell prior rates ``g`` of :func:`scam.pp.growth_prior`:
         ``m_{k+1} / m_k = mean over cells of time k of exp(g Δt)``, with ``Δt`` in the units of
         ``time_key``), a mapping from time (label or value) to mass, or one mass per time point.
+        With ``condition_key`` each of these applies to every condition (per condition's cells), or
+        give a mapping from every condition to its own masses (``{"wt": [1, 2, 4], "ko": "counts"}``).
         Only used with a growth (the default, ``lam > 0``, or ``growth="free"``).
     growth
         How the growth rate is modelled. ``"auto"`` (default): a free growth head on the default
@@ -152,7 +167,8 @@ def fit(
 
     Returns
     -------
-    The trained :class:`~scam.ActionModel`; the results are written into ``adata`` (a view is
+    The trained :class:`~scam.ActionModel` (with ``condition_key``: a ``dict`` from each condition,
+    as a string, to its model); the results are written into ``adata`` (a view is
     made an actual AnnData first; its parent is not modified). There is no ``copy`` argument: as
     the models of scvi-tools, ``fit`` returns the model, so to keep ``adata`` as it is, fit a copy
     (``model = scam.tl.fit(bdata := adata.copy(), ...)``). Writes:
@@ -173,6 +189,29 @@ def fit(
         observed time, ``m̂_{k+1} = m̂_k · mean(scam_weight over the cells of time k)``, ``m̂_0 = 1``
         (all 1 without growth); ``scam_written`` records the keys this fit wrote, so that a refit
         replaces only those.
+
+    With ``condition_key``, the ``obs``/``obsm`` keys hold in each cell's row the result of its own
+    condition's model, and ``adata.uns['scam']`` holds ``params`` (the settings, with
+    ``condition_key``, ``conditions``: the names in order, and the requested ``sigma``) and
+    ``conditions``: per condition (``/`` in a name stored as ``_``) what a single fit records
+    (``params`` with its seed and chosen ``sigma`` / ``spline_curvature``, ``history``, ``time``,
+    ``masses``, ``learned_masses``, ``scaling``, ``training``). A refit replaces it as a whole.
+
+    Notes
+    -----
+    Conditions: one model per condition is the simplest design that cannot leak dynamics between
+    conditions, since growth (which cells divide or die) differs by condition as much as the flow.
+    The price is that nothing is shared: each condition must have enough cells at every time point
+    on its own, and a condition's model knows nothing of the others' states. The read-outs take one
+    model; pass a condition's model with that condition's cells::
+
+        models = scam.tl.fit(adata, "day", condition_key="genotype")
+        wt = adata[adata.obs["genotype"] == "wt"].copy()
+        scam.tl.trajectories(wt, models["wt"], t_start=0, t_end=4)
+
+    ``scam.tl.velocity_graph`` and ``scam.tl.velocity_embedding`` read the per-cell velocity, so
+    they run on the whole ``adata``. ``scam.tl.leave_one_timepoint_out`` has no ``condition_key``:
+    run it on each condition's cells.
 
     Examples
     --------
@@ -200,45 +239,77 @@ def fit(
         random_state=random_state,
     ).checked()
     config.warn_free_growth_path(stacklevel=2)
-    time = get_time(adata, time_key)
+    if condition_key is None:
+        groups = [(None, np.arange(adata.n_obs), get_time(adata, time_key), masses)]
+    else:
+        groups = _condition_groups(adata, condition_key, time_key, masses)
     X = get_rep(adata, use_rep, n_dims)
     needs_prior = (isinstance(masses, str) and masses == "growth_prior") or config.growth_penalty > 0
     prior_growth = get_growth_prior(adata, growth_prior_key) if needs_prior else None
     inputs = {"obs": [time_key] + ([growth_prior_key] if needs_prior else []), "obsm": [use_rep]}
+    if condition_key is not None:
+        inputs["obs"].append(condition_key)
     _keys.check_free(adata, _keys.FIT, key_added, inputs=inputs)
-    if isinstance(masses, str) and masses == "growth_prior":
-        mass = masses_from_growth(prior_growth, time)
-    else:
-        mass = get_masses(masses, time)
-    if not config.has_growth and not np.allclose(mass, 1.0):
+    mass = []
+    for name, idx, time, spec in groups:
+        try:
+            if isinstance(spec, str) and spec == "growth_prior":
+                mass.append(masses_from_growth(prior_growth[idx], time))
+            else:
+                mass.append(get_masses(spec, time))
+        except ValueError as err:
+            raise ValueError(f"{_where(condition_key, name)}{err}") from None
+    if not config.has_growth and not all(np.allclose(m, 1.0) for m in mass):
         warnings.warn(
             "`masses` are ignored without a growth (growth='none', or `lam=0` on a balanced path: mass is "
             "conserved); set `lam > 0` or `growth='free'` to use them.",
             UserWarning,
             stacklevel=2,
         )
-        mass = np.ones_like(mass)
+        mass = [np.ones_like(m) for m in mass]
 
-    # --- train
+    # --- train (each condition alone, with its own seed)
     start = _time.perf_counter()
-    model, result = train(X, time, mass, config, use_rep=use_rep, progress_bar=progress_bar, prior_growth=prior_growth)
-    train_seconds = _time.perf_counter() - start
-    potential, v, growth_rate, weight, learned_mass = _readouts(model, X, time)
     velocity = np.zeros(adata.obsm[use_rep].shape, dtype=np.float32)
-    velocity[:, : model.n_dims] = v
-    uns = _record(
-        config,
-        model,
-        result,
-        time,
-        mass,
-        learned_mass,
-        train_seconds,
-        use_rep=use_rep,
-        interpolant=interpolant,
-        masses=masses,
-        growth_prior_key=growth_prior_key,
-    )
+    potential, growth_rate, weight = (np.full(adata.n_obs, np.nan) for _ in range(3))
+    models, records = {}, {}
+    for i, ((name, idx, time, spec), m) in enumerate(zip(groups, mass, strict=True)):
+        cfg = config if name is None else dataclasses.replace(config, random_state=_condition_seed(config, i))
+        if name is not None:
+            logger.info("condition %r: %d cells, times %s", name, len(idx), ", ".join(time.labels))
+        t0 = _time.perf_counter()
+        model, result = train(
+            X[idx],
+            time,
+            m,
+            cfg,
+            use_rep=use_rep,
+            progress_bar=progress_bar,
+            prior_growth=None if prior_growth is None else prior_growth[idx],
+        )
+        train_seconds = _time.perf_counter() - t0
+        pot, v, g, w, learned_mass = _readouts(model, X[idx], time)
+        velocity[idx, : model.n_dims] = v
+        potential[idx], growth_rate[idx], weight[idx] = pot, g, w
+        models[name] = model
+        records[name] = _record(
+            cfg,
+            model,
+            result,
+            time,
+            m,
+            learned_mass,
+            train_seconds,
+            use_rep=use_rep,
+            interpolant=interpolant,
+            masses=spec,
+            growth_prior_key=growth_prior_key,
+        )
+    if condition_key is None:
+        uns = records[None]
+    else:
+        uns = {"params": _condition_params(records, config, sigma, condition_key, masses)}
+        uns["conditions"] = {_keys.condition(name): rec for name, rec in records.items()}
 
     uns[_keys.WRITTEN] = _keys.record(_keys.FIT, key_added)
 
@@ -259,7 +330,100 @@ def fit(
         _keys.weight(key_added),
         _keys.uns(key_added),
     )
-    return model
+    return models[None] if condition_key is None else models
+
+
+def _where(condition_key: str | None, name: str | None) -> str:
+    """The prefix of an error about one condition's cells ('' without conditions)."""
+    return "" if name is None else f"Condition {name!r} (adata.obs[{condition_key!r}] == {name!r}): "
+
+
+def _condition_groups(adata: AnnData, condition_key: str, time_key: str, masses) -> list:
+    """``(name, cell indices, TimeInfo, masses)`` per condition, in category order (else sorted); checked."""
+    if not isinstance(condition_key, str) or condition_key not in adata.obs.columns:
+        cols = ", ".join(map(repr, adata.obs.columns)) or "none"
+        raise ValueError(
+            f"`condition_key={condition_key!r}` is not a column of adata.obs (available: {cols}); name the column "
+            "with each cell's condition, or pass condition_key=None to fit all cells as one population."
+        )
+    if condition_key == time_key:
+        raise ValueError(f"`condition_key={condition_key!r}` is the time column; name the column of conditions.")
+    col = adata.obs[condition_key]
+    where = f"adata.obs[{condition_key!r}]"
+    if pd.api.types.is_float_dtype(col.dtype) or not (
+        isinstance(col.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(col.dtype)
+        or pd.api.types.is_string_dtype(col.dtype)
+        or pd.api.types.is_integer_dtype(col.dtype)
+        or pd.api.types.is_bool_dtype(col.dtype)
+    ):
+        raise ValueError(
+            f"{where} has dtype {col.dtype}; conditions are labels: make it categorical "
+            f"(`adata.obs[{condition_key!r}] = adata.obs[{condition_key!r}].astype(str).astype('category')`)."
+        )
+    n_missing = int(col.isna().sum())
+    if n_missing:
+        raise ValueError(
+            f"{where} has {n_missing} missing values; fill them (e.g. with an 'unknown' condition) or drop those "
+            f"cells (`adata = adata[adata.obs[{condition_key!r}].notna()].copy()`)."
+        )
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        present = set(col.cat.codes.to_numpy().tolist())
+        levels = [c for i, c in enumerate(col.cat.categories) if i in present]
+    else:
+        levels = sorted(pd.unique(col.to_numpy()), key=lambda c: (str(type(c)), c))
+    names = [str(c) for c in levels]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{where} has conditions that differ only in type ({names}); make it `.astype(str)`.")
+    per_condition = _masses_per_condition(masses, names)
+    values = col.to_numpy()
+    groups = []
+    for level, name in zip(levels, names, strict=True):
+        idx = np.flatnonzero(values == level)
+        try:
+            time = get_time(adata[idx], time_key)
+        except ValueError as err:
+            raise ValueError(
+                f"{_where(condition_key, name)}{err} Each condition is fitted alone (one model per condition), so "
+                "each needs at least two time points with enough cells: drop that condition's cells "
+                f"(`adata = adata[adata.obs[{condition_key!r}] != {name!r}].copy()`) or fit without `condition_key`."
+            ) from None
+        groups.append((name, idx, time, per_condition[name]))
+    return groups
+
+
+def _masses_per_condition(masses, names: list[str]) -> dict:
+    """Each condition's ``masses``: the same for all, or from a mapping with one entry per condition."""
+    if isinstance(masses, Mapping) and any(str(k) in names for k in masses):
+        given = {str(k): v for k, v in masses.items()}
+        if set(given) != set(names):
+            missing, extra = sorted(set(names) - set(given)), sorted(set(given) - set(names))
+            raise ValueError(
+                f"`masses` maps conditions to masses but does not match the conditions {names} (missing: {missing}, "
+                f"unknown: {extra}); give one entry per condition, or one set of masses for all."
+            )
+        if any(isinstance(v, str) and v == "growth_prior" for v in given.values()):
+            raise ValueError("`masses='growth_prior'` applies to every condition; pass it alone, not per condition.")
+        return given
+    return dict.fromkeys(names, masses)
+
+
+def _condition_seed(config: FitConfig, i: int) -> int:
+    """The seed of the ``i``-th condition: drawn from the fit's ``random_state`` and ``i`` (deterministic)."""
+    return int(np.random.SeedSequence([int(config.random_state), i]).generate_state(1)[0])
+
+
+def _condition_params(records: dict, config: FitConfig, sigma, condition_key: str, masses) -> dict:
+    """``uns[key]['params']`` of a fit per condition: the shared settings (per-model choices are in each record)."""
+    params = dict(next(iter(records.values()))["params"])
+    for per_model in ("sigma_auto", "spline_curvature", "diffusion"):
+        params.pop(per_model, None)
+    params["sigma"] = sigma if isinstance(sigma, str) else float(sigma)
+    params["random_state"] = config.random_state
+    params["masses"] = "none" if masses is None else str(masses)
+    params["condition_key"] = condition_key
+    params["conditions"] = list(records)
+    return params
 
 
 def _remove_stale(adata: AnnData, key_added: str) -> None:
