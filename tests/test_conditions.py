@@ -116,10 +116,13 @@ def test_deterministic_and_refit_without_conditions():
     for c in ("control", "treated"):  # numeric masses apply to every condition
         np.testing.assert_allclose(outs[0].uns["scam"]["conditions"][c]["masses"], [1.0, 1.2, 1.5, 2.0, 2.5])
     a = outs[0]
+    a.obsm["X_umap"] = a.obsm["X_latent"].copy()
+    scam.tl.velocity_embedding(a, basis="umap")  # reads the per-cell velocity of every condition
+    assert np.all(np.isfinite(a.obsm["scam_velocity_umap"]))
     model = scam.tl.fit(a, random_state=7, **LATENT, **SMALL_FIT)
     assert isinstance(model, scam.ActionModel)
     assert "conditions" not in a.uns["scam"] and "condition_key" not in a.uns["scam"]["params"]
-    assert "history" in a.uns["scam"]
+    assert "history" in a.uns["scam"] and "scam_velocity_umap" not in a.obsm  # the refit removed it
 
 
 def _drop_day(adata: ad.AnnData, condition: str, keep_days) -> ad.AnnData:

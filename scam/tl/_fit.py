@@ -210,8 +210,9 @@ def fit(
         scam.tl.trajectories(wt, models["wt"], t_start=0, t_end=4)
 
     ``scam.tl.velocity_graph`` and ``scam.tl.velocity_embedding`` read the per-cell velocity, so
-    they run on the whole ``adata``. ``scam.tl.leave_one_timepoint_out`` has no ``condition_key``:
-    run it on each condition's cells.
+    they run on the whole ``adata`` (a cell's neighbours may then be of another condition; run them
+    on one condition's cells to keep conditions apart). ``scam.tl.leave_one_timepoint_out`` has no
+    ``condition_key``: run it on each condition's cells.
 
     Examples
     --------
