@@ -1,0 +1,18 @@
+"""Leave-one-timepoint-out ratio to exact OT of network variants of the default fit (width, steps, batch).
+
+Run from the repository root: ``python docs/benchmarks/network/network.py eb5 eb100_50``.
+"""
+
+import logging
+import sys
+import time
+
+from scam.benchmark.suite import markdown, ratios, run_suite
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+logging.getLogger("scam").setLevel(logging.INFO)
+V = {"h128": {"hidden": (128, 128, 128)}, "it4k": {"n_iters": 4000}, "b1024": {"batch_size": 1024}}
+start = time.perf_counter()
+df = run_suite(sys.argv[1:] or ["eb5", "eb100_50"], variants=V, n_jobs=2)
+
+print(markdown(ratios(df), header=f"network variants ({time.perf_counter() - start:.0f} s)"))
