@@ -13,7 +13,9 @@ from typing import Any
 import anndata as ad
 import numpy as np
 import pandas as pd
+import torch
 from scipy import sparse
+from torch import nn
 
 import scam
 
@@ -158,3 +160,15 @@ class Snapshot:
         if self.raw is not None:
             _assert_matrix(adata.raw.X, self.raw[0], "raw.X")
             pd.testing.assert_frame_equal(adata.raw.var, self.raw[1], obj="raw.var")
+
+
+class ConstantNet(nn.Module):
+    """``s = c · x``: the constant velocity ``c`` (in the model's internal units when wrapped in a model)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.c = nn.Parameter(torch.tensor(c, dtype=torch.float32))
+        self.n_dims = len(c)
+
+    def forward(self, x, t):
+        return x @ self.c

@@ -34,18 +34,6 @@ class BranchNet(nn.Module):
         return self.a * x[:, 0] + self.b * torch.sqrt(x[:, 1] ** 2 + self.eps**2)
 
 
-class ConstantNet(nn.Module):
-    """``s = c · x``: constant velocity ``c``."""
-
-    def __init__(self, c):
-        super().__init__()
-        self.c = nn.Parameter(torch.tensor(c, dtype=torch.float32))
-        self.n_dims = len(c)
-
-    def forward(self, x, t):
-        return x @ self.c
-
-
 def known_model(net=None, *, sigma=0.0, lam=0.0, use_rep="X_pca") -> ActionModel:
     net = BranchNet() if net is None else net
     meta = {"time_key": "time", "use_rep": use_rep, "time_values": [0.0, 1.0]}

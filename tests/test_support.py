@@ -8,9 +8,7 @@ import anndata as ad
 import matplotlib
 import numpy as np
 import pytest
-import torch
-from _helpers import MEDIUM_NET, TINY_FIT
-from torch import nn
+from _helpers import MEDIUM_NET, TINY_FIT, ConstantNet
 
 import scam
 from scam import ActionModel
@@ -19,18 +17,6 @@ from scam.datasets import gaussian_path
 matplotlib.use("Agg")
 
 SUPPORT_WARNING = r"of the simulated points at the observed times lie more than 3 times.*the paths leave the observed"
-
-
-class ConstantNet(nn.Module):
-    """``s = c · z``: the constant velocity ``c`` in the model's internal units."""
-
-    def __init__(self, c):
-        super().__init__()
-        self.c = nn.Parameter(torch.tensor(c, dtype=torch.float32))
-        self.n_dims = len(c)
-
-    def forward(self, x, t):
-        return x @ self.c
 
 
 def constant_model(velocity) -> ActionModel:

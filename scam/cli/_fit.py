@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import _io, _keys
 from .._settings import settings
+from ..core.spline import check_curvature, check_sigma
 from ..trainer import GROWTH
 from ._common import (
     EB_TIME_KEY,
@@ -28,17 +29,21 @@ from ._common import (
 MASS_WORDS = ("counts", "growth_prior")
 
 
-def _curvature(text: str) -> str | float:
-    """``--curvature``: ``auto`` or a number in [0, 1]."""
-    if text == "auto":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value <= 1.0:  # NaN fails too
-        raise argparse.ArgumentTypeError(f"must be 'auto' or a number in [0, 1], got {text!r}")
-    return value
+def _auto_or_number(check, expected: str):
+    """An argparse type for ``auto`` or a number, checked by ``check`` (the validator the fit itself uses)."""
+
+    def parse(text: str) -> str | float:
+        try:
+            return check(text if text == "auto" else float(text))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be 'auto' or {expected}, got {text!r}") from None
+
+    return parse
+
+
+#: ``--curvature`` and ``--sigma``: ``auto`` or a number (checked as :class:`scam.trainer.FitConfig` checks them).
+_curvature = _auto_or_number(check_curvature, "a number in [0, 1]")
+_sigma = _auto_or_number(check_sigma, "a finite number >= 0")
 
 
 def _masses(values: list[str] | None) -> str | list[float] | None:
@@ -56,19 +61,6 @@ def _masses(values: list[str] | None) -> str | list[float] | None:
             f"(e.g. --masses 1 1.5 2.2), got {' '.join(values)!r}{hint} (see `scam fit --help`)"
         ) from None
     return numbers
-
-
-def _sigma(text: str) -> float | str:
-    """``--sigma``: ``auto`` or a number ``≥ 0``."""
-    if text == "auto":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a number >= 0, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a number >= 0, got {text!r}")
-    return value
 
 
 def _fit_parser(sub: argparse._SubParsersAction) -> None:
