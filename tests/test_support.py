@@ -16,7 +16,10 @@ from scam.datasets import gaussian_path
 
 matplotlib.use("Agg")
 
-SUPPORT_WARNING = r"of the simulated points at the observed times lie more than 3 times.*the paths leave the observed"
+SUPPORT_WARNING = (
+    r"of the simulated points at the observed times \(each counted by the mass it carries\) lie more than 3 times"
+    r".*the paths leave the observed"
+)
 
 
 def constant_model(velocity) -> ActionModel:
@@ -145,3 +148,23 @@ def test_plot_of_paths_without_a_support_check_says_to_rerun(data):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_paths_that_leave_with_no_mass_left_do_not_count():
+    """The share off the data is weighted by each path's mass: dying cells drifting away are not a population."""
+    from scam._time import TimeInfo
+    from scam.tl._trajectories import support
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 2))
+    time = TimeInfo(key="t", labels=["0", "1"], values=np.array([0.0, 1.0]), codes=np.repeat([0, 1], 200))
+    times = np.linspace(0.0, 1.0, 11)
+    near = np.repeat(X[200:300, None, :], 11, axis=1)  # paths that end on observed cells
+    far = near + 50.0  # paths that end far from every cell
+    paths = np.concatenate([near, far])
+    plain = support(paths, times, X, time, 0.0)
+    np.testing.assert_allclose(plain["off_fraction"], [0.5])
+    weights = np.concatenate([np.ones((100, 11)), np.full((100, 11), 1e-6)])  # the far ones carry no mass
+    weighted = support(paths, times, X, time, 0.0, weights=weights)
+    assert weighted["off_fraction"][0] < 1e-5
+    np.testing.assert_array_equal(weighted["ratio"], plain["ratio"])  # the distances themselves are unweighted

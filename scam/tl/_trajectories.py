@@ -38,7 +38,14 @@ SUPPORT_QUANTILE = 0.75
 SUPPORT_FRACTION = 0.1
 
 
-def support(paths: np.ndarray, times: np.ndarray, X: np.ndarray, time: TimeInfo, t_start: float) -> dict:
+def support(
+    paths: np.ndarray,
+    times: np.ndarray,
+    X: np.ndarray,
+    time: TimeInfo,
+    t_start: float,
+    weights: np.ndarray | None = None,
+) -> dict:
     """How far simulated points lie from the observed cells, at each observed time the paths reach after the start.
 
     At each such time ``t_k``, every path's position (interpolated on its time grid) is compared
@@ -49,14 +56,18 @@ def support(paths: np.ndarray, times: np.ndarray, X: np.ndarray, time: TimeInfo,
     population would get, in dense and sparse regions alike; a large one means that the path has
     left the observed cells there. Times with fewer than 2 cells (or no spacing) are left out.
 
+    With ``weights`` ``(n_paths, T)`` (each path's growth weight on the time grid), the fraction off
+    the data counts each path by the mass it carries at that time: a dying cell's path that drifts
+    away with almost no weight left is not a population leaving the data.
+
     Returns ``times`` and ``labels`` (in the order the paths reach them), ``spacing`` (the median
     spacing at each time) ``(m,)``, ``ratio`` ``(n_paths, m)``, ``off_fraction`` ``(m,)`` (the
-    fraction of ratios above :data:`SUPPORT_RATIO`) and ``threshold``.
+    fraction of ratios above :data:`SUPPORT_RATIO`, weighted by mass) and ``threshold``.
     """
     from scipy.spatial import cKDTree
 
     lo, hi = min(times[0], times[-1]), max(times[0], times[-1])
-    picked, spacing, ratio = [], [], []
+    picked, spacing, ratio, mass = [], [], [], []
     order = range(time.n_times) if times[-1] >= times[0] else range(time.n_times - 1, -1, -1)  # along the paths
     for k in order:
         value = time.values[k]
@@ -78,13 +89,16 @@ def support(paths: np.ndarray, times: np.ndarray, X: np.ndarray, time: TimeInfo,
         picked.append(k)
         spacing.append(typical)
         ratio.append(dist[:, 0] / local)
+        w = np.ones(len(paths)) if weights is None else path_positions(weights[..., None], times, float(value))[:, 0]
+        mass.append(w / w.sum() if np.isfinite(w).all() and w.sum() > 0 else np.full(len(paths), 1.0 / len(paths)))
     ratio = np.stack(ratio, axis=1) if ratio else np.zeros((paths.shape[0], 0))
+    mass = np.stack(mass, axis=1) if mass else np.zeros((paths.shape[0], 0))
     return {
         "times": np.asarray(time.values[picked], dtype=np.float64),
         "labels": np.asarray([time.labels[k] for k in picked], dtype=str),
         "spacing": np.asarray(spacing, dtype=np.float64),
         "ratio": ratio.astype(np.float32),
-        "off_fraction": (ratio > SUPPORT_RATIO).mean(0) if ratio.size else np.zeros(ratio.shape[1]),
+        "off_fraction": ((ratio > SUPPORT_RATIO) * mass).sum(0) if ratio.size else np.zeros(ratio.shape[1]),
         "threshold": SUPPORT_RATIO,
     }
 
@@ -95,10 +109,10 @@ def _report_support(result: dict, key_added: str) -> None:
     if ratio.size == 0:
         logger.info("no observed time after the start within the paths: their support is not checked")
         return
-    off = float((ratio > SUPPORT_RATIO).mean())
+    off = float(np.mean(result["off_fraction"]))  # the share of the mass off the data, each time alike
     logger.info(
         "support: at the observed times, the simulated points lie a median %.2f typical cell spacings from the "
-        "nearest observed cell; %.0f %% lie more than %g spacings away",
+        "nearest observed cell; %.0f %% of the mass lies more than %g spacings away",
         float(np.median(ratio)),
         100 * off,
         SUPPORT_RATIO,
@@ -106,7 +120,8 @@ def _report_support(result: dict, key_added: str) -> None:
     if off > SUPPORT_FRACTION:
         worst = int(np.argmax(result["off_fraction"]))
         warnings.warn(
-            f"{100 * off:.0f} % of the simulated points at the observed times lie more than {SUPPORT_RATIO:g} times "
+            f"{100 * off:.0f} % of the simulated points at the observed times (each counted by the mass it carries) "
+            f"lie more than {SUPPORT_RATIO:g} times "
             "the typical distance between neighbouring observed cells from every observed cell (the most at time "
             f"{result['labels'][worst]}: {100 * result['off_fraction'][worst]:.0f} %): the paths leave the observed "
             "cells, where the dynamics are extrapolated, not learned. Check the fit (`scam.pl.history`; more "
@@ -146,7 +161,8 @@ def trajectories(
     when more than 10 % of the points lie beyond 3 spacings a ``UserWarning`` says that the paths
     leave the observed cells (where the dynamics are extrapolated, not learned). The ratios are
     stored with the paths (``support``) and drawn by ``scam.pl.trajectories(...,
-    show_support=True)``; they count every path alike, whatever its growth weight.
+    show_support=True)``; the share off the data counts each path by the mass it carries (its
+    growth weight) at that time.
 
     Parameters
     ----------
@@ -214,7 +230,7 @@ def trajectories(
     is_stochastic = model.default_stochastic(t_start, t_end) if stochastic is None else bool(stochastic)
     paths = np.ascontiguousarray(np.asarray(paths).transpose(1, 0, 2))
     times = np.linspace(t_start, t_end, n_steps + 1)
-    checked = support(paths, times, X, time, t_start)
+    checked = support(paths, times, X, time, t_start, weights=np.asarray(weights).T)
     result = {
         "paths": paths,
         "times": times,
