@@ -85,8 +85,8 @@ class FitConfig(TrainConfig):
         Noise level σ, or ``"auto"`` (default): on the spline path, chosen by leave-one-snapshot-out
         on the training snapshots (:class:`~scam.core.SplineInterpolant`); 0 on any other path.
         Measured (``docs/benchmarks/sigma/``): σ = 0.3 leaves the leave-one-timepoint-out W1 of
-        EB, the 20-PC EB subset and an unevenly spaced simulation unchanged, σ = 1 makes it 2-11 %
-        worse, and ``"auto"`` keeps σ = 0 on all three.
+        EB, the 20-PC EB subset and an unevenly spaced simulation within 1 %, σ = 1 makes it about
+        8 % worse on each (up to 17 % at one held-out time), and ``"auto"`` keeps σ = 0 on all three.
     curvature
         The spline path's bend ``γ`` in ``[0, 1]``, or ``"auto"`` (chosen by leave-one-snapshot-out
         on the training snapshots, see :class:`~scam.core.SplineInterpolant`).
