@@ -113,12 +113,18 @@ def _parse_or_none(parse, *texts: str) -> int | None:
         return None
 
 
-def affinity_cpus() -> int | None:
-    """CPUs in this process's affinity mask (``os.sched_getaffinity``); ``None`` where the OS does not say."""
+def _affinity() -> set[int] | None:
+    """The affinity mask of this process (``os.sched_getaffinity``); ``None`` where the OS does not say."""
     try:
-        return len(os.sched_getaffinity(0)) or None
+        return set(os.sched_getaffinity(0)) or None
     except (AttributeError, OSError):  # macOS and Windows have no sched_getaffinity
         return None
+
+
+def affinity_cpus() -> int | None:
+    """CPUs in this process's affinity mask; ``None`` where the OS does not say."""
+    cpus = _affinity()
+    return len(cpus) if cpus else None
 
 
 def available_cpus() -> int:
@@ -193,10 +199,7 @@ def idle_cpus(interval: float = IDLE_SAMPLE_SECONDS) -> float | None:
     time.sleep(interval)
     after = _read(PROC_STAT)
     own_after, elapsed = os.times(), time.monotonic() - start
-    try:
-        cpus = set(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = None
+    cpus = _affinity()
     idle = idle_from_stats(before, after or "", cpus)
     if idle is None:
         return None

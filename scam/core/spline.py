@@ -32,18 +32,21 @@ SIGMA_GRID, SIGMA_MARGIN = (0.0, 0.25, 0.5, 1.0), 0.02
 SIGMA_SEED = 0
 
 
+def _is_real(value) -> bool:
+    """A real number (Python or numpy), not a bool."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
 def check_sigma(sigma):
     """``"auto"`` or a number ``≥ 0`` (raises ``ValueError`` naming the choices)."""
-    is_number = isinstance(sigma, int | float | np.integer | np.floating) and not isinstance(sigma, bool)
-    if not (sigma == "auto" or (is_number and np.isfinite(sigma) and float(sigma) >= 0.0)):
+    if not (sigma == "auto" or (_is_real(sigma) and np.isfinite(sigma) and float(sigma) >= 0.0)):
         raise ValueError(f"`sigma` must be 'auto' or a finite number >= 0, got {sigma!r}.")
     return sigma if sigma == "auto" else float(sigma)
 
 
 def check_curvature(curvature):
     """``"auto"`` or a number in ``[0, 1]`` (raises ``ValueError`` naming the choices)."""
-    is_number = isinstance(curvature, int | float | np.integer | np.floating) and not isinstance(curvature, bool)
-    if not (curvature == "auto" or (is_number and 0.0 <= float(curvature) <= 1.0)):
+    if not (curvature == "auto" or (_is_real(curvature) and 0.0 <= float(curvature) <= 1.0)):
         raise ValueError(f"`curvature` must be 'auto' or a number in [0, 1], got {curvature!r}.")
     return curvature
 
@@ -247,10 +250,10 @@ class SplineInterpolant(Interpolant):
         # a fixed local stream: the choice is deterministic and leaves the fit's own random stream untouched
         local = torch.Generator().manual_seed(SIGMA_SEED)
         noise = [torch.randn(lin.shape, generator=local, dtype=torch.float64).to(lin.device) for lin, *_ in folds]
-        scores = {}
+        scores, previous = {}, float("inf")
         for sigma in SIGMA_GRID:
             if sigma == 0 and gamma in self.curvature_scores_:  # scored with the bend already
-                scores[sigma] = self.curvature_scores_[gamma]
+                scores[sigma] = previous = self.curvature_scores_[gamma]
                 continue
             scores[sigma] = sum(
                 wasserstein(
@@ -261,8 +264,9 @@ class SplineInterpolant(Interpolant):
                 )
                 for (linear, bend, bridge, target), xi in zip(folds, noise, strict=True)
             )
-            if len(scores) > 1 and scores[sigma] >= list(scores.values())[-2]:
+            if scores[sigma] >= previous:
                 break
+            previous = scores[sigma]
         self.sigma_scores_ = {k: float(v) for k, v in scores.items()}
         best = min(scores, key=scores.get)
         # no noise unless noise predicts the left-out snapshots clearly better (σ = 0 is deterministic and cheaper)
