@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ._io import check_output, expand, replacing_folder
-from .core.network import ActionNet, GrowthNet
+from .core.network import QUADRATIC, ActionNet, GrowthNet
 
 WEIGHTS_FILE = "model.pt"
 PARAMS_FILE = "params.json"
@@ -96,9 +96,11 @@ def _net_problem(config, key: str) -> str | None:
     """Why ``config`` (``params[key]``) cannot build an :class:`ActionNet`; None if it can."""
     if not isinstance(config, dict):
         return f"`{key}` must be a dict of network settings, got {type(config).__name__}"
-    expected = {"n_dims", "hidden", "n_frequencies"}
-    if set(config) != expected:
-        return f"`{key}` must have the keys {sorted(expected)}, got {sorted(config)}"
+    expected = {"n_dims", "hidden", "n_frequencies"}  # and "quadratic" (absent in models saved before it)
+    if not expected <= set(config) <= expected | {"quadratic"}:
+        return f"`{key}` must have the keys {sorted(expected)} (and optionally 'quadratic'), got {sorted(config)}"
+    if config.get("quadratic", "none") not in QUADRATIC:
+        return f"`{key}.quadratic` must be one of {list(QUADRATIC)}, got {config['quadratic']!r}"
     if not _count(config["n_dims"], low=1, high=MAX_WIDTH):
         return f"`{key}.n_dims` must be an integer in [1, {MAX_WIDTH}], got {config['n_dims']!r}"
     hidden = config["hidden"]

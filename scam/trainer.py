@@ -24,7 +24,7 @@ from ._units import Units
 from ._validation import check_hidden, check_nonnegative, check_positive, check_positive_int, check_seed
 from .core import ActionNet, TrainConfig, TrainResult, get_interpolant, train_action
 from .core.interpolants import INTERPOLANTS, Interpolant
-from .core.network import GrowthNet
+from .core.network import QUADRATIC, GrowthNet
 from .core.spline import check_curvature, check_sigma
 from .core.train import check_growth
 from .model import ActionModel
@@ -92,6 +92,11 @@ class FitConfig(TrainConfig):
         on the training snapshots, see :class:`~scam.core.SplineInterpolant`).
     hidden
         Widths of the hidden layers of the action network.
+    quadratic
+        The action's quadratic term ``½ xᵀA(t)x + b(t)ᵀx``, an exact affine part of the velocity
+        (:class:`~scam.core.ActionNet`): ``"auto"`` (default: ``"full"`` up to 128 dimensions,
+        ``"diag"`` above, where a full ``A`` costs more than the network), ``"full"``, ``"diag"`` or
+        ``"none"``.
     growth
         ``"auto"`` (default): a free growth head on a path that carries mass (the default spline),
         ``"tied"`` when ``lam > 0``, none on a balanced path; ``"tied"`` (``λ s``), ``"free"`` (a
@@ -112,6 +117,7 @@ class FitConfig(TrainConfig):
     sigma: float | str = "auto"
     curvature: float | str = "auto"
     hidden: Sequence[int] = (256, 256, 256)
+    quadratic: str = "auto"
     growth: str = "auto"
     growth_hidden: Sequence[int] = (64, 64)
     validation: bool = True
@@ -129,6 +135,8 @@ class FitConfig(TrainConfig):
         Raises ``ValueError`` naming the fix; idempotent (checking a checked config changes nothing).
         """
         check_curvature(self.curvature)
+        if not isinstance(self.quadratic, str) or self.quadratic not in ("auto", *QUADRATIC):
+            raise ValueError(f"`quadratic` must be 'auto', 'full', 'diag' or 'none', got {self.quadratic!r}.")
         if isinstance(self.interpolant, str) and self.interpolant not in INTERPOLANTS:
             raise ValueError(f"Unknown interpolant {self.interpolant!r}; choose one of {sorted(INTERPOLANTS)}.")
         if not isinstance(self.growth, str) or self.growth not in GROWTH:
@@ -179,17 +187,18 @@ FIT_ARGS = (
     "n_iters",
     "batch_size",
     "hidden",
+    "quadratic",
     "lr",
     "validation",
     "device",
 )
 
 
-def seeded_net(n_dims: int, hidden: Sequence[int], seed: int, cls: type[ActionNet] = ActionNet) -> ActionNet:
+def seeded_net(n_dims: int, hidden: Sequence[int], seed: int, cls: type[ActionNet] = ActionNet, **kwargs) -> ActionNet:
     """Build a network with a local seed, leaving the global torch RNG untouched."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return cls(n_dims, hidden)
+        return cls(n_dims, hidden, **kwargs)
 
 
 def split_validation(codes: np.ndarray, n_times: int, rng: np.random.Generator) -> np.ndarray:
@@ -274,7 +283,7 @@ def _train(X, time, mass, config, *, use_rep, progress_bar, prior_growth) -> tup
     interp = interp.fit(train_marg, tau, mass, generator=generator)
     if sigma_auto:
         config = dataclasses.replace(config, sigma=float(getattr(interp, "sigma_", 0.0)))
-    net = seeded_net(X.shape[1], config.hidden, seed).to(device)
+    net = seeded_net(X.shape[1], config.hidden, seed, quadratic=config.quadratic).to(device)
     growth_net = None
     if config.growth == "free":
         growth_net = seeded_net(X.shape[1], config.growth_hidden, seed + 1, GrowthNet).to(device)

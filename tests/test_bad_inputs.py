@@ -172,6 +172,8 @@ BAD_ARGS = {
     "n_iters-float": ({"n_iters": 10.0}, r"`n_iters` must be a positive integer"),
     "batch_size-negative": ({"batch_size": -1}, r"`batch_size` must be a positive integer"),
     "hidden-zero": ({"hidden": (8, 0)}, r"`hidden` must be a sequence of positive integers"),
+    "quadratic": ({"quadratic": "cubic"}, r"`quadratic` must be 'auto', 'full', 'diag' or 'none'"),
+    "quadratic-bool": ({"quadratic": True}, r"`quadratic` must be 'auto', 'full', 'diag' or 'none'"),
     "key_added-empty": ({"key_added": ""}, r"`key_added` must be a non-empty string"),
     "key_added-none": ({"key_added": None}, r"`key_added` must be a non-empty string"),
     "use_rep-not-str": ({"use_rep": 0}, r"`use_rep` must be the name of an adata\.obsm key"),

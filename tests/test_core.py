@@ -34,6 +34,42 @@ def _gen(seed=0):
     return torch.Generator().manual_seed(seed)
 
 
+@pytest.mark.parametrize("quadratic", ["full", "diag"])
+def test_action_net_quadratic_term_gives_an_exact_affine_velocity(quadratic):
+    """With the MLP's output zeroed, ∇s is exactly A(t)x + b(t), A the symmetric part of the time-weighted matrices."""
+    torch.manual_seed(0)
+    net = ActionNet(4, (16,), n_frequencies=2, quadratic=quadratic)
+    assert net.config["quadratic"] == quadratic
+    nn.init.zeros_(net.mlp[-1].weight), nn.init.zeros_(net.mlp[-1].bias)
+    with torch.no_grad():
+        net.quad.normal_(), net.linear.normal_()
+    x = torch.randn(5, 4, requires_grad=True)
+    t = torch.tensor(0.3)
+    (grad,) = torch.autograd.grad(net(x, t).sum(), x)
+    basis = torch.cat([torch.ones(1, 1), net.time_embedding(t)], dim=-1)[0]  # (F,)
+    b = basis @ net.linear
+    if quadratic == "diag":
+        expected = x * (basis @ net.quad) + b
+    else:
+        a = torch.einsum("f,fij->ij", basis, net.quad)
+        expected = x @ (0.5 * (a + a.T)) + b
+    torch.testing.assert_close(grad, expected.detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_action_net_starts_as_the_mlp_and_old_configs_have_no_quadratic_term():
+    """The term is 0 at initialisation; a config without 'quadratic' (saved before it) builds the MLP alone."""
+    torch.manual_seed(0)
+    plain = ActionNet(3, (8,))
+    torch.manual_seed(0)
+    full = ActionNet(3, (8,), quadratic="auto")
+    assert plain.quadratic == "none" and full.quadratic == "full"
+    assert ActionNet(200, (8,), quadratic="auto").quadratic == "diag"
+    x = torch.randn(6, 3)
+    torch.testing.assert_close(plain(x, 0.5), full(x, 0.5))
+    with pytest.raises(ValueError, match="`quadratic` must be 'auto', 'full', 'diag' or 'none'"):
+        ActionNet(3, (8,), quadratic="cubic")
+
+
 def test_laplacian_exact_and_hutchinson_match_trace():
     a = torch.tensor([[2.0, 0.5, 0.0], [0.5, -1.0, 0.3], [0.0, 0.3, 0.5]])
     net = Quadratic(a, torch.zeros(3))

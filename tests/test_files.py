@@ -232,6 +232,7 @@ PARAM_DAMAGE = {
     "net-giant": (_net("hidden", [10**9]), r"`net.hidden` must be a list of at most 64 integers"),
     "net-frequencies": (_net("n_frequencies", 2.0), r"`net.n_frequencies` must be an integer in \[0, 1024\]"),
     "net-extra-key": (_net("depth", 3), r"`net` must have the keys \['hidden', 'n_dims', 'n_frequencies'\]"),
+    "net-quadratic": (_net("quadratic", "cubic"), r"`net.quadratic` must be one of \['full', 'diag', 'none'\]"),
     "growth_net-n_dims": (
         _set("growth_net", {"n_dims": 3, "hidden": [8], "n_frequencies": 4}),
         r"`growth_net.n_dims` \(3\) differs from `net.n_dims`",

@@ -42,6 +42,7 @@ def fit(
     n_iters: int = _D.n_iters,
     batch_size: int = _D.batch_size,
     hidden: Sequence[int] = _D.hidden,
+    quadratic: str = _D.quadratic,
     lr: float = _D.lr,
     validation: bool = _D.validation,
     device: str = _D.device,
@@ -145,6 +146,10 @@ def fit(
         Path samples per step.
     hidden
         Widths of the hidden layers of the action network.
+    quadratic
+        The action's quadratic term, an exact affine part of the velocity: ``"auto"`` (default:
+        ``"full"`` up to 128 dimensions, ``"diag"`` above), ``"full"``, ``"diag"`` or ``"none"``
+        (see :class:`~scam.trainer.FitConfig`). Recorded in ``params['quadratic']`` as resolved.
     lr
         Peak learning rate.
     validation
@@ -234,6 +239,7 @@ def fit(
         n_iters=n_iters,
         batch_size=batch_size,
         hidden=hidden,
+        quadratic=quadratic,
         lr=lr,
         validation=validation,
         device=device,
@@ -380,6 +386,7 @@ def _record(
         "n_iters": config.n_iters,
         "batch_size": config.batch_size,
         "hidden": config.hidden,
+        "quadratic": model.net.quadratic,
         "lr": config.lr,
         "random_state": config.random_state,
         "time_key": time.key,
