@@ -124,7 +124,7 @@ def velocity_graph(
     n_neighbors_embedding: int = 30,
     copy: bool = False,
 ) -> AnnData | None:
-    r"""The velocity graph of scvelo from scam's velocity, so that scvelo's and CellRank's tools run on it as they are.
+    r"""The velocity graph of scvelo from scam's velocity, so that scvelo's tools run on it as they are.
 
     For every cell ``i`` and each of its neighbours ``j``, the cosine between the cell's velocity
     ``v_i`` (``obsm['scam_velocity']``) and the displacement ``x_j − x_i``, both in the
@@ -159,9 +159,10 @@ def velocity_graph(
     draws scam's velocity. For an embedding computed later, run :func:`scam.tl.velocity_embedding`
     (or this function) again. Tools that use the graph itself (``scv.tl.velocity_embedding``,
     ``scv.utils.get_transition_matrix``, ``scv.tl.terminal_states``, ``scv.tl.velocity_pseudotime``)
-    run with ``vkey="scam_velocity"``. CellRank's ``VelocityKernel`` computes its own transitions from
-    the velocity and needs no graph: pass ``VelocityKernel(adata, attr="obsm", xkey=use_rep,
-    vkey="scam_velocity")`` (and run ``sc.pp.neighbors`` first).
+    run with ``vkey="scam_velocity"``; CellRank takes scvelo's transition matrix as a ``PrecomputedKernel``.
+    CellRank's ``VelocityKernel`` computes its own transitions from the velocity and needs no graph:
+    ``VelocityKernel(adata, attr="obsm", xkey=use_rep, vkey="scam_velocity")``, then
+    ``compute_transition_matrix(similarity="cosine")`` (after ``sc.pp.neighbors``; docs/cellrank.md).
 
     Parameters
     ----------
