@@ -79,6 +79,7 @@ def fit(
         growth (a treatment that spares a dying branch shows in ``scam_growth``); they share
         nothing, so every condition needs its own time course: at least two time points with 10
         cells or more each (else a ``ValueError`` naming the condition). See Notes.
+    use_rep
         Key of ``adata.obsm`` with the coordinates (default ``"X_pca"``).
     n_dims
         Use only the first ``n_dims`` columns of ``use_rep`` (``None``: all).
@@ -289,6 +290,8 @@ def fit(
             prior_growth=None if prior_growth is None else prior_growth[idx],
         )
         train_seconds = _time.perf_counter() - t0
+        if name is not None:  # the read-outs find each condition's model and column from these
+            model.metadata.update(condition_key=condition_key, condition=name)
         pot, v, g, w, learned_mass = _readouts(model, X[idx], time)
         velocity[idx, : model.n_dims] = v
         potential[idx], growth_rate[idx], weight[idx] = pot, g, w
