@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import anndata as ad
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 from _helpers import MEDIUM_NET, SMALL_FIT, TINY_FIT, Snapshot
 
 import scam
+from scam.benchmark import summarize
 from scam.tl._fit import _condition_seed
 from scam.trainer import FitConfig
+
+matplotlib.use("Agg")
 
 #: Fits on the 2-D latent state of the branching simulation.
 LATENT = {"use_rep": "X_latent", "time_key": "day"}
@@ -174,3 +179,103 @@ def test_conditions_as_strings_in_sorted_order(tiny):
     adata.obs["condition"] = pd.Series(adata.obs["condition"].astype(str).to_numpy()[::-1], index=adata.obs_names)
     models = scam.tl.fit(adata, condition_key="condition", **LATENT, **TINY_FIT)
     assert list(models) == ["control", "treated"] == list(adata.uns["scam"]["params"]["conditions"])
+
+
+# --- leave-one-timepoint-out per condition ------------------------------------------------------
+
+#: A quick LOT: a few steps of a small net, σ and the spline's bend fixed (no leave-one-snapshot-out search).
+LOT_QUICK = {"n_iters": 10, "hidden": (8,), "batch_size": 64, "sigma": 0.0, "curvature": 0.5}
+LOT_ARGS = {
+    "methods": ["scam", "ot_midpoint"],
+    "metrics": ("w1",),
+    "fit_kwargs": LOT_QUICK,
+    "use_rep": "X_latent",
+    "progress_bar": False,
+}
+
+
+@pytest.fixture(scope="module")
+def lot(sim):
+    adata = sim[0][::2].copy()  # 50 cells a condition and day
+    df = scam.tl.leave_one_timepoint_out(adata, "day", condition_key="condition", masses=sim[1], **LOT_ARGS)
+    return adata, df
+
+
+def test_lot_per_condition_is_each_condition_alone(lot, sim):
+    adata, df = lot
+    assert list(df.columns) == ["condition", "method", "held_out", "seed", "metric", "value", "fit_seconds"]
+    # 3 held-out days, each: scam's W1 and mass error (masses are given), ot_midpoint's W1
+    assert df["condition"].tolist() == ["control"] * 9 + ["treated"] * 9
+    uns = adata.uns["scam_lot"]
+    assert uns["params"]["condition_key"] == "condition" and list(uns["params"]["conditions"]) == ["control", "treated"]
+    for c in ("control", "treated"):
+        alone = adata[adata.obs["condition"] == c].copy()
+        ref = scam.tl.leave_one_timepoint_out(alone, "day", masses=sim[1][c], **LOT_ARGS)
+        mine = df[df["condition"] == c].drop(columns=["condition", "fit_seconds"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, ref.drop(columns="fit_seconds"))  # same seeds: the same numbers
+        assert sorted(mine["held_out"].unique()) == ["1", "2", "3"]
+        stored = uns["conditions"][c]
+        assert list(stored["params"]["held_out"]) == ["1", "2", "3"]
+        theirs = alone.uns["scam_lot"]["predictions"]["scam"]["2"]["X"]
+        np.testing.assert_array_equal(stored["predictions"]["scam"]["2"]["X"], theirs)
+
+
+def test_lot_per_condition_summary_plots_and_h5ad(lot, tmp_path):
+    adata, df = lot
+    table = summarize(df)
+    assert table.index.names == ["condition", "method"] and len(table) == 4
+    w1 = df.query("condition == 'treated' and method == 'scam' and metric == 'w1'")["value"].mean()
+    assert table.loc[("treated", "scam"), "mean"] == pytest.approx(w1)
+    fig = scam.pl.benchmark(adata, return_fig=True)
+    titles = [a.get_title() for a in fig.axes]
+    assert titles == ["control: leave-one-timepoint-out", "treated: leave-one-timepoint-out"]
+    fig = scam.pl.interpolation(adata, method="ot_midpoint", return_fig=True)  # a row of held-out days per condition
+    assert len(fig.axes) == 6 and fig.axes[3].get_title().startswith("treated: held out 1: W1 = ")
+    treated_day1 = (adata.obs["condition"] == "treated").to_numpy() & (adata.obs["day"] == 1.0).to_numpy()
+    np.testing.assert_allclose(fig.axes[3].collections[0].get_offsets(), adata.obsm["X_latent"][treated_day1])
+    ax = scam.pl.interpolation(adata, conditions="control", held_out="2", show=False)
+    assert ax.get_title().startswith("control: held out 2")
+    with pytest.raises(ValueError, match="conditions \\['control', 'treated'\\]; choose among them"):
+        scam.pl.interpolation(adata, conditions="mutant", show=False)
+    plt.close("all")
+    adata.write_h5ad(tmp_path / "lot.h5ad")
+    back = ad.read_h5ad(tmp_path / "lot.h5ad")
+    assert list(back.uns["scam_lot"]["results"]["condition"]) == df["condition"].tolist()
+    ax = scam.pl.interpolation(back, conditions="treated", held_out="3", show=False)
+    assert ax.get_title().startswith("treated: held out 3")
+    plt.close("all")
+
+
+def test_lot_skips_a_condition_with_too_few_time_points(tiny):
+    adata = _drop_day(tiny, "treated", [0.0, 4.0])
+    kwargs = {**LOT_ARGS, "methods": ["ot_midpoint"]}
+    with pytest.warns(UserWarning, match="skips the condition\\(s\\) 'treated' \\(2 time points\\)"):
+        df = scam.tl.leave_one_timepoint_out(adata, "day", condition_key="condition", **kwargs)
+    assert set(df["condition"]) == {"control"}
+    assert list(adata.uns["scam_lot"]["params"]["skipped"]) == ["treated"]
+    adata = _drop_day(adata, "control", [0.0, 1.0])
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match="No condition of adata.obs\\['condition'\\] has three time points"):
+        scam.tl.leave_one_timepoint_out(adata, "day", condition_key="condition", **kwargs)
+    snap.assert_unchanged(adata)
+
+
+@pytest.mark.parametrize(
+    ("make", "kwargs", "match"),
+    [
+        (lambda a: a, {"condition_key": "genotype"}, "not a column of adata.obs"),
+        (lambda a: a, {"condition_key": "day"}, "is the time column"),
+        (_with_nan, {}, "missing values; fill them"),
+        (_float_condition, {}, "make it categorical"),
+        (_thin, {}, "Condition 'treated'.*fewer than 10 cells"),
+        (lambda a: a, {"masses": {"control": "counts"}}, "missing: \\['treated'\\]"),
+        (lambda a: _drop_day(a, "treated", [0.0, 1.0, 2.0, 4.0]), {"held_out": 3.0}, "Condition 'treated'.*held_out"),
+    ],
+    ids=["missing", "time", "nan", "float", "few_cells", "masses_missing", "held_out"],
+)
+def test_lot_bad_conditions(tiny, make, kwargs, match):
+    adata = make(tiny.copy())
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=match):
+        scam.tl.leave_one_timepoint_out(adata, "day", **{"condition_key": "condition", **LOT_ARGS, **kwargs})
+    snap.assert_unchanged(adata)
