@@ -218,7 +218,9 @@ def panel_grid(n: int, ax, panel_size: tuple[float, float], *, what: str, ncols:
         return ax.figure, [ax], True
     ncols = min(n, ncols)
     nrows = -(-n // ncols)
-    fig, grid = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows), squeeze=False)
+    size = (panel_size[0] * ncols, panel_size[1] * nrows)
+    # room between panels for what scam and scanpy draw beside each (legends, colourbars, a twin axis)
+    fig, grid = plt.subplots(nrows, ncols, figsize=size, squeeze=False, gridspec_kw={"wspace": 0.6, "hspace": 0.45})
     axes = list(grid.ravel())
     for spare in axes[n:]:
         spare.set_visible(False)
