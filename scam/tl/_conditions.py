@@ -156,8 +156,8 @@ def _condition_models(
     wrong = {str(k): type(m).__name__ for k, m in model.items() if not isinstance(m, ActionModel)}
     if wrong:
         raise TypeError(
-            f"`model` maps conditions to ActionModels, but {wrong} are not; pass the dict returned by "
-            "`scam.tl.fit(..., condition_key=...)`."
+            "`model` must be the ActionModel returned by scam.tl.fit, or the dict of them that "
+            f"`scam.tl.fit(..., condition_key=...)` returns; got a dict whose values {wrong} are not ActionModels."
         )
     models = {str(k): m for k, m in model.items()}
     if condition_key is None:
