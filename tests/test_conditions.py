@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import warnings
+
 import anndata as ad
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 from _helpers import MEDIUM_NET, SMALL_FIT, TINY_FIT, Snapshot
 
 import scam
+from scam.benchmark import summarize
 from scam.tl._fit import _condition_seed
 from scam.trainer import FitConfig
+
+matplotlib.use("Agg")
 
 #: Fits on the 2-D latent state of the branching simulation.
 LATENT = {"use_rep": "X_latent", "time_key": "day"}
@@ -174,3 +181,287 @@ def test_conditions_as_strings_in_sorted_order(tiny):
     adata.obs["condition"] = pd.Series(adata.obs["condition"].astype(str).to_numpy()[::-1], index=adata.obs_names)
     models = scam.tl.fit(adata, condition_key="condition", **LATENT, **TINY_FIT)
     assert list(models) == ["control", "treated"] == list(adata.uns["scam"]["params"]["conditions"])
+
+
+# --- leave-one-timepoint-out per condition ------------------------------------------------------
+
+#: A quick LOT: a few steps of a small net, σ and the spline's bend fixed (no leave-one-snapshot-out search).
+LOT_QUICK = {"n_iters": 10, "hidden": (8,), "batch_size": 64, "sigma": 0.0, "curvature": 0.5}
+LOT_ARGS = {
+    "methods": ["scam", "ot_midpoint"],
+    "metrics": ("w1",),
+    "fit_kwargs": LOT_QUICK,
+    "use_rep": "X_latent",
+    "progress_bar": False,
+}
+
+
+@pytest.fixture(scope="module")
+def lot(sim):
+    adata = sim[0][::2].copy()  # 50 cells a condition and day
+    df = scam.tl.leave_one_timepoint_out(adata, "day", condition_key="condition", masses=sim[1], **LOT_ARGS)
+    return adata, df
+
+
+def test_lot_per_condition_is_each_condition_alone(lot, sim):
+    adata, df = lot
+    assert list(df.columns) == ["condition", "method", "held_out", "seed", "metric", "value", "fit_seconds"]
+    # 3 held-out days, each: scam's W1 and mass error (masses are given), ot_midpoint's W1
+    assert df["condition"].tolist() == ["control"] * 9 + ["treated"] * 9
+    uns = adata.uns["scam_lot"]
+    assert uns["params"]["condition_key"] == "condition" and list(uns["params"]["conditions"]) == ["control", "treated"]
+    for c in ("control", "treated"):
+        alone = adata[adata.obs["condition"] == c].copy()
+        ref = scam.tl.leave_one_timepoint_out(alone, "day", masses=sim[1][c], **LOT_ARGS)
+        mine = df[df["condition"] == c].drop(columns=["condition", "fit_seconds"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, ref.drop(columns="fit_seconds"))  # same seeds: the same numbers
+        assert sorted(mine["held_out"].unique()) == ["1", "2", "3"]
+        stored = uns["conditions"][c]
+        assert list(stored["params"]["held_out"]) == ["1", "2", "3"]
+        theirs = alone.uns["scam_lot"]["predictions"]["scam"]["2"]["X"]
+        np.testing.assert_array_equal(stored["predictions"]["scam"]["2"]["X"], theirs)
+
+
+def test_lot_per_condition_summary_plots_and_h5ad(lot, tmp_path):
+    adata, df = lot
+    table = summarize(df)
+    assert table.index.names == ["condition", "method"] and len(table) == 4
+    w1 = df.query("condition == 'treated' and method == 'scam' and metric == 'w1'")["value"].mean()
+    assert table.loc[("treated", "scam"), "mean"] == pytest.approx(w1)
+    fig = scam.pl.benchmark(adata, return_fig=True)
+    titles = [a.get_title() for a in fig.axes]
+    assert titles == ["control: leave-one-timepoint-out", "treated: leave-one-timepoint-out"]
+    fig = scam.pl.interpolation(adata, method="ot_midpoint", return_fig=True)  # a row of held-out days per condition
+    assert len(fig.axes) == 6 and fig.axes[3].get_title().startswith("treated: held out 1: W1 = ")
+    treated_day1 = (adata.obs["condition"] == "treated").to_numpy() & (adata.obs["day"] == 1.0).to_numpy()
+    np.testing.assert_allclose(fig.axes[3].collections[0].get_offsets(), adata.obsm["X_latent"][treated_day1])
+    ax = scam.pl.interpolation(adata, conditions="control", held_out="2", show=False)
+    assert ax.get_title().startswith("control: held out 2")
+    with pytest.raises(ValueError, match="conditions \\['control', 'treated'\\]; choose among them"):
+        scam.pl.interpolation(adata, conditions="mutant", show=False)
+    plt.close("all")
+    adata.write_h5ad(tmp_path / "lot.h5ad")
+    back = ad.read_h5ad(tmp_path / "lot.h5ad")
+    assert list(back.uns["scam_lot"]["results"]["condition"]) == df["condition"].tolist()
+    ax = scam.pl.interpolation(back, conditions="treated", held_out="3", show=False)
+    assert ax.get_title().startswith("treated: held out 3")
+    plt.close("all")
+
+
+def test_lot_skips_a_condition_with_too_few_time_points(tiny):
+    adata = _drop_day(tiny, "treated", [0.0, 4.0])
+    kwargs = {**LOT_ARGS, "methods": ["ot_midpoint"]}
+    with pytest.warns(UserWarning, match="skips the condition\\(s\\) 'treated' \\(2 time points\\)"):
+        df = scam.tl.leave_one_timepoint_out(adata, "day", condition_key="condition", **kwargs)
+    assert set(df["condition"]) == {"control"}
+    assert list(adata.uns["scam_lot"]["params"]["skipped"]) == ["treated"]
+    adata = _drop_day(adata, "control", [0.0, 1.0])
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match="No condition of adata.obs\\['condition'\\] has three time points"):
+        scam.tl.leave_one_timepoint_out(adata, "day", condition_key="condition", **kwargs)
+    snap.assert_unchanged(adata)
+
+
+@pytest.mark.parametrize(
+    ("make", "kwargs", "match"),
+    [
+        (lambda a: a, {"condition_key": "genotype"}, "not a column of adata.obs"),
+        (lambda a: a, {"condition_key": "day"}, "is the time column"),
+        (_with_nan, {}, "missing values; fill them"),
+        (_float_condition, {}, "make it categorical"),
+        (_thin, {}, "Condition 'treated'.*fewer than 10 cells"),
+        (lambda a: a, {"masses": {"control": "counts"}}, "missing: \\['treated'\\]"),
+        (lambda a: _drop_day(a, "treated", [0.0, 1.0, 2.0, 4.0]), {"held_out": 3.0}, "Condition 'treated'.*held_out"),
+    ],
+    ids=["missing", "time", "nan", "float", "few_cells", "masses_missing", "held_out"],
+)
+def test_lot_bad_conditions(tiny, make, kwargs, match):
+    adata = make(tiny.copy())
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=match):
+        scam.tl.leave_one_timepoint_out(adata, "day", **{"condition_key": "condition", **LOT_ARGS, **kwargs})
+    snap.assert_unchanged(adata)
+
+
+# --- read-outs and plots per condition ----------------------------------------------------------
+
+#: A quick fit: few steps of a small net, σ and the spline's bend fixed.
+QUICK = {**SMALL_FIT, "sigma": 0.0, "curvature": 0.5}
+#: The support warning of scam.tl.trajectories (the paths of a tiny fit leave the observed cells).
+OFF_DATA = "of the simulated points at the observed times"
+
+
+@pytest.fixture(scope="module")
+def readouts(tiny):
+    """Tiny models per condition, with paths, fates and transitions of each condition's cells."""
+    adata = tiny.copy()
+    models = scam.tl.fit(adata, condition_key="condition", **LATENT, **QUICK)
+    with warnings.catch_warnings():  # a tiny fit: the paths may leave the cells
+        warnings.filterwarnings("ignore", f".*{OFF_DATA}", UserWarning)
+        scam.tl.trajectories(adata, models, n_cells=5, n_steps=4)
+    scam.tl.fate(adata, models, source=0.0, target=4.0, groupby="branch")
+    tables = scam.tl.transition_matrix(adata, models, source=2.0, target=4.0, groupby="branch")
+    return adata, models, tables
+
+
+def _alone(adata: ad.AnnData, condition: str) -> ad.AnnData:
+    return adata[(adata.obs["condition"] == condition).to_numpy()].copy()
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_models_record_their_condition(readouts):
+    _, models, _ = readouts
+    for c, m in models.items():
+        assert (m.metadata["condition_key"], m.metadata["condition"]) == ("condition", c)
+
+
+@pytest.mark.filterwarnings(f"ignore:.*{OFF_DATA}:UserWarning")
+def test_trajectories_start_from_each_conditions_cells(readouts):
+    adata, models, _ = readouts
+    traj = adata.uns["scam"]["trajectories"]
+    assert traj["params"]["condition_key"] == "condition" and list(traj["params"]["conditions"]) == [
+        "control",
+        "treated",
+    ]
+    for c in ("control", "treated"):
+        mine = traj["conditions"][c]
+        rows = mine["start_index"]
+        assert len(rows) == 5 and set(adata.obs["condition"].iloc[rows]) == {c}
+        assert set(adata.obs["day"].iloc[rows]) == {0.0}
+        np.testing.assert_allclose(mine["paths"][:, 0], adata.obsm["X_latent"][rows], rtol=1e-5)
+        alone = _alone(adata, c)  # the same paths as a call on the condition's cells alone
+        scam.tl.trajectories(alone, models[c], n_cells=5, n_steps=4)
+        theirs = alone.uns["scam"]["trajectories"]
+        np.testing.assert_array_equal(mine["paths"], theirs["paths"])
+        np.testing.assert_array_equal(mine["start_cells"], theirs["start_cells"])
+
+
+def test_trajectories_plot_one_panel_per_condition(readouts):
+    adata, _, _ = readouts
+    axes = scam.pl.trajectories(adata, basis="X_latent", show=False)
+    assert [a.get_title() for a in axes] == [
+        "control: scam trajectories (5 cells)",
+        "treated: scam trajectories (5 cells)",
+    ]
+    for a, c in zip(axes, ("control", "treated"), strict=True):
+        starts = [x for x in a.collections if x.get_gid() == "scam_trajectory_starts"][0]
+        rows = adata.uns["scam"]["trajectories"]["conditions"][c]["start_index"]
+        np.testing.assert_allclose(starts.get_offsets(), adata.obsm["X_latent"][rows], rtol=1e-5)
+    ax = scam.pl.trajectories(adata, basis="X_latent", conditions="treated", show=False)
+    assert ax.get_title().startswith("treated:")
+    _, given = plt.subplots()
+    with pytest.raises(ValueError, match="2 conditions need one panel each"):
+        scam.pl.trajectories(adata, basis="X_latent", ax=given)
+    with pytest.raises(ValueError, match="choose among them"):
+        scam.pl.trajectories(adata, basis="X_latent", conditions=["mutant"])
+
+
+def test_history_one_panel_per_condition(readouts):
+    adata, _, _ = readouts
+    fig = scam.pl.history(adata, return_fig=True)
+    losses = [a for a in fig.axes if a.get_title()]
+    assert [a.get_title() for a in losses] == ["control: scam training", "treated: scam training"]
+    for a, c in zip(losses, ("control", "treated"), strict=True):
+        np.testing.assert_allclose(a.get_lines()[0].get_ydata(), adata.uns["scam"]["conditions"][c]["history"]["loss"])
+
+
+def test_fate_and_transitions_per_condition(readouts):
+    adata, models, tables = readouts
+    fate = adata.obsm["scam_fate"]
+    classes = list(adata.uns["scam_fate"]["classes"])
+    assert adata.uns["scam_fate"]["params"]["condition_key"] == "condition"
+    for c in ("control", "treated"):
+        rows = (adata.obs["condition"] == c).to_numpy()
+        alone = _alone(adata, c)
+        scam.tl.fate(alone, models[c], source=0.0, target=4.0, groupby="branch")
+        own = list(alone.uns["scam_fate"]["classes"])
+        np.testing.assert_array_equal(fate[rows][:, [classes.index(k) for k in own]], alone.obsm["scam_fate"])
+        ref = scam.tl.transition_matrix(alone, models[c], source=2.0, target=4.0, groupby="branch")
+        pd.testing.assert_frame_equal(tables[c], ref)
+    source = (adata.obs["day"] == 0.0).to_numpy()
+    np.testing.assert_allclose(fate[source].sum(1), 1.0, rtol=1e-5)
+    assert np.isnan(fate[~source]).all()
+    axes = scam.pl.fate(adata, show=False)
+    assert [a.get_title() for a in axes] == ["control: fate probabilities", "treated: fate probabilities"]
+    axes = scam.pl.transitions(adata, show=False)
+    assert [a.get_title() for a in axes] == ["control: transitions", "treated: transitions"]
+    ax = scam.pl.transitions(tables, conditions="treated", show=False)  # the dict the tool returned
+    np.testing.assert_allclose(ax.images[0].get_array(), tables["treated"].to_numpy())
+
+
+def test_gene_velocity_per_condition(readouts):
+    adata, models, _ = readouts
+    adata = adata.copy()
+    W = np.random.default_rng(0).normal(size=(2, adata.n_vars))
+    decoder = lambda z: z @ W  # noqa: E731  (linear: the gene velocity is exactly v @ W)
+    scam.tl.gene_velocity(adata, models, decoder=decoder)
+    np.testing.assert_allclose(adata.layers["scam_velocity"], adata.obsm["scam_velocity"] @ W, rtol=1e-4, atol=1e-6)
+    assert list(adata.uns["scam_gene_velocity"]["params"]["conditions"]) == ["control", "treated"]
+    for c in ("control", "treated"):
+        alone = _alone(adata, c)
+        scam.tl.gene_velocity(alone, models[c], decoder=decoder)
+        rows = (adata.obs["condition"] == c).to_numpy()
+        np.testing.assert_allclose(adata.layers["scam_velocity"][rows], alone.layers["scam_velocity"], rtol=1e-6)
+
+
+def _drop_model(models: dict, name: str) -> dict:
+    return {c: m for c, m in models.items() if c != name}
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (
+            lambda a, m: scam.tl.trajectories(a, _drop_model(m, "treated")),
+            ValueError,
+            "no model for the condition\\(s\\) \\['treated'\\]",
+        ),
+        (
+            lambda a, m: scam.tl.fate(a, _drop_model(m, "control"), source=0.0, target=4.0, groupby="branch"),
+            ValueError,
+            "no model for the condition\\(s\\) \\['control'\\]",
+        ),
+        (lambda a, m: scam.tl.gene_velocity(a, m, condition_key="genotype"), ValueError, "not a column of adata.obs"),
+        (lambda a, m: scam.tl.trajectories(a, m["control"]), ValueError, "model of condition 'control'.*also holds"),
+        (
+            lambda a, m: scam.tl.transition_matrix(a, m["treated"], source=0.0, target=4.0, groupby="branch"),
+            ValueError,
+            "model of condition 'treated'",
+        ),
+        (lambda a, m: scam.tl.gene_trends(a, m, "gene_0"), TypeError, "pass one condition's model with that"),
+        (lambda a, m: scam.tl.trajectories(a, m["control"], condition_key="condition"), ValueError, "dict of models"),
+        (
+            lambda a, m: scam.tl.trajectories(a, {"control": m["treated"], "treated": m["control"]}),
+            ValueError,
+            "`model\\['control'\\]` was fitted on condition 'treated'",
+        ),
+        (
+            lambda a, m: scam.tl.fate(a, m, source=0.0, target=4.0, groupby="fates"),
+            ValueError,
+            "Condition 'control'.*groupby='fates'",
+        ),
+    ],
+    ids=[
+        "missing",
+        "missing_fate",
+        "unknown_key",
+        "one_model",
+        "one_model_tm",
+        "gene_trends",
+        "key_one",
+        "swapped",
+        "groupby",
+    ],
+)
+def test_bad_readouts_per_condition(readouts, call, error, match):
+    adata, models, _ = readouts
+    adata = adata.copy()
+    snap = Snapshot.of(adata)
+    with pytest.raises(error, match=match):
+        call(adata, models)
+    snap.assert_unchanged(adata)

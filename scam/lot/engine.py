@@ -374,11 +374,19 @@ def summarize(df: pd.DataFrame, metric: str = "w1") -> pd.DataFrame:
     """Per method: mean ± std over seeds of the mean over held-out times, and each held-out time's mean.
 
     Returns a DataFrame indexed by method with columns ``mean``, ``std``, one column per held-out
-    time, and ``fit_seconds`` (mean per fold).
+    time, and ``fit_seconds`` (mean per fold). A table with a ``condition`` column (of
+    ``scam.tl.leave_one_timepoint_out(..., condition_key=...)``) is summarised per condition: the
+    index is then ``(condition, method)``, conditions in the table's order, and a held-out time
+    that a condition lacks is NaN.
     """
     d = df[df["metric"] == metric]
     if d.empty:
         raise ValueError(f"No rows for metric {metric!r}.")
+    if "condition" in d.columns:
+        parts = {c: summarize(g.drop(columns="condition"), metric) for c, g in d.groupby("condition", sort=False)}
+        out = pd.concat(parts, names=["condition", "method"])
+        held = [c for c in out.columns if c not in ("mean", "std", "fit_seconds")]
+        return out[["mean", "std", *held, "fit_seconds"]]
     per_seed = d.groupby(["method", "seed"])["value"].mean().groupby("method")
     out = pd.DataFrame({"mean": per_seed.mean(), "std": per_seed.std(ddof=0)})
     per_time = d.groupby(["method", "held_out"], sort=False)["value"].mean().unstack("held_out")

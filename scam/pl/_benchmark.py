@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from ._utils import finish, new_axes
+from ._utils import chosen_conditions, finish, panel_grid
 
 
 def _results(data, key: str) -> pd.DataFrame:
@@ -29,6 +29,7 @@ def benchmark(
     metric: str = "w1",
     key: str = "scam_lot",
     published: Mapping[str, tuple[float, float]] | None = None,
+    conditions: str | Sequence[str] | None = None,
     ax=None,
     show: bool | None = None,
     return_fig: bool = False,
@@ -50,6 +51,9 @@ def benchmark(
         ``uns`` key of the results when ``data`` is an AnnData.
     published
         Published results to show beside this run.
+    conditions
+        With a benchmark per condition (a ``condition`` column, from ``condition_key``): the
+        condition(s) to draw, one panel each (as scanpy draws several keys); ``None``: all.
     ax
         Axes to draw on (a new figure otherwise).
     show
@@ -64,16 +68,43 @@ def benchmark(
 
     Returns
     -------
-    The Figure with ``return_fig``, else the Axes when ``show=False``, else ``None``.
+    The Figure with ``return_fig``, else the Axes (a list of them for several conditions) when
+    ``show=False``, else ``None``.
     """
     from ..lot import summarize
 
-    table = summarize(_results(adata, key), metric)
+    df = _results(adata, key)
+    if "condition" in df.columns:  # a benchmark per condition: one panel each
+        names = [str(c) for c in pd.unique(df["condition"].astype(str))]
+        chosen = chosen_conditions(names, conditions, "the benchmark")
+        parts = [(c, df[df["condition"].astype(str) == c].drop(columns="condition")) for c in chosen]
+    else:
+        if conditions is not None:
+            raise ValueError(f"`conditions={conditions!r}`: the benchmark has no conditions (no `condition` column).")
+        parts = [(None, df)]
+    tables = [(name, summarize(part, metric)) for name, part in parts]
+    n_rows = max(len(table) for _, table in tables) + len(published or {})
+    fig, axes, ax_given = panel_grid(len(tables), ax, (6.5, 0.35 * n_rows + 1.2), what=f"{len(tables)} conditions")
+    for a, (name, table) in zip(axes, tables, strict=True):
+        _draw(
+            a,
+            table,
+            metric,
+            published,
+            "Leave-one-timepoint-out" if name is None else f"{name}: leave-one-timepoint-out",
+        )
+    # shown by default even on a given `ax` (unlike the other plots)
+    show = True if show is None else show
+    result = axes[0] if len(axes) == 1 else axes
+    return finish(fig, result, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="benchmark")
+
+
+def _draw(ax, table: pd.DataFrame, metric: str, published, title: str) -> None:
+    """Bars of one summary table (of :func:`scam.benchmark.summarize`) and the published rows on ``ax``."""
     held = [c for c in table.columns if c not in ("mean", "std", "fit_seconds")]
     rows = [(name, r["mean"], r["std"], [r[h] for h in held], False) for name, r in table.iterrows()]
     rows += [(f"{name} (published)", m, s, [], True) for name, (m, s) in (published or {}).items()]
     rows.sort(key=lambda r: r[1], reverse=True)
-    fig, ax, ax_given = new_axes(ax, figsize=(6.5, 0.35 * len(rows) + 1.2))
     y = np.arange(len(rows))
     for i, (_, mean, std, per, is_pub) in enumerate(rows):
         ax.barh(
@@ -89,10 +120,7 @@ def benchmark(
             ax.scatter(per, [i] * len(per), s=12, color="black", zorder=3)
     ax.set_yticks(y, [r[0] for r in rows])
     ax.set_xlabel(f"{metric.upper()} (lower is better)")
-    ax.set_title("Leave-one-timepoint-out")
+    ax.set_title(title)
     if held:
         ax.scatter([], [], s=12, color="black", label="per held-out time")
         ax.legend(loc="lower right", frameon=False)
-    # shown by default even on a given `ax` (unlike the other plots)
-    show = True if show is None else show
-    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="benchmark")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 
 from .. import _keys
 from .._validation import class_order
-from ._utils import finish, new_axes
+from ._utils import chosen_conditions, condition_mask, finish, new_axes, panel_grid
 
 
 def _check_fmt(annotate) -> str | None:
@@ -69,6 +71,7 @@ def fate(
     basis: str | None = None,
     fate_class: str | None = None,
     key: str = _keys.DEFAULT_KEY,
+    conditions: str | Sequence[str] | None = None,
     annotate: str | None = "{:.2f}",
     cmap: str = "viridis",
     ax=None,
@@ -82,6 +85,11 @@ def fate(
     ``groupby`` group (rows) for each fate class (columns), values annotated. With ``basis``: the
     cells on ``obsm[basis]`` (first two columns), the source cells coloured by their probability
     of ``fate_class`` and the others in grey.
+
+    Fates computed per condition (:func:`scam.tl.fate` with the ``dict`` of models of
+    ``scam.tl.fit(..., condition_key=...)``) give one heatmap per condition, as scanpy draws
+    several keys: its source cells, and the classes its cells reach. The scatter shows every
+    condition's source cells on one embedding.
 
     Parameters
     ----------
@@ -97,6 +105,8 @@ def fate(
         Class whose probability colours the cells (scatter); default: the first class.
     key
         ``key_added`` of :func:`scam.tl.fate`.
+    conditions
+        With fates per condition: the condition(s) whose heatmap to draw; ``None``: all.
     annotate
         Format of the values written in the heatmap cells; ``None`` for none.
     cmap
@@ -115,7 +125,8 @@ def fate(
 
     Returns
     -------
-    The Figure with ``return_fig``, else the Axes when ``show=False``, else ``None``.
+    The Figure with ``return_fig``, else the Axes (a list of them for several conditions) when
+    ``show=False``, else ``None``.
     """
     probs, classes, params = _fate_results(adata, key)
     annotate = _check_fmt(annotate)
@@ -155,48 +166,62 @@ def fate(
         default = params.get("groupby")
         if default in adata.obs and not adata.obs[default].iloc[src].isna().any():
             groupby = default
-    if groupby is None:
-        rows, matrix = ["all"], probs[src].mean(0, keepdims=True)
-    else:
+    if groupby is not None:
         if not isinstance(groupby, str) or groupby not in adata.obs.columns:
             raise ValueError(f"`groupby={groupby!r}` is not a column of adata.obs.")
-        labels = adata.obs[groupby].iloc[src]
-        if labels.isna().any():
+        if adata.obs[groupby].iloc[src].isna().any():
             raise ValueError(f"adata.obs[{groupby!r}] has missing labels among the source cells; fill them.")
-        order = class_order(labels)
-        labels = labels.astype(str).to_numpy()
-        rows = [r for r in order if r in set(labels)]
-        matrix = np.stack([probs[src][labels == r].mean(0) for r in rows])
-    fig, ax, ax_given = new_axes(ax, (1.1 * len(classes) + 2.5, 0.5 * len(rows) + 1.8))
-    heatmap(
-        ax,
-        matrix,
-        rows,
-        classes,
-        annotate=annotate,
-        cmap=cmap,
-        vmax=1.0,
-        cbar_label="mean fate probability",
-        xlabel=f"fate at {params.get('target_label', 'target')}",
-        ylabel=f"{groupby or 'cells'} at {params.get('source_label', 'source')}",
-    )
-    ax.set_title("Fate probabilities")
-    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="fate")
+    condition_key = params.get("condition_key")
+    if condition_key is None:  # one heatmap
+        if conditions is not None:
+            raise ValueError(
+                f"`conditions={conditions!r}`: the fates in adata.obsm are of one model, not per condition."
+            )
+        panels = [(None, src, classes, params)]
+    else:  # one heatmap per condition: its source cells and the classes it reaches
+        names = [str(c) for c in np.atleast_1d(params["conditions"])]
+        per = adata.uns[_keys.fate(key)]["conditions"]
+        panels = []
+        for name in chosen_conditions(names, conditions, "the fates"):
+            entry = per[_keys.condition(name)]
+            own = [str(c) for c in np.asarray(entry["classes"])]
+            rows = src[condition_mask(adata, str(condition_key), name)[src]]
+            panels.append((name, rows, own, dict(entry.get("params", {}))))
+    tables = []
+    for name, rows_src, own, p in panels:
+        cols = [classes.index(c) for c in own]
+        if groupby is None:
+            rows, matrix = ["all"], probs[np.ix_(rows_src, cols)].mean(0, keepdims=True)
+        else:
+            labels = adata.obs[groupby].iloc[rows_src]
+            order = class_order(labels)
+            labels = labels.astype(str).to_numpy()
+            rows = [r for r in order if r in set(labels)]
+            matrix = np.stack([probs[np.ix_(rows_src[labels == r], cols)].mean(0) for r in rows])
+        tables.append((name, rows, own, matrix, p))
+    n_cols, n_rows = max(len(t[2]) for t in tables), max(len(t[1]) for t in tables)
+    size = (1.1 * n_cols + 2.5, 0.5 * n_rows + 1.8)
+    fig, axes, ax_given = panel_grid(len(tables), ax, size, what=f"{len(tables)} conditions")
+    for a, (name, rows, own, matrix, p) in zip(axes, tables, strict=True):
+        heatmap(
+            a,
+            matrix,
+            rows,
+            own,
+            annotate=annotate,
+            cmap=cmap,
+            vmax=1.0,
+            cbar_label="mean fate probability",
+            xlabel=f"fate at {p.get('target_label', 'target')}",
+            ylabel=f"{groupby or 'cells'} at {p.get('source_label', 'source')}",
+        )
+        a.set_title("Fate probabilities" if name is None else f"{name}: fate probabilities")
+    result = axes[0] if len(axes) == 1 else axes
+    return finish(fig, result, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="fate")
 
 
-def _transition_results(adata, key: str) -> tuple[pd.DataFrame, dict]:
-    if isinstance(adata, pd.DataFrame):
-        return adata, {}
-    if not isinstance(adata, AnnData):
-        raise TypeError(
-            f"Expected an AnnData or the DataFrame of scam.tl.transition_matrix, got {type(adata).__name__}."
-        )
-    name = _keys.transitions(key)
-    if name not in adata.uns or "matrix" not in adata.uns[name]:
-        raise ValueError(
-            f"No transition matrix in adata.uns[{name!r}]; run `scam.tl.transition_matrix(adata, model, ...)` first."
-        )
-    res = adata.uns[name]
+def _transition_table(res: dict) -> tuple[pd.DataFrame, dict]:
+    """One stored transition matrix as a DataFrame, and its params."""
     params = dict(res.get("params", {}))
     group = params.get("groupby", "")
     table = pd.DataFrame(
@@ -213,10 +238,43 @@ def _transition_results(adata, key: str) -> tuple[pd.DataFrame, dict]:
     return table, params
 
 
+def _transition_results(adata, key: str, conditions) -> list[tuple[str | None, pd.DataFrame]]:
+    """``(condition, matrix)`` to draw: one without conditions, else one per chosen condition."""
+    if isinstance(adata, pd.DataFrame):
+        tables = [(None, adata)]
+    elif isinstance(adata, Mapping) and adata and all(isinstance(t, pd.DataFrame) for t in adata.values()):
+        tables = [(str(c), t) for c, t in adata.items()]  # the dict of scam.tl.transition_matrix per condition
+    elif not isinstance(adata, AnnData):
+        raise TypeError(
+            "Expected an AnnData or the DataFrame (or dict of DataFrames) of scam.tl.transition_matrix, got "
+            f"{type(adata).__name__}."
+        )
+    else:
+        name = _keys.transitions(key)
+        res = adata.uns.get(name)
+        if not isinstance(res, Mapping) or ("matrix" not in res and "conditions" not in res):
+            raise ValueError(
+                f"No transition matrix in adata.uns[{name!r}]; run `scam.tl.transition_matrix(adata, model, ...)` "
+                "first."
+            )
+        if "conditions" in res:
+            names = [str(c) for c in np.atleast_1d(res["params"]["conditions"])]
+            tables = [(c, _transition_table(res["conditions"][_keys.condition(c)])[0]) for c in names]
+        else:
+            tables = [(None, _transition_table(res)[0])]
+    if tables[0][0] is None:
+        if conditions is not None:
+            raise ValueError(f"`conditions={conditions!r}`: the transition matrix is of one model, not per condition.")
+        return tables
+    chosen = chosen_conditions([c for c, _ in tables], conditions, "the transition matrices")
+    return [(c, t) for c, t in tables if c in chosen]
+
+
 def transitions(
-    adata: AnnData | pd.DataFrame,
+    adata: AnnData | pd.DataFrame | Mapping[str, pd.DataFrame],
     *,
     key: str = _keys.DEFAULT_KEY,
+    conditions: str | Sequence[str] | None = None,
     normalize: bool = False,
     annotate: str | None = "{:.2f}",
     cmap: str = "viridis",
@@ -230,9 +288,14 @@ def transitions(
     Parameters
     ----------
     adata
-        AnnData with ``uns[f"{key}_transitions"]``, or the DataFrame the tool returned.
+        AnnData with ``uns[f"{key}_transitions"]``, or the DataFrame the tool returned (the
+        ``dict`` of DataFrames with a model per condition).
     key
         ``key_added`` of :func:`scam.tl.transition_matrix`.
+    conditions
+        With matrices per condition (``scam.tl.transition_matrix`` with the ``dict`` of models of
+        ``scam.tl.fit(..., condition_key=...)``): the condition(s) to draw, one panel each (as
+        scanpy draws several keys); ``None``: all.
     normalize
         Divide each row by its sum: the probability of each target class given the source
         class (moscot's ``forward=True``). Default: the shares of all source cells (rows sum to
@@ -255,27 +318,33 @@ def transitions(
 
     Returns
     -------
-    The Figure with ``return_fig``, else the Axes when ``show=False``, else ``None``.
+    The Figure with ``return_fig``, else the Axes (a list of them for several conditions) when
+    ``show=False``, else ``None``.
     """
-    table, params = _transition_results(adata, key)
+    tables = _transition_results(adata, key, conditions)
     annotate = _check_fmt(annotate)
-    matrix = table.to_numpy(dtype=np.float64)
-    if normalize:
-        sums = matrix.sum(1, keepdims=True)
-        matrix = np.divide(matrix, sums, out=np.full_like(matrix, np.nan), where=sums > 0)
-    fig, ax, ax_given = new_axes(ax, (1.1 * matrix.shape[1] + 2.5, 0.5 * matrix.shape[0] + 1.8))
-    vmax = 1.0 if normalize else max(float(np.nanmax(matrix)) if matrix.size else 1.0, 1e-12)
-    heatmap(
-        ax,
-        matrix,
-        list(table.index),
-        list(table.columns),
-        annotate=annotate,
-        cmap=cmap,
-        vmax=vmax,
-        cbar_label="P(target class | source class)" if normalize else "share of source cells",
-        xlabel=str(table.columns.name or "target"),
-        ylabel=str(table.index.name or "source"),
-    )
-    ax.set_title("Transitions")
-    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="transitions")
+    n_rows = max(t.shape[0] for _, t in tables)
+    n_cols = max(t.shape[1] for _, t in tables)
+    size = (1.1 * n_cols + 2.5, 0.5 * n_rows + 1.8)
+    fig, axes, ax_given = panel_grid(len(tables), ax, size, what=f"{len(tables)} conditions")
+    for a, (name, table) in zip(axes, tables, strict=True):
+        matrix = table.to_numpy(dtype=np.float64)
+        if normalize:
+            sums = matrix.sum(1, keepdims=True)
+            matrix = np.divide(matrix, sums, out=np.full_like(matrix, np.nan), where=sums > 0)
+        vmax = 1.0 if normalize else max(float(np.nanmax(matrix)) if matrix.size else 1.0, 1e-12)
+        heatmap(
+            a,
+            matrix,
+            list(table.index),
+            list(table.columns),
+            annotate=annotate,
+            cmap=cmap,
+            vmax=vmax,
+            cbar_label="P(target class | source class)" if normalize else "share of source cells",
+            xlabel=str(table.columns.name or "target"),
+            ylabel=str(table.index.name or "source"),
+        )
+        a.set_title("Transitions" if name is None else f"{name}: transitions")
+    result = axes[0] if len(axes) == 1 else axes
+    return finish(fig, result, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="transitions")

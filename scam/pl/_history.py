@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from anndata import AnnData
 
 from .. import _keys
 from ..tl._utils import fit_uns
-from ._utils import finish, new_axes
+from ._utils import chosen_conditions, finish, panel_grid
 
 
 def history(
     adata: AnnData,
     *,
     key: str = _keys.DEFAULT_KEY,
+    conditions: str | Sequence[str] | None = None,
     ax=None,
     show: bool | None = None,
     return_fig: bool = False,
@@ -23,7 +26,8 @@ def history(
 
     The loss is the Action Matching objective averaged over logging windows (it can be negative);
     the validation W1 is the distance between simulated and held-back observed cells. A dashed
-    line marks the step of the best validation W1, whose model :func:`scam.tl.fit` returns.
+    line marks the step of the best validation W1, whose model :func:`scam.tl.fit` returns. A fit
+    with ``condition_key`` trained one model per condition: one panel each, titled with its name.
 
     Parameters
     ----------
@@ -31,8 +35,11 @@ def history(
         AnnData fitted with :func:`scam.tl.fit` (its ``uns[key]['history']``).
     key
         ``key_added`` of the fit.
+    conditions
+        With a fit per condition: the condition(s) to draw, one panel each; ``None``: all.
     ax
-        Axes for the loss; the W1 goes on a twin axis sharing its x axis.
+        Axes for the loss; the W1 goes on a twin axis sharing its x axis. One panel only (choose
+        one condition).
     show
         Show the figure; default: unless ``ax`` is given or ``return_fig``.
     return_fig
@@ -45,18 +52,36 @@ def history(
 
     Returns
     -------
-    The Figure with ``return_fig``, else the Axes of the loss when not shown, else ``None``.
+    The Figure with ``return_fig``, else the Axes of the loss (a list of them for several
+    conditions) when not shown, else ``None``.
     """
     uns = fit_uns(adata, key)
-    hist = uns.get("history")
-    if not isinstance(hist, dict) or len(np.atleast_1d(hist.get("loss", []))) == 0:
-        raise ValueError(
-            f"adata.uns[{key!r}] has no training history; run `scam.tl.fit(adata, ..., key_added={key!r})` first."
-        )
+    if isinstance(uns.get("conditions"), dict):  # a fit per condition: one panel each
+        names = [str(c) for c in np.atleast_1d(uns["params"]["conditions"])]
+        chosen = chosen_conditions(names, conditions, f"the fit in adata.uns[{key!r}]")
+        records = [(name, uns["conditions"][_keys.condition(name)]) for name in chosen]
+    else:
+        if conditions is not None:
+            raise ValueError(f"`conditions={conditions!r}`: the fit in adata.uns[{key!r}] has no conditions.")
+        records = [(None, uns)]
+    for _, rec in records:
+        hist = rec.get("history")
+        if not isinstance(hist, dict) or len(np.atleast_1d(hist.get("loss", []))) == 0:
+            raise ValueError(
+                f"adata.uns[{key!r}] has no training history; run `scam.tl.fit(adata, ..., key_added={key!r})` first."
+            )
+    fig, axes, ax_given = panel_grid(len(records), ax, (6, 4), what=f"{len(records)} conditions")
+    for a, (name, rec) in zip(axes, records, strict=True):
+        _draw(a, rec["history"], "scam training" if name is None else f"{name}: scam training")
+    result = axes[0] if len(axes) == 1 else axes
+    return finish(fig, result, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="history")
+
+
+def _draw(ax, hist: dict, title: str) -> None:
+    """Loss and validation W1 of one training on ``ax`` (the W1 on a twin axis)."""
     it, loss = np.asarray(hist["iteration"], dtype=float), np.asarray(hist["loss"], dtype=float)
     val_it = np.asarray(hist.get("val_iteration", []), dtype=float)
     val_w1 = np.asarray(hist.get("val_w1", []), dtype=float)
-    fig, ax, ax_given = new_axes(ax, figsize=(6, 4))
     handles = ax.plot(it, loss, color="tab:blue", lw=1.2, label="training loss")
     ax.set_xlabel("optimisation step")
     ax.set_ylabel("Action Matching loss", color="tab:blue")
@@ -71,5 +96,4 @@ def history(
             )
         )
     ax.legend(handles=handles, loc="upper right", frameon=False)
-    ax.set_title("scam training")
-    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="history")
+    ax.set_title(title)

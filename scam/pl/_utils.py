@@ -192,3 +192,45 @@ def time_labels(uns: dict) -> tuple[np.ndarray, list[str]] | None:
     if labels == [f"{v:g}" for v in values]:
         return None
     return values, labels
+
+
+def chosen_conditions(names: Sequence[str], conditions, where: str) -> list[str]:
+    """The conditions to draw: all of ``names`` (``conditions=None``) or those given (a name or a list), checked."""
+    if conditions is None:
+        return list(names)
+    chosen = [conditions] if isinstance(conditions, str) else [str(c) for c in conditions]
+    unknown = [c for c in chosen if c not in names]
+    if unknown or not chosen:
+        raise ValueError(f"`conditions={conditions!r}`: {where} has the conditions {list(names)}; choose among them.")
+    return chosen
+
+
+def panel_grid(n: int, ax, panel_size: tuple[float, float], *, what: str, ncols: int = 4):
+    """``(fig, axes, ax_given)``: ``n`` panels, ``ncols`` a row as in scanpy (spare axes hidden), or the given ``ax``.
+
+    A given ``ax`` holds one panel only: with more, the error names ``what`` they are (``"3 conditions"``).
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is not None:
+        if n > 1:
+            raise ValueError(f"{what} need one panel each: pass `ax=None`, or choose one with `conditions=`.")
+        return ax.figure, [ax], True
+    ncols = min(n, ncols)
+    nrows = -(-n // ncols)
+    size = (panel_size[0] * ncols, panel_size[1] * nrows)
+    # room between panels for what scam and scanpy draw beside each (legends, colourbars, a twin axis)
+    fig, grid = plt.subplots(nrows, ncols, figsize=size, squeeze=False, gridspec_kw={"wspace": 0.6, "hspace": 0.45})
+    axes = list(grid.ravel())
+    for spare in axes[n:]:
+        spare.set_visible(False)
+    return fig, axes[:n], False
+
+
+def condition_mask(adata: AnnData, condition_key: str, name: str) -> np.ndarray:
+    """Which cells of ``adata`` are of condition ``name`` (raises when the column is gone)."""
+    if condition_key not in adata.obs.columns:
+        raise ValueError(
+            f"adata.obs[{condition_key!r}], the conditions of these results, is gone; restore it to draw them."
+        )
+    return (adata.obs[condition_key].astype(str) == name).to_numpy()

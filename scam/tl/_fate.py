@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import time as _time
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 
 from .. import _keys
-from .._validation import check_key_added, check_positive_int, check_seed, writable
+from .._validation import check_key_added, check_positive_int, check_seed, class_order, writable
 from ..model import ActionModel
+from ._conditions import _condition_models, _where
 from ._utils import (
     cells_at,
     check_stochastic,
@@ -111,8 +113,9 @@ def _params(s: dict, *, groupby: str, noisy: bool, random_state: int) -> dict:
 # ---------------------------------------------------------------------------------------------- public
 def fate(
     adata: AnnData,
-    model: ActionModel,
+    model: ActionModel | Mapping[str, ActionModel],
     *,
+    condition_key: str | None = None,
     source: float | str,
     target: float | str,
     groupby: str,
@@ -135,12 +138,22 @@ def fate(
     the votes of its descendants averaged with their growth weights ``exp ∫ λ s dt``, so a
     descendant that multiplies counts more. Rows sum to 1.
 
+    With the ``dict`` of models of ``scam.tl.fit(..., condition_key=...)``, each condition's
+    cells at ``source`` follow their condition's model and vote among their condition's cells at
+    ``target``, with the same arguments and ``random_state`` as a call on that condition's cells
+    alone (its classes are those it reaches; the others get 0).
+
     Parameters
     ----------
     adata
         Annotated data with the time column and the representation of the fit.
     model
-        The fitted :class:`~scam.ActionModel`.
+        The fitted :class:`~scam.ActionModel`, or the ``dict`` of models of
+        ``scam.tl.fit(..., condition_key=...)`` (one per condition).
+    condition_key
+        With a ``dict`` of models: the column of ``adata.obs`` with each cell's condition (the
+        keys of ``model``); default: the one the models were fitted with. Every condition in
+        ``adata`` needs a model.
     source, target
         Observed time points, by value (``2.0``) or label (``"day 2"``) of ``adata.obs[time_key]``.
         A ``target`` before ``source`` gives ancestor probabilities (ODE only).
@@ -172,30 +185,45 @@ def fate(
         As a table: ``pd.DataFrame(adata.obsm['scam_fate'], index=adata.obs_names,
         columns=adata.uns['scam_fate']['classes'])``.
     ``adata.uns['scam_fate']``
-        ``classes`` (the ``groupby`` classes present at ``target``, in category order) and ``params``.
+        ``classes`` (the ``groupby`` classes present at ``target``, in category order) and ``params``;
+        with a ``dict`` of models, ``params`` also holds ``condition_key`` and ``conditions`` (the
+        names in order), and ``conditions`` holds each condition's ``classes`` and ``params``.
     """
-    s = _setup(adata, model, source, target, groupby, n_samples, n_neighbors, n_steps, stochastic, time_key, use_rep)
+    args = (source, target, groupby, n_samples, n_neighbors, n_steps, stochastic, time_key, use_rep)
+    condition_key, runs = _runs(adata, model, condition_key, args)
     key_added, random_state = check_key_added(key_added), check_seed(random_state)
     _keys.check_free(adata, _keys.FATE, key_added)
     start = _time.perf_counter()
-    logger.info(
-        "computing fates of %d cells from %g to %g over %d classes of %r",
-        len(s["rows_src"]),
-        s["t_src"],
-        s["t_tgt"],
-        len(s["classes"]),
-        groupby,
-    )
-    probs, _, noisy = _probabilities(model, s, random_state)
-    out = np.full((adata.n_obs, len(s["classes"])), np.nan, dtype=np.float32)
-    out[s["rows_src"]] = probs
+    classes = _all_classes(adata, groupby, [s for _, _, _, s in runs])
+    out = np.full((adata.n_obs, len(classes)), np.nan, dtype=np.float32)
+    per_condition = {}
+    for name, rows, m, s in runs:
+        logger.info(
+            "%scomputing fates of %d cells from %g to %g over %d classes of %r",
+            "" if name is None else f"condition {name!r}: ",
+            len(s["rows_src"]),
+            s["t_src"],
+            s["t_tgt"],
+            len(s["classes"]),
+            groupby,
+        )
+        probs, _, noisy = _probabilities(m, s, random_state)
+        cols = [classes.index(c) for c in s["classes"]]
+        src = rows[s["rows_src"]]
+        out[src] = 0.0  # a class the condition does not reach at the target
+        out[np.ix_(src, cols)] = probs
+        per_condition[name] = {
+            "classes": np.asarray(s["classes"], dtype=str),
+            "params": _params(s, groupby=groupby, noisy=noisy, random_state=random_state),
+        }
     adata = writable(adata, copy)
     adata.obsm[_keys.fate(key_added)] = out
-    adata.uns[_keys.fate(key_added)] = {
-        "classes": np.asarray(s["classes"], dtype=str),
-        "params": _params(s, groupby=groupby, noisy=noisy, random_state=random_state),
-        _keys.WRITTEN: _keys.record(_keys.FATE, key_added),
-    }
+    entry = {"classes": np.asarray(classes, dtype=str), "params": per_condition[runs[0][0]]["params"]}
+    if runs[0][0] is not None:
+        entry["params"] = {**entry["params"], "condition_key": condition_key, "conditions": list(per_condition)}
+        entry["conditions"] = {_keys.condition(name): v for name, v in per_condition.items()}
+    entry[_keys.WRITTEN] = _keys.record(_keys.FATE, key_added)
+    adata.uns[_keys.fate(key_added)] = entry
     logger.info(
         "finished (%.1f s): added '%s' (adata.obsm), '%s' (adata.uns)",
         _time.perf_counter() - start,
@@ -207,8 +235,9 @@ def fate(
 
 def transition_matrix(
     adata: AnnData,
-    model: ActionModel,
+    model: ActionModel | Mapping[str, ActionModel],
     *,
+    condition_key: str | None = None,
     source: float | str,
     target: float | str,
     groupby: str,
@@ -220,7 +249,7 @@ def transition_matrix(
     use_rep: str | None = None,
     random_state: int | None = 0,
     key_added: str = _keys.DEFAULT_KEY,
-) -> pd.DataFrame:
+) -> pd.DataFrame | dict[str, pd.DataFrame]:
     """Class-to-class flow of mass between two time points.
 
     Like moscot's ``cell_transition`` (aggregating a transport plan by annotation), but from the
@@ -240,7 +269,11 @@ def transition_matrix(
     adata
         Annotated data with the time column and the representation of the fit.
     model
-        The fitted :class:`~scam.ActionModel`.
+        The fitted :class:`~scam.ActionModel`, or the ``dict`` of models of
+        ``scam.tl.fit(..., condition_key=...)``: then one matrix per condition, of its cells with
+        its model (as a call on that condition's cells alone).
+    condition_key
+        As in :func:`fate`.
     source, target
         Observed time points, by value or label.
     groupby
@@ -256,33 +289,81 @@ def transition_matrix(
     -------
     DataFrame ``(source classes, target classes)``. ``adata.uns['scam_transitions']`` gets
     ``matrix``, ``source_classes``, ``target_classes``, ``mass_multiplier`` (per source class)
-    and ``params``.
+    and ``params``. With a ``dict`` of models: a ``dict`` from each condition to its DataFrame,
+    and ``adata.uns['scam_transitions']`` holds ``params`` (with ``condition_key`` and
+    ``conditions``) and ``conditions``: per condition (``/`` stored as ``_``) the entries above;
+    :func:`scam.pl.transitions` draws one panel per condition.
     """
-    s = _setup(adata, model, source, target, groupby, n_samples, n_neighbors, n_steps, stochastic, time_key, use_rep)
+    args = (source, target, groupby, n_samples, n_neighbors, n_steps, stochastic, time_key, use_rep)
+    condition_key, runs = _runs(adata, model, condition_key, args)
     key_added, random_state = check_key_added(key_added), check_seed(random_state)
     _keys.check_free(adata, _keys.TRANSITIONS, key_added)
-    where = f"at the source time {s['time'].labels[s['k_src']]!r}"
-    codes_src, src_classes = group_labels(adata, groupby, s["rows_src"], where)
-    logger.info("computing transitions of %r from %g to %g", groupby, s["t_src"], s["t_tgt"])
-    probs, w, noisy = _probabilities(model, s, random_state)
-    n_src = len(s["rows_src"])
-    matrix = np.zeros((len(src_classes), len(s["classes"])))
-    np.add.at(matrix, codes_src, probs / n_src)
-    multiplier = np.bincount(codes_src, weights=w, minlength=len(src_classes)) / np.bincount(
-        codes_src, minlength=len(src_classes)
-    )
+    sources = []
+    for name, rows, _, s in runs:  # every condition's source classes, before anything is computed
+        where = f"at the source time {s['time'].labels[s['k_src']]!r}"
+        try:
+            sources.append(group_labels(adata, groupby, rows[s["rows_src"]], where))
+        except ValueError as err:
+            raise ValueError(f"{_where(condition_key, name)}{err}") from None
+    entries, tables = {}, {}
+    for (name, _, m, s), (codes_src, src_classes) in zip(runs, sources, strict=True):
+        logger.info(
+            "%scomputing transitions of %r from %g to %g",
+            "" if name is None else f"condition {name!r}: ",
+            groupby,
+            s["t_src"],
+            s["t_tgt"],
+        )
+        probs, w, noisy = _probabilities(m, s, random_state)
+        n_src = len(s["rows_src"])
+        matrix = np.zeros((len(src_classes), len(s["classes"])))
+        np.add.at(matrix, codes_src, probs / n_src)
+        multiplier = np.bincount(codes_src, weights=w, minlength=len(src_classes)) / np.bincount(
+            codes_src, minlength=len(src_classes)
+        )
+        entries[name] = {
+            "matrix": matrix,
+            "source_classes": np.asarray(src_classes, dtype=str),
+            "target_classes": np.asarray(s["classes"], dtype=str),
+            "mass_multiplier": multiplier,
+            "params": _params(s, groupby=groupby, noisy=noisy, random_state=random_state),
+        }
+        tables[name] = pd.DataFrame(
+            matrix,
+            index=pd.Index(src_classes, name=f"{groupby} at {s['t_src']:g}"),
+            columns=pd.Index(s["classes"], name=f"{groupby} at {s['t_tgt']:g}"),
+        )
+    if condition_key is None:
+        entry = entries[None]
+    else:
+        params = {**entries[runs[0][0]]["params"], "condition_key": condition_key, "conditions": list(entries)}
+        entry = {"params": params, "conditions": {_keys.condition(name): e for name, e in entries.items()}}
+    entry[_keys.WRITTEN] = _keys.record(_keys.TRANSITIONS, key_added)
     adata = writable(adata, False)
-    adata.uns[_keys.transitions(key_added)] = {
-        "matrix": matrix,
-        "source_classes": np.asarray(src_classes, dtype=str),
-        "target_classes": np.asarray(s["classes"], dtype=str),
-        "mass_multiplier": multiplier,
-        "params": _params(s, groupby=groupby, noisy=noisy, random_state=random_state),
-        _keys.WRITTEN: _keys.record(_keys.TRANSITIONS, key_added),
-    }
+    adata.uns[_keys.transitions(key_added)] = entry
     logger.info("added '%s' (adata.uns)", _keys.transitions(key_added))
-    return pd.DataFrame(
-        matrix,
-        index=pd.Index(src_classes, name=f"{groupby} at {s['t_src']:g}"),
-        columns=pd.Index(s["classes"], name=f"{groupby} at {s['t_tgt']:g}"),
-    )
+    return tables[None] if condition_key is None else tables
+
+
+def _runs(adata: AnnData, model, condition_key: str | None, args: tuple) -> tuple[str | None, list]:
+    """``(condition_key, [(condition, rows, model, setup)])``: one run of all cells, or one per condition.
+
+    ``args`` are those of :func:`_setup` after ``model``; every run is set up (checked) before any is computed.
+    """
+    per_condition = _condition_models(adata, model, condition_key)
+    if per_condition is None:
+        return None, [(None, np.arange(adata.n_obs), model, _setup(adata, model, *args))]
+    condition_key, groups = per_condition
+    runs = []
+    for name, rows, m in groups:
+        try:
+            runs.append((name, rows, m, _setup(adata[rows], m, *args)))
+        except ValueError as err:
+            raise ValueError(f"{_where(condition_key, name)}{err}") from None
+    return condition_key, runs
+
+
+def _all_classes(adata: AnnData, groupby: str, setups: list[dict]) -> list[str]:
+    """The target classes of all runs, in the order of ``adata.obs[groupby]`` (:func:`scam._validation.class_order`)."""
+    present = {c for s in setups for c in s["classes"]}
+    return [c for c in class_order(adata.obs[groupby]) if c in present]

@@ -80,6 +80,7 @@ def fit(
         growth (a treatment that spares a dying branch shows in ``scam_growth``); they share
         nothing, so every condition needs its own time course: at least two time points with 10
         cells or more each (else a ``ValueError`` naming the condition). See Notes.
+    use_rep
         Key of ``adata.obsm`` with the coordinates (default ``"X_pca"``).
     n_dims
         Use only the first ``n_dims`` columns of ``use_rep`` (``None``: all).
@@ -207,17 +208,25 @@ def fit(
     Conditions: one model per condition is the simplest design that cannot leak dynamics between
     conditions, since growth (which cells divide or die) differs by condition as much as the flow.
     The price is that nothing is shared: each condition must have enough cells at every time point
-    on its own, and a condition's model knows nothing of the others' states. The read-outs take one
-    model; pass a condition's model with that condition's cells::
+    on its own, and a condition's model knows nothing of the others' states. Each model records its
+    condition (``model.metadata["condition_key"]``, ``["condition"]``), so the read-outs
+    :func:`scam.tl.trajectories`, :func:`scam.tl.fate`, :func:`scam.tl.transition_matrix` and
+    :func:`scam.tl.gene_velocity` take the returned ``dict`` and read out each condition's cells
+    with its own model, and the plots draw one panel per condition (as scanpy draws several keys)::
 
         models = scam.tl.fit(adata, "day", condition_key="genotype")
-        wt = adata[adata.obs["genotype"] == "wt"].copy()
-        scam.tl.trajectories(wt, models["wt"], t_start=0, t_end=4)
+        scam.tl.trajectories(adata, models, t_start=0, t_end=4)  # n_cells paths per genotype
+        scam.pl.trajectories(adata, basis="umap")  # one panel per genotype
+        scam.pl.history(adata)  # one training history per genotype
 
-    ``scam.tl.velocity_graph`` and ``scam.tl.velocity_embedding`` read the per-cell velocity, so
-    they run on the whole ``adata`` (a cell's neighbours may then be of another condition; run them
-    on one condition's cells to keep conditions apart). ``scam.tl.leave_one_timepoint_out`` has no
-    ``condition_key``: run it on each condition's cells.
+    One condition's model alone needs that condition's cells (on the whole ``adata`` it raises,
+    naming the fix): ``wt = adata[adata.obs["genotype"] == "wt"].copy()``, then
+    ``scam.tl.gene_trends(wt, models["wt"], genes)`` (``gene_trends`` takes one model).
+    ``scam.tl.velocity_graph``, ``scam.tl.velocity_embedding``, ``scam.pl.velocity`` and
+    ``scam.pl.growth`` read the per-cell results, so they run on the whole ``adata`` (a cell's
+    neighbours may then be of another condition; run them on one condition's cells to keep
+    conditions apart). ``scam.tl.leave_one_timepoint_out(adata, "day", condition_key="genotype")``
+    benchmarks each condition alone, with the same seeds for each.
 
     Examples
     --------
@@ -295,6 +304,8 @@ def fit(
             prior_growth=None if prior_growth is None else prior_growth[idx],
         )
         train_seconds = _time.perf_counter() - t0
+        if name is not None:  # the read-outs find each condition's model and column from these
+            model.metadata.update(condition_key=condition_key, condition=name)
         pot, v, g, w, learned_mass = _readouts(model, X[idx], time)
         velocity[idx, : model.n_dims] = v
         potential[idx], growth_rate[idx], weight[idx] = pot, g, w

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time as _time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,7 @@ from anndata import AnnData
 from .. import _keys
 from .._validation import check_key_added, check_positive_int, check_seed, writable
 from ..model import ActionModel
+from ._conditions import _condition_models, _where
 from ._decode import LINEAR, PCA, RIDGE, GeneMap, gene_map, rest_columns
 from ._utils import (
     cells_at,
@@ -45,8 +46,9 @@ def _map_params(gmap: GeneMap, layer: str | None) -> dict:
 
 def gene_velocity(
     adata: AnnData,
-    model: ActionModel,
+    model: ActionModel | Mapping[str, ActionModel],
     *,
+    condition_key: str | None = None,
     genes: str | Sequence[str] | None = None,
     decoder: Callable | None = None,
     layer: str | None = None,
@@ -88,7 +90,13 @@ def gene_velocity(
     adata
         Annotated data with the representation, the time column and (for the linear map) the expression.
     model
-        A fitted :class:`~scam.ActionModel`.
+        A fitted :class:`~scam.ActionModel`, or the ``dict`` of models of
+        ``scam.tl.fit(..., condition_key=...)``: each cell's velocity is then its condition's
+        model's (as ``obsm['scam_velocity']`` of that fit), mapped to genes by one map of all cells.
+    condition_key
+        With a ``dict`` of models: the column of ``adata.obs`` with each cell's condition (the
+        keys of ``model``); default: the one the models were fitted with. Every condition in
+        ``adata`` needs a model.
     genes
         Gene names (``adata.var_names``) to compute; ``None``: all genes.
     decoder
@@ -126,23 +134,31 @@ def gene_velocity(
         of size ``n_vars`` is built.
     ``adata.uns['scam_gene_velocity']``
         ``genes`` (names), ``r2`` (linear map: explained variance per gene) and ``params``
-        (``method``: ``'pca_loadings'``, ``'linear_map'`` or ``'decoder'``, and its settings).
+        (``method``: ``'pca_loadings'``, ``'linear_map'`` or ``'decoder'``, and its settings; with
+        a ``dict`` of models, ``condition_key`` and ``conditions``).
 
     A rerun replaces the results of the previous one (a layer by a subset, too).
     """
-    time_key, use_rep = model_inputs(adata, model, time_key, use_rep)
+    per_condition = _condition_models(adata, model, condition_key)
+    if per_condition is None:
+        runs = [(None, np.arange(adata.n_obs), model)]
+    else:
+        condition_key, runs = per_condition
+    first = runs[0][2]
+    time_key, use_rep = model_inputs(adata if per_condition is None else adata[runs[0][1]], first, time_key, use_rep)
     key_added = check_key_added(key_added)
-    time = model_time(adata, model, time_key)
-    where = f"of adata.obs[{time_key!r}]"
-    check_time_range(
-        model, time, {f"the first time {where}": time.values[0], f"the last time {where}": time.values[-1]}
-    )
+    times = np.zeros(adata.n_obs)  # each cell's time on its model's time axis
+    for name, rows, m in runs:
+        try:
+            times[rows] = _cell_times(adata if name is None else adata[rows], m, time_key, use_rep, first)
+        except ValueError as err:
+            raise ValueError(f"{_where(condition_key, name)}{err}") from None
     subset = genes is not None
     cols = np.asarray(_gene_index(adata, genes) if subset else np.arange(adata.n_vars), dtype=np.int64)
-    X = model_rep(adata, model, use_rep)
+    X = model_rep(adata, first, use_rep)
     gmap = gene_map(
         adata,
-        model,
+        first,
         use_rep,
         X,
         cols,
@@ -157,8 +173,10 @@ def gene_velocity(
     _keys.check_free(adata, _keys.GENE_VELOCITY, key_added, skip=skip)
     start = _time.perf_counter()
     logger.info("computing gene velocities of %d cells x %d genes (%s)", adata.n_obs, len(cols), gmap.method)
-    v = model.velocity(X, time.values[time.codes]).astype(np.float64)
-    gene_v = gmap.velocity(X, v, rest_columns(adata, use_rep, model, gmap)).astype(np.float32)
+    v = np.zeros_like(X)
+    for _, rows, m in runs:
+        v[rows] = m.velocity(X[rows], times[rows])
+    gene_v = gmap.velocity(X, v, rest_columns(adata, use_rep, first, gmap)).astype(np.float32)
     previous = _keys.recorded(adata, _keys.gene_velocity_params(key_added), _keys.GENE_VELOCITY) or set()
     adata = writable(adata, copy)
     _keys.remove(adata, [(slot, k) for slot, k in skip if (slot, k) in previous and _keys_present(adata, slot, k)])
@@ -171,9 +189,10 @@ def gene_velocity(
         "params": {
             "time_key": time_key,
             "use_rep": use_rep,
-            "n_dims": int(model.n_dims),
+            "n_dims": int(first.n_dims),
             "genes": "subset" if subset else "all",
             **_map_params(gmap, layer),
+            **({} if per_condition is None else {"condition_key": condition_key, "conditions": [r[0] for r in runs]}),
         },
         _keys.WRITTEN: _keys.record(_keys.GENE_VELOCITY, key_added, skip=skip),
     }
@@ -189,6 +208,22 @@ def gene_velocity(
     if gmap.method == PCA and gmap.info["genes_without_loadings"]:
         logger.info("%d genes have no PCA loadings and get 0", gmap.info["genes_without_loadings"])
     return adata if copy else None
+
+
+def _cell_times(adata: AnnData, model: ActionModel, time_key: str, use_rep: str, first: ActionModel) -> np.ndarray:
+    """Each cell's time on ``model``'s time axis, checked against its fitted range (and its coordinates)."""
+    model_inputs(adata, model, time_key, use_rep)
+    if model.n_dims != first.n_dims:
+        raise ValueError(
+            f"The model has {model.n_dims} coordinates but another has {first.n_dims}; the models of one "
+            "`scam.tl.fit(..., condition_key=...)` share them: pass that dict."
+        )
+    time = model_time(adata, model, time_key)
+    where = f"of adata.obs[{time_key!r}]"
+    check_time_range(
+        model, time, {f"the first time {where}": time.values[0], f"the last time {where}": time.values[-1]}
+    )
+    return time.values[time.codes]
 
 
 def _keys_present(adata: AnnData, slot: str, key: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -15,6 +16,7 @@ from .._validation import check_adata, check_key_added, check_positive_int, get_
 from ..lot import ScamFitter, run_lot
 from ..lot.engine import check_client
 from ..trainer import FIT_ARGS, FitConfig
+from ._conditions import _condition_rows, _masses_per_condition, _where
 from ._utils import time_index
 
 logger = logging.getLogger("scam")
@@ -51,6 +53,7 @@ def leave_one_timepoint_out(
     adata: AnnData,
     time_key: str = "time",
     *,
+    condition_key: str | None = None,
     held_out: None | str | float | Sequence = None,
     methods: str | Sequence[str] = ("scam", "ot_midpoint", "previous", "next"),
     n_seeds: int = 1,
@@ -80,8 +83,15 @@ def leave_one_timepoint_out(
         Time course with ``obs[time_key]`` and ``obsm[use_rep]``.
     time_key
         Column with the time points (numeric, or ordered categorical: its order is used).
+    condition_key
+        Column of ``adata.obs`` with each cell's condition, as in :func:`scam.tl.fit`: the protocol
+        runs on each condition's cells alone (as :func:`scam.tl.fit` fits one model per
+        condition), holding out that condition's interior time points, with the same seeds
+        ``0, …, n_seeds − 1``, so each condition's rows are those of a run on its cells alone. A
+        condition with fewer than three time points is skipped with a ``UserWarning``.
     held_out
-        Time points (labels or values) to hold out; ``None``: every interior one.
+        Time points (labels or values) to hold out; ``None``: every interior one (of each
+        condition, with ``condition_key``; given ones must be interior in every condition run).
     methods
         Any of :func:`scam.benchmark.available_methods`: ``"scam"`` (defaults of
         :func:`scam.tl.fit`), the variants ``"scam_am"``, ``"scam_eam"``, ``"scam_uam"``,
@@ -105,7 +115,8 @@ def leave_one_timepoint_out(
         Coordinates, as in :func:`scam.tl.fit`.
     masses
         True relative masses per time point (as in :func:`scam.tl.fit`); the held-out time's mass
-        is used only to score the prediction.
+        is used only to score the prediction. With ``condition_key``, the same for every condition
+        or a mapping from every condition to its masses (``{"wt": [1, 2, 4], "ko": "counts"}``).
     n_steps
         Euler steps of the push.
     n_jobs
@@ -127,13 +138,17 @@ def leave_one_timepoint_out(
         Also stores, in ``adata.uns[key_added]``, the long table (``"results"``), the ``"params"``,
         and ``"predictions"``: for each method and held-out label, the first seed's predicted cells
         ``{"X": (n, d), "weights": (n,)}`` (weights sum to 1; uniform without growth), for
-        :func:`scam.pl.interpolation`.
+        :func:`scam.pl.interpolation`. With ``condition_key``, ``"params"`` also holds
+        ``condition_key``, ``conditions`` (those run, in order) and ``skipped`` (if any), and
+        ``"conditions"`` holds per condition run (``/`` in a name stored as ``_``) its
+        ``params`` (``held_out``) and ``predictions``.
 
     Returns
     -------
     Long table with columns ``method``, ``held_out``, ``seed``, ``metric``, ``value``,
-    ``fit_seconds`` (fit and prediction of one fold). :func:`scam.benchmark.summarize` turns it
-    into mean ± std per method.
+    ``fit_seconds`` (fit and prediction of one fold); with ``condition_key``, a first column
+    ``condition``. :func:`scam.benchmark.summarize` turns it into mean ± std per method (per
+    condition and method with ``condition_key``).
     """
     check_adata(adata)
     key_added = check_key_added(key_added)
@@ -141,10 +156,8 @@ def leave_one_timepoint_out(
     n_steps = check_positive_int("n_steps", n_steps)
     n_jobs = check_positive_int("n_jobs", n_jobs)
     client = check_client(client)
-    time = get_time(adata, time_key)
+    runs, skipped = _runs(adata, time_key, condition_key, held_out, masses)
     X = get_rep(adata, use_rep, n_dims)
-    ks = _held_out_indices(held_out, time)
-    mass = None if masses is None else get_masses(masses, time)
     methods = [methods] if isinstance(methods, str) else list(methods)  # one name, not its letters
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     fit_kwargs = dict(fit_kwargs or {})
@@ -156,44 +169,117 @@ def leave_one_timepoint_out(
         raise ValueError(f"Unknown `fit_kwargs` {sorted(unknown)}; use arguments of scam.tl.fit.")
     FitConfig(**fit_kwargs).checked()
 
-    fit_scam = ScamFitter(X, time, mass, use_rep, fit_kwargs)
-    df, predictions = run_lot(
-        X,
-        time.codes,
-        time.values,
-        time.labels,
-        fit_scam,
-        held_out=ks,
-        methods=methods,
-        n_seeds=n_seeds,
-        metrics=metrics,
-        masses=mass,
-        n_steps=n_steps,
-        peer_kwargs=peer_kwargs,
-        n_jobs=n_jobs,
-        client=client,
-        progress_bar=progress_bar,
-        return_predictions=True,
-    )
-    adata.uns[key_added] = {
-        "results": {c: df[c].to_numpy() if df[c].dtype != object else df[c].astype(str).to_numpy() for c in df},
-        "params": {
-            "time_key": time_key,
-            "use_rep": use_rep,
-            "methods": list(methods),
-            "n_seeds": n_seeds,
-            "metrics": list(metrics),
-            "n_steps": n_steps,
-            "held_out": [time.labels[k] for k in ks],
-        },
-        # First seed's prediction of each method at each held-out time, for scam.pl.interpolation.
-        "predictions": {
-            method: {
-                _keys.prediction(label): {"X": np.asarray(pred, dtype=np.float32), "weights": _weights(w, len(pred))}
-                for (m, label, seed), (pred, w) in predictions.items()
-                if m == method and seed == 0
-            }
-            for method in dict.fromkeys(m for m, _, _ in predictions)
-        },
+    tables, entries = [], {}
+    for name, rows, time, mass, ks in runs:  # each condition alone: its cells, time points and masses
+        if name is not None:
+            logger.info("condition %r: %d cells, held out %s", name, len(rows), ", ".join(time.labels[k] for k in ks))
+        fit_scam = ScamFitter(X[rows], time, mass, use_rep, fit_kwargs)
+        df, predictions = run_lot(
+            X[rows],
+            time.codes,
+            time.values,
+            time.labels,
+            fit_scam,
+            held_out=ks,
+            methods=methods,
+            n_seeds=n_seeds,
+            metrics=metrics,
+            masses=mass,
+            n_steps=n_steps,
+            peer_kwargs=peer_kwargs,
+            n_jobs=n_jobs,
+            client=client,
+            progress_bar=progress_bar,
+            return_predictions=True,
+        )
+        if name is not None:
+            df.insert(0, "condition", name)
+        tables.append(df)
+        entries[name] = {"held_out": [time.labels[k] for k in ks], "predictions": _first_seed(predictions)}
+    df = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    params = {
+        "time_key": time_key,
+        "use_rep": use_rep,
+        "methods": list(methods),
+        "n_seeds": n_seeds,
+        "metrics": list(metrics),
+        "n_steps": n_steps,
     }
+    uns = {"results": {c: df[c].to_numpy() if df[c].dtype != object else df[c].astype(str).to_numpy() for c in df}}
+    if condition_key is None:
+        # first seed's prediction of each method at each held-out time, for scam.pl.interpolation
+        uns["params"] = {**params, "held_out": entries[None]["held_out"]}
+        uns["predictions"] = entries[None]["predictions"]
+    else:
+        uns["params"] = {**params, "condition_key": condition_key, "conditions": list(entries)}
+        uns["conditions"] = {
+            _keys.condition(name): {"params": {"held_out": e["held_out"]}, "predictions": e["predictions"]}
+            for name, e in entries.items()
+        }
+        if skipped:
+            uns["params"]["skipped"] = skipped
+    adata.uns[key_added] = uns
     return df
+
+
+def _first_seed(predictions: dict) -> dict:
+    """``{method: {held-out label: {"X", "weights"}}}``: the first seed's predicted cells (h5ad-serialisable)."""
+    return {
+        method: {
+            _keys.prediction(label): {"X": np.asarray(pred, dtype=np.float32), "weights": _weights(w, len(pred))}
+            for (m, label, seed), (pred, w) in predictions.items()
+            if m == method and seed == 0
+        }
+        for method in dict.fromkeys(m for m, _, _ in predictions)
+    }
+
+
+def _runs(adata: AnnData, time_key: str, condition_key: str | None, held_out, masses) -> tuple[list, list[str]]:
+    """The LOT runs, checked before any starts, and the conditions skipped.
+
+    Each run is ``(condition, rows, TimeInfo, masses, held-out indices)``: without ``condition_key`` one
+    run of all cells (condition ``None``); with it, one per condition with at least three time points
+    (the others are skipped with a ``UserWarning``).
+    """
+    if condition_key is None:
+        time = get_time(adata, time_key)
+        ks = _held_out_indices(held_out, time)
+        return [(None, np.arange(adata.n_obs), time, None if masses is None else get_masses(masses, time), ks)], []
+    with warnings.catch_warnings():  # its warnings are given per condition below
+        warnings.simplefilter("ignore")
+        get_time(adata, time_key, min_cells=0)  # the column itself, the same for every condition
+    rows = _condition_rows(adata, condition_key, time_key)
+    per_condition = _masses_per_condition(masses, [name for name, _ in rows])
+    runs, skipped = [], {}
+    for name, idx in rows:
+        try:
+            n_times = get_time(adata[idx], time_key, min_cells=0).n_times
+        except ValueError:  # one time point (the column is fine: checked above)
+            n_times = 1
+        if n_times < 3:
+            skipped[name] = n_times
+            continue
+        with warnings.catch_warnings():  # given by the call above
+            warnings.simplefilter("ignore")
+            try:
+                time = get_time(adata[idx], time_key)
+                ks = _held_out_indices(held_out, time)
+                mass = None if per_condition[name] is None else get_masses(per_condition[name], time)
+            except ValueError as err:
+                raise ValueError(f"{_where(condition_key, name)}{err}") from None
+        runs.append((name, idx, time, mass, ks))
+    short = ", ".join(f"{name!r} ({n} time point{'s' if n > 1 else ''})" for name, n in skipped.items())
+    if not runs:
+        raise ValueError(
+            f"No condition of adata.obs[{condition_key!r}] has three time points or more ({short}): each condition "
+            "is benchmarked alone, holding out one of its interior time points. Run it without `condition_key` to "
+            "benchmark all cells as one population."
+        )
+    if skipped:
+        warnings.warn(
+            f"Leave-one-timepoint-out skips the condition(s) {short} of adata.obs[{condition_key!r}]: each condition "
+            "is benchmarked alone and needs three time points or more (an interior one to hold out).",
+            UserWarning,
+            stacklevel=3,
+        )
+    return runs, list(skipped)

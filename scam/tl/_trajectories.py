@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 from anndata import AnnData
@@ -12,6 +13,7 @@ from .. import _keys
 from .._time import TimeInfo, same_time
 from .._validation import check_key_added, check_positive_int, check_seed, writable
 from ..model import ActionModel
+from ._conditions import _condition_models, _where
 from ._utils import (
     cells_at,
     check_stochastic,
@@ -103,16 +105,24 @@ def support(
     }
 
 
-def _report_support(result: dict, key_added: str) -> None:
-    """Log the support of the paths; warn when many simulated points left the observed cells."""
+def _report_support(result: dict, key_added: str, condition: str | None = None) -> None:
+    """Log the support of the paths; warn when many simulated points left the observed cells.
+
+    ``condition``: the condition whose paths these are (named in the messages), ``None`` without conditions.
+    """
     ratio = result["ratio"]
+    of = "" if condition is None else f"condition {condition!r}: "
+    stored = f"adata.uns[{key_added!r}]['trajectories']"
+    if condition is not None:
+        stored += f"['conditions'][{_keys.condition(condition)!r}]"
     if ratio.size == 0:
-        logger.info("no observed time after the start within the paths: their support is not checked")
+        logger.info("%sno observed time after the start within the paths: their support is not checked", of)
         return
     off = float(np.mean(result["off_fraction"]))  # the share of the mass off the data, each time alike
     logger.info(
-        "support: at the observed times, the simulated points lie a median %.2f typical cell spacings from the "
+        "%ssupport: at the observed times, the simulated points lie a median %.2f typical cell spacings from the "
         "nearest observed cell; %.0f %% of the mass lies more than %g spacings away",
+        of,
         float(np.median(ratio)),
         100 * off,
         SUPPORT_RATIO,
@@ -120,14 +130,14 @@ def _report_support(result: dict, key_added: str) -> None:
     if off > SUPPORT_FRACTION:
         worst = int(np.argmax(result["off_fraction"]))
         warnings.warn(
-            f"{100 * off:.0f} % of the simulated points at the observed times (each counted by the mass it carries) "
-            f"lie more than {SUPPORT_RATIO:g} times "
+            f"{of}{100 * off:.0f} % of the simulated points at the observed times (each counted by the mass it "
+            f"carries) lie more than {SUPPORT_RATIO:g} times "
             "the typical distance between neighbouring observed cells from every observed cell (the most at time "
             f"{result['labels'][worst]}: {100 * result['off_fraction'][worst]:.0f} %): the paths leave the observed "
             "cells, where the dynamics are extrapolated, not learned. Check the fit (`scam.pl.history`; more "
             "`n_iters`, another `sigma` or growth setting), simulate over a shorter interval, and see where the "
             f"paths leave with `scam.pl.trajectories(adata, show_support=True)`; "
-            f"adata.uns[{key_added!r}]['trajectories']['support']['ratio'] holds each point's distance ratio.",
+            f"{stored}['support']['ratio'] holds each point's distance ratio.",
             UserWarning,
             stacklevel=3,
         )
@@ -135,8 +145,9 @@ def _report_support(result: dict, key_added: str) -> None:
 
 def trajectories(
     adata: AnnData,
-    model: ActionModel,
+    model: ActionModel | Mapping[str, ActionModel],
     *,
+    condition_key: str | None = None,
     n_cells: int = 200,
     n_steps: int = 100,
     t_start: float | None = None,
@@ -169,9 +180,16 @@ def trajectories(
     adata
         The AnnData the model was fitted on (``uns[key_added]`` from :func:`scam.tl.fit`).
     model
-        The fitted :class:`~scam.ActionModel`.
+        The fitted :class:`~scam.ActionModel`, or the ``dict`` of models that
+        ``scam.tl.fit(..., condition_key=...)`` returns: then each condition's paths start from
+        its own cells (``n_cells`` of them) and follow its own model, with the same arguments and
+        ``random_state`` as a call on that condition's cells alone.
+    condition_key
+        With a ``dict`` of models: the column of ``adata.obs`` with each cell's condition (the
+        keys of ``model``); default: the one the models were fitted with. Every condition in
+        ``adata`` needs a model.
     n_cells
-        Number of start cells (all of them if fewer are observed).
+        Number of start cells (all of them if fewer are observed); per condition with a ``dict``.
     n_steps
         Integration steps (the path has ``n_steps + 1`` points).
     t_start, t_end
@@ -199,14 +217,68 @@ def trajectories(
     ``support``: ``times`` and ``labels`` of the observed times checked, the cells' median
     ``spacing`` there, each path's distance ``ratio`` ``(n_cells, n_times)``, the ``off_fraction``
     of ratios above ``threshold`` (3) per time.
+
+    With a ``dict`` of models, ``uns[key_added]['trajectories']`` holds ``params``
+    (``condition_key``, ``conditions``: the names in order) and ``conditions``: per condition
+    (``/`` in a name stored as ``_``) the entries above, its ``start_index`` being rows of the
+    whole ``adata``. :func:`scam.pl.trajectories` draws one panel per condition.
     """
-    time_key, use_rep = model_inputs(adata, model, time_key, use_rep)
     key_added = check_key_added(key_added)
     n_cells = check_positive_int("n_cells", n_cells)
     n_steps = check_positive_int("n_steps", n_steps)
     fit_uns(adata, key_added)  # the paths are stored in the fit's record
     random_state = check_seed(random_state)
     stochastic = check_stochastic(stochastic)
+    args = {
+        "n_cells": n_cells,
+        "n_steps": n_steps,
+        "t_start": t_start,
+        "t_end": t_end,
+        "stochastic": stochastic,
+        "time_key": time_key,
+        "use_rep": use_rep,
+        "random_state": random_state,
+    }
+    per_condition = _condition_models(adata, model, condition_key)
+    if per_condition is None:
+        result = _paths(adata, model, **args)
+        _report_support(result["support"], key_added)
+    else:  # every condition's paths, from its own cells with its own model (all checked before any is stored)
+        condition_key, groups = per_condition
+        results = {}
+        for name, rows, m in groups:
+            try:
+                results[name] = _paths(adata[rows], m, **args)
+            except ValueError as err:
+                raise ValueError(f"{_where(condition_key, name)}{err}") from None
+            results[name]["start_index"] = rows[results[name]["start_index"]].astype(np.int64)  # rows of adata
+        for name, res in results.items():
+            _report_support(res["support"], key_added, name)
+        result = {
+            "params": {"condition_key": condition_key, "conditions": list(results)},
+            "conditions": {_keys.condition(name): res for name, res in results.items()},
+        }
+    adata = writable(adata, copy)
+    adata.uns[_keys.uns(key_added)][_keys.TRAJECTORIES] = result
+    logger.info("added '%s' (adata.uns[%r])", _keys.TRAJECTORIES, key_added)
+    return adata if copy else None
+
+
+def _paths(
+    adata: AnnData,
+    model: ActionModel,
+    *,
+    n_cells: int,
+    n_steps: int,
+    t_start,
+    t_end,
+    stochastic: bool | None,
+    time_key: str | None,
+    use_rep: str | None,
+    random_state: int,
+) -> dict:
+    """The paths of :func:`trajectories` of one model from ``adata``'s cells, checked (nothing is written)."""
+    time_key, use_rep = model_inputs(adata, model, time_key, use_rep)
     time = model_time(adata, model, time_key, min_cells=0)
     t_start = time_value(time, t_start, "t_start", default=0)
     t_end = time_value(time, t_end, "t_end", default=-1)
@@ -231,7 +303,7 @@ def trajectories(
     paths = np.ascontiguousarray(np.asarray(paths).transpose(1, 0, 2))
     times = np.linspace(t_start, t_end, n_steps + 1)
     checked = support(paths, times, X, time, t_start, weights=np.asarray(weights).T)
-    result = {
+    return {
         "paths": paths,
         "times": times,
         "start_cells": np.asarray(adata.obs_names[start], dtype=str),
@@ -249,8 +321,3 @@ def trajectories(
         },
         "support": checked,
     }
-    _report_support(checked, key_added)
-    adata = writable(adata, copy)
-    adata.uns[_keys.uns(key_added)][_keys.TRAJECTORIES] = result
-    logger.info("added '%s' (adata.uns[%r])", _keys.TRAJECTORIES, key_added)
-    return adata if copy else None

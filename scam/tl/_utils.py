@@ -7,6 +7,7 @@ makes ``adata`` writable).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import numpy as np
 from anndata import AnnData
@@ -15,13 +16,20 @@ from .. import _keys
 from .._time import TimeInfo, align_time, get_time
 from .._validation import check_adata, check_key, class_order, get_rep
 from ..model import ActionModel
+from ._conditions import _check_one_condition
 
 logger = logging.getLogger("scam")
 
 
 # ---------------------------------------------------------------------------------------------- model and keys
 def check_model(model) -> None:
-    """``model`` must be an :class:`~scam.ActionModel`."""
+    """``model`` must be an :class:`~scam.ActionModel` (a dict of them, one per condition, is named in the error)."""
+    if isinstance(model, Mapping):
+        raise TypeError(
+            f"`model` is a dict of {len(model)} models, one per condition (of `scam.tl.fit(..., condition_key=...)`), "
+            "but this read-out takes one model: pass one condition's model with that condition's cells, e.g. "
+            "`wt = adata[adata.obs[condition_key] == 'wt'].copy()` and `(wt, models['wt'], ...)`."
+        )
     if not isinstance(model, ActionModel):
         raise TypeError(f"`model` must be the ActionModel returned by scam.tl.fit, got {type(model).__name__}.")
 
@@ -43,6 +51,7 @@ def model_inputs(adata: AnnData, model: ActionModel, time_key: str | None, use_r
     """
     check_adata(adata)
     check_model(model)
+    _check_one_condition(adata, model)
     keys = model_keys(model, time_key, use_rep)
     if time_key is None and keys[0] not in adata.obs.columns:
         cols = ", ".join(map(repr, adata.obs.columns)) or "none"
