@@ -90,3 +90,11 @@ def test_suite_ratio_table():
     assert list(table["method"]) == ["scam"]
     assert table["ratio"].iloc[0] == pytest.approx(1.05) and table["worst_ratio"].iloc[0] == pytest.approx(1.2)
     assert "| d | scam |" in markdown(table)
+    # the true-sample rows of run_suite give each data set's column; without them it stays empty
+    floors = [
+        {"data": "d", "method": "true_sample", "held_out": h, "seed": 0, "metric": "w1_ratio", "value": v}
+        for h, v in [("1", 0.8), ("2", 1.0)]
+    ]
+    table = ratios(pd.DataFrame(rows + floors))
+    assert list(table["method"]) == ["scam"] and table["true_sample"].iloc[0] == pytest.approx(0.9)
+    assert "| 0.900 (1: 0.800, 2: 1.000) |" in markdown(table)
