@@ -110,6 +110,7 @@ def test_benchmark_scale_small(tmp_path, capsys):
     assert [r["n_cells"] for r in rows] == [400, 800]
     assert all(r["peak_memory_gb"] > 0 and r["seconds_per_1000_steps"] > 0 for r in rows)
     assert rows[0]["step_cost_ratio"] == 1.0
+    assert all((r["gpu_peak_memory_gb"] is None) == (r["device"] == "cpu") for r in rows)  # GPU memory on CUDA only
 
 
 # --------------------------------------------------------------------------------------------------- issue 12
