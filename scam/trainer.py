@@ -94,8 +94,9 @@ class FitConfig(TrainConfig):
         Widths of the hidden layers of the action network.
     quadratic
         The action's quadratic term ``½ xᵀA(t)x + b(t)ᵀx``, an exact affine part of the velocity
-        (:class:`~scam.core.ActionNet`): ``"auto"`` (default: ``"full"`` up to 128 dimensions,
-        ``"diag"`` above, where a full ``A`` costs more than the network), ``"full"``, ``"diag"`` or
+        (:class:`~scam.core.ActionNet`): ``"auto"`` (default: none below 20 dimensions, where the MLP fits an
+        affine field itself, ``"full"`` up to 128, ``"diag"`` above, where a full ``A`` costs more than
+        the network), ``"full"``, ``"diag"`` or
         ``"none"``.
     growth
         ``"auto"`` (default): a free growth head on a path that carries mass (the default spline),

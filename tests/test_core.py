@@ -61,9 +61,15 @@ def test_action_net_starts_as_the_mlp_and_old_configs_have_no_quadratic_term():
     torch.manual_seed(0)
     plain = ActionNet(3, (8,))
     torch.manual_seed(0)
-    full = ActionNet(3, (8,), quadratic="auto")
+    full = ActionNet(3, (8,), quadratic="full")
     assert plain.quadratic == "none" and full.quadratic == "full"
-    assert ActionNet(200, (8,), quadratic="auto").quadratic == "diag"
+    assert [ActionNet(d, (8,), quadratic="auto").quadratic for d in (2, 19, 20, 128, 129)] == [
+        "none",
+        "none",
+        "full",
+        "full",
+        "diag",
+    ]
     x = torch.randn(6, 3)
     torch.testing.assert_close(plain(x, 0.5), full(x, 0.5))
     with pytest.raises(ValueError, match="`quadratic` must be 'auto', 'full', 'diag' or 'none'"):

@@ -36,9 +36,21 @@ class TimeEmbedding(nn.Module):
 QUADRATIC = ("full", "diag", "none")
 
 
+#: ``quadratic="auto"`` adds the term from this many dimensions on (below, the MLP fits an affine field itself).
+QUADRATIC_MIN_DIMS = 20
+
+
 def resolve_quadratic(quadratic: str, n_dims: int) -> str:
-    """``"auto"``: the full quadratic term up to 128 dimensions, the diagonal one above (its cost grows as d²)."""
+    """``"auto"``: no quadratic term below 20 dimensions, the full one up to 128, the diagonal one above.
+
+    Measured (``docs/benchmarks/network/quadratic.md``): the full term lowers the held-out W1 at 50
+    and 100 PCs and leaves it unchanged at 5, 10 and 20; in 2-D with a small network it made fates
+    worse (an affine field extrapolates without bound away from the cells). Above 128 dimensions a
+    full ``A`` costs more than the network (d² per time feature), so the diagonal one is used.
+    """
     if quadratic == "auto":
+        if n_dims < QUADRATIC_MIN_DIMS:
+            return "none"
         return "full" if n_dims <= 128 else "diag"
     if quadratic not in QUADRATIC:
         raise ValueError(f"`quadratic` must be 'auto', 'full', 'diag' or 'none', got {quadratic!r}.")

@@ -148,8 +148,8 @@ def fit(
     hidden
         Widths of the hidden layers of the action network.
     quadratic
-        The action's quadratic term, an exact affine part of the velocity: ``"auto"`` (default:
-        ``"full"`` up to 128 dimensions, ``"diag"`` above), ``"full"``, ``"diag"`` or ``"none"``
+        The action's quadratic term, an exact affine part of the velocity: ``"auto"`` (default: none
+        below 20 dimensions, ``"full"`` up to 128, ``"diag"`` above), ``"full"``, ``"diag"`` or ``"none"``
         (see :class:`~scam.trainer.FitConfig`). Recorded in ``params['quadratic']`` as resolved.
     lr
         Peak learning rate.
