@@ -103,7 +103,7 @@ def run_suite(
         floor = true_sample_ratios(adata.obsm[use_rep], time.codes, time.values)
         rows.append(
             pd.DataFrame(
-                {"method": "true_sample", "held_out": list(floor), "seed": 0, "metric": "w1_ratio"}
+                {"method": "true_sample", "held_out": [time.labels[k] for k in floor], "seed": 0, "metric": "w1_ratio"}
                 | {"value": list(floor.values()), "fit_seconds": 0.0, "data": name}
             )
         )
