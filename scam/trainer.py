@@ -24,7 +24,7 @@ from ._units import Units
 from ._validation import check_hidden, check_nonnegative, check_positive, check_positive_int, check_seed
 from .core import ActionNet, TrainConfig, TrainResult, get_interpolant, train_action
 from .core.interpolants import INTERPOLANTS, Interpolant
-from .core.network import QUADRATIC, GrowthNet
+from .core.network import GrowthNet, check_quadratic
 from .core.spline import check_curvature, check_sigma
 from .core.train import check_growth
 from .model import ActionModel
@@ -136,8 +136,7 @@ class FitConfig(TrainConfig):
         Raises ``ValueError`` naming the fix; idempotent (checking a checked config changes nothing).
         """
         check_curvature(self.curvature)
-        if not isinstance(self.quadratic, str) or self.quadratic not in ("auto", *QUADRATIC):
-            raise ValueError(f"`quadratic` must be 'auto', 'full', 'diag' or 'none', got {self.quadratic!r}.")
+        check_quadratic(self.quadratic)
         if isinstance(self.interpolant, str) and self.interpolant not in INTERPOLANTS:
             raise ValueError(f"Unknown interpolant {self.interpolant!r}; choose one of {sorted(INTERPOLANTS)}.")
         if not isinstance(self.growth, str) or self.growth not in GROWTH:
