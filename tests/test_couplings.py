@@ -85,6 +85,31 @@ def test_growth_plans_hold_the_target_and_rates_follow_the_source():
     assert rho[:5].min() > 1.1 and rho[5:].max() < 0.9  # the first cluster grows, the second shrinks
 
 
+def test_semi_relaxed_plan_stops_close_to_the_converged_plan():
+    """The loosened stopping threshold moves growth rates and plan rows by far less than a minibatch's noise."""
+    import ot
+
+    rng = np.random.default_rng(3)
+    xa, xb = rng.standard_normal((300, 5)), rng.standard_normal((300, 5)) + 0.5
+    a, b = rng.random(300) + 0.5, uniform_masses(300, 1.0)
+    a = a / a.sum()
+    cost = relative_cost(xa, xb)
+    plan = semi_relaxed_plan(a, b, cost, epsilon=0.01, reg_m=(3.0, 50.0))
+    tight = ot.unbalanced.sinkhorn_unbalanced(
+        a,
+        b,
+        cost,
+        reg=0.01,
+        reg_m=(3.0, 50.0),
+        method="sinkhorn_translation_invariant",
+        numItermax=10_000,
+        stopThr=1e-9,
+    )
+    np.testing.assert_allclose(growth_rates(plan, a), growth_rates(tight, a), rtol=0.01)
+    rows = plan / plan.sum(1, keepdims=True) - tight / tight.sum(1, keepdims=True)
+    assert np.abs(rows).sum(1).max() < 0.03
+
+
 def test_transport_shift_keeps_drift_out_of_the_growth():
     """A cloud that only moves: the shift is its displacement, and the plan on the shifted cost grows no cell."""
     rng = np.random.default_rng(0)

@@ -366,6 +366,12 @@ def _remove_stale(adata: AnnData, key_added: str) -> None:
         logger.info("refit with key_added=%r: removed the results of the earlier fit: %s", key_added, ", ".join(gone))
 
 
+#: Integrator and steps per interval for each cell's weight in the read-outs. Measured on EB (cells of day 1
+#: pushed to day 2, against 1,000 Euler steps): 10 RK4 steps are off by at most 1.4e-4 in log-weight in 2.0 s,
+#: the 100 Euler steps used before by 1.2e-3 in 5.4 s.
+READOUT_METHOD, READOUT_STEPS = "rk4", 10
+
+
 def _readouts(model: ActionModel, X: np.ndarray, time: TimeInfo):
     """Potential, velocity and growth at every cell, its weight over the interval to the next time, learned masses."""
     potential, velocity, growth = model.evaluate(X, time.values[time.codes])
@@ -375,7 +381,15 @@ def _readouts(model: ActionModel, X: np.ndarray, time: TimeInfo):
         if not model.has_growth:  # no growth: every weight is exactly 1
             weight[idx] = 1.0
             continue
-        _, w = model.simulate(X[idx], time.values[k], time.values[k + 1], stochastic=False, return_weights=True)
+        _, w = model.simulate(
+            X[idx],
+            time.values[k],
+            time.values[k + 1],
+            n_steps=READOUT_STEPS,
+            method=READOUT_METHOD,
+            stochastic=False,
+            return_weights=True,
+        )
         weight[idx] = w
     learned_mass = np.ones(time.n_times)
     for k in range(time.n_times - 1):
