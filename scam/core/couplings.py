@@ -340,7 +340,7 @@ def growth_plans(
     -------
     The growth plan and the pairing plan (unchecked: either may be non-finite when a solver fails).
     """
-    cost = relative_cost(xa, xb)  # no transport_shift here: measured on the spline chains only
+    cost = relative_cost(xa, xb)  # no transport_shift: it damps strong growth between far clusters
     growth = semi_relaxed_plan(a, b, cost, epsilon=growth_epsilon, reg_m=(growth_reg_m, reg_m_target))
     pair = semi_relaxed_plan(a, b, cost, epsilon=pair_epsilon, reg_m=(pair_reg_m, reg_m_target))
     return growth, pair

@@ -14,13 +14,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
 OUT=${OUT:-gpu_check_out}
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1 MPLBACKEND=Agg
-if ls .whl/*.whl > /dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    && export PYTHONPATH=/tmp/site
-fi
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+source docs/benchmarks/scale/_device_env.sh
 py=python3
 
 step() {  # step NAME SECONDS COMMAND...: run it with a limit, log its output and its time

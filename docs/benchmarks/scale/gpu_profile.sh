@@ -6,13 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
 OUT=${OUT:-gpu_profile_out}
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1 MPLBACKEND=Agg
-if ls .whl/*.whl > /dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    && export PYTHONPATH=/tmp/site
-fi
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+source docs/benchmarks/scale/_device_env.sh
 top() { python3 -c "import pstats, sys; s = pstats.Stats(sys.argv[1]); s.sort_stats('cumulative').print_stats(35); s.sort_stats('tottime').print_stats(25)" "$1"; }
 t0=$SECONDS
 timeout 110 python3 -m cProfile -o /tmp/p100k.prof -m scam.benchmark.scale --n-cells 100000 --device cuda > "$OUT/log.txt" 2>&1
