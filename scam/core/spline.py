@@ -185,13 +185,9 @@ class SplineInterpolant(Interpolant):
                 a = np.exp(logw - logw.max())
                 a = a / a.sum()
                 bb = np.full(b, 1.0 / b)
-                if k not in shifts:  # the drift that transport explains: not growth (see transport_shift)
-                    shifts[k] = (
-                        transport_shift(xa, xb, a, bb, epsilon=CHAIN_EPSILON, reg_m=CHAIN_REG_M)
-                        if self.shift_drift
-                        else np.zeros(xa.shape[1])
-                    )
-                cost = relative_cost(xa + shifts[k], xb)
+                if self.shift_drift and k not in shifts:  # the drift transport explains: not growth
+                    shifts[k] = transport_shift(xa, xb, a, bb, epsilon=CHAIN_EPSILON, reg_m=CHAIN_REG_M)
+                cost = relative_cost(xa + shifts[k], xb) if self.shift_drift else relative_cost(xa, xb)
                 plan = semi_relaxed_plan(a, bb, cost, epsilon=CHAIN_EPSILON, reg_m=CHAIN_REG_M)
                 rho = growth_rates(plan, a)
                 if not (np.all(np.isfinite(rho)) and np.all(np.isfinite(plan))):
