@@ -16,6 +16,7 @@ from scam.core.couplings import (
     relative_cost,
     sample_pairs,
     semi_relaxed_plan,
+    semi_relaxed_plans,
     transport_shift,
     unbalanced_mass_factors,
     unbalanced_plan,
@@ -108,6 +109,31 @@ def test_semi_relaxed_plan_stops_close_to_the_converged_plan():
     np.testing.assert_allclose(growth_rates(plan, a), growth_rates(tight, a), rtol=0.01)
     rows = plan / plan.sum(1, keepdims=True) - tight / tight.sum(1, keepdims=True)
     assert np.abs(rows).sum(1).max() < 0.03
+
+
+@pytest.mark.filterwarnings("ignore:Numerical errors:UserWarning", "ignore:divide by zero:RuntimeWarning")
+def test_batched_semi_relaxed_plans_are_pots_plans():
+    """The batched torch iteration (the chains' solver on a GPU) gives POT's plan for each problem of a batch.
+
+    The problems stop at different iterations (different sizes of drift and weights), and the third one has a
+    target cell no source reaches (its kernel column underflows): POT stops there at once, and so must the batch.
+    """
+    rng = np.random.default_rng(4)
+    xa = rng.standard_normal((3, 60, 4))
+    xb = rng.standard_normal((3, 60, 4)) + np.array([0.0, 1.0, 0.3])[:, None, None]
+    xb[2, 0] = 40.0  # unreachable at ε = 0.01
+    a = rng.random((3, 60)) + 0.2
+    a = a / a.sum(1, keepdims=True)
+    b = np.full((3, 60), 1 / 60)
+    cost = np.stack([relative_cost(xa[i], xb[i]) for i in range(3)])
+    expected = np.stack([semi_relaxed_plan(a[i], b[i], cost[i], epsilon=0.01, reg_m=(3.0, 50.0)) for i in range(3)])
+    args = [torch.as_tensor(v) for v in (a, b, cost)]
+    for solver in ("torch", "pot", "auto"):
+        plans = semi_relaxed_plans(*args, epsilon=0.01, reg_m=(3.0, 50.0), solver=solver).numpy()
+        np.testing.assert_allclose(plans, expected, rtol=1e-9, atol=1e-15)
+    assert not np.allclose(growth_rates(expected[0], a[0]), 1.0, atol=0.05)  # not a trivial plan
+    with pytest.raises(ValueError, match="'auto', 'torch' or 'pot'"):
+        semi_relaxed_plans(*args, epsilon=0.01, reg_m=(3.0, 50.0), solver="cuda")
 
 
 def test_transport_shift_keeps_drift_out_of_the_growth():

@@ -62,6 +62,27 @@ def test_shift_drift_keeps_a_drift_out_of_the_chains_growth():
             assert slope.std() > 0.1 and corr > 0.9
 
 
+def test_growth_chains_are_the_same_with_the_batched_torch_solver(monkeypatch):
+    """The chains' plans by the batched torch iteration (their solver on a GPU) give the same chains as POT's."""
+    import functools
+
+    from scam.core import couplings
+
+    marg = _two_clusters(150, 200, 100)
+    runs = []
+    for solver in ("pot", "torch"):
+        original = couplings.semi_relaxed_plans
+        monkeypatch.setattr(couplings, "semi_relaxed_plans", functools.partial(original, solver=solver))
+        interp = SplineInterpolant(growth=True, batch_size=64, pool_size=600, curvature=0.5).fit(
+            marg, [0.0, 1.0, 2.0], None, generator=torch.Generator().manual_seed(3)
+        )
+        monkeypatch.undo()
+        runs.append((interp.knots_idx.numpy(), interp.knots_logw.numpy()))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_allclose(runs[0][1], runs[1][1], rtol=1e-8, atol=1e-10)
+    assert runs[0][1].std() > 0.05  # the chains carry growth
+
+
 def test_growth_chains_match_given_masses():
     marg = _two_clusters(200, 200, 200)
     masses = [1.0, 1.7]

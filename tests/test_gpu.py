@@ -109,3 +109,20 @@ def test_cuda_leave_one_timepoint_out():
     w1 = df[df["metric"] == "w1"].pivot_table(index="held_out", columns="method", values="value")
     assert len(w1) == 2 and np.isfinite(w1.to_numpy()).all()
     assert (w1["scam"] < 0.8 * w1["previous"]).all(), w1
+
+
+def test_cuda_chain_plans_are_pots_plans():
+    """The chains' semi-relaxed plans solved in one batch on CUDA equal POT's, plan by plan (and run on the GPU)."""
+    from scam.core.couplings import relative_cost, semi_relaxed_plan, semi_relaxed_plans
+
+    rng = np.random.default_rng(0)
+    xa, xb = rng.standard_normal((4, 256, 5)), rng.standard_normal((4, 256, 5)) + 0.5
+    a = rng.random((4, 256)) + 0.2
+    a = a / a.sum(1, keepdims=True)
+    b = np.full((4, 256), 1 / 256)
+    cost = np.stack([relative_cost(xa[i], xb[i]) for i in range(4)])
+    expected = np.stack([semi_relaxed_plan(a[i], b[i], cost[i], epsilon=0.01, reg_m=(3.0, 50.0)) for i in range(4)])
+    args = [torch.as_tensor(v, device="cuda") for v in (a, b, cost)]
+    plans = semi_relaxed_plans(*args, epsilon=0.01, reg_m=(3.0, 50.0))
+    assert plans.device.type == "cuda"
+    np.testing.assert_allclose(plans.cpu().numpy(), expected, rtol=1e-8, atol=1e-15)

@@ -27,8 +27,8 @@ step() {  # step NAME SECONDS COMMAND...: run it with a limit, log its output an
 }
 
 step env 60 bash -c "nvidia-smi; $py -c 'import torch, scam; print(torch.__version__, torch.cuda.get_device_name(), scam.__version__)'"
-step pytest_gpu 150 $py -m pytest -m gpu tests/test_gpu.py -v -rs
-step eb_fit 100 $py - "$OUT/eb_fit.json" << 'PY'
+step pytest_gpu 120 $py -m pytest -m gpu tests/test_gpu.py -v -rs
+step eb_fit 90 $py - "$OUT/eb_fit.json" << 'PY'
 import json, sys, time
 
 import torch
@@ -54,8 +54,8 @@ for run in range(2):  # the first run pays CUDA's start-up (context, kernels); t
 json.dump({"torch": torch.__version__, "gpu": torch.cuda.get_device_name(), "fits": rows}, open(sys.argv[1], "w"),
           indent=2, default=str)
 PY
-step scale 150 $py -m scam.cli benchmark scale --device cuda --out "$OUT/scale"
-step lot_quick 150 $py -m scam.cli benchmark --data eb --quick --device cuda --jobs 2 --threads 4 \
+step scale 200 $py -m scam.cli benchmark scale --device cuda --out "$OUT/scale"
+step lot_quick 120 $py -m scam.cli benchmark --data eb --quick --device cuda --jobs 2 --threads 4 \
   --methods scam ot_midpoint --out /tmp/lot_quick
 cp /tmp/lot_quick/*.md "$OUT/" 2> /dev/null
 ls -R "$OUT" >> "$OUT/log.txt"
