@@ -29,6 +29,15 @@ torch.set_num_threads(1)
 scam.settings.n_threads = 1
 
 
+def pytest_xdist_auto_num_workers(config):
+    """``pytest -n auto``: one worker per CPU this process may use (affinity mask, cgroup quota), one thread each.
+
+    xdist's own count is the machine's cores, which oversubscribes a container or a cluster job given a few of
+    many; each worker runs its tests on one thread (above), so this many workers keep the usable CPUs busy.
+    """
+    return scam._settings.available_cpus()
+
+
 @pytest.fixture(autouse=True)
 def _scam_log_reaches_caplog(caplog):
     """The ``scam`` logger does not propagate (as scanpy's): hand its records to ``caplog`` too.

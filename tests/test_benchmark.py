@@ -24,14 +24,16 @@ def test_ot_midpoint_of_a_shifted_cloud_is_the_half_shift():
     shift = np.array([1.0, -2.0, 0.5])
     pred, w = ot_midpoint(x, rng.permutation(x) + shift, 1.0, 3.0, 2.0)
     assert wasserstein(pred, x + shift / 2, x_weights=w) == pytest.approx(0.0, abs=1e-7)
-    # with a small ε, pairs drawn from the entropic and unbalanced plans are (nearly all) the OT pairs
-    truth = x + shift / 2
+    # with a small ε, pairs drawn from the entropic plan are (nearly all) the OT pairs; on 50 cells (Sinkhorn in
+    # the log domain runs all its 10,000 iterations at this ε: 42 s on 200 cells, 4 s on 50)
+    small, truth = x[:50], x[:50] + shift / 2
 
     def on_truth(pred):
         return (np.linalg.norm(pred[:, None] - truth[None], axis=-1).min(1) < 1e-6).mean()
 
-    pred_e, w_e = entropic_ot_midpoint(x, x + shift, 1.0, 3.0, 2.0, epsilon=0.001)
-    assert w_e is None and len(pred_e) == 200 and on_truth(pred_e) > 0.95
+    pred_e, w_e = entropic_ot_midpoint(small, small + shift, 1.0, 3.0, 2.0, epsilon=0.002)
+    assert w_e is None and len(pred_e) == 50 and on_truth(pred_e) > 0.95
+    truth = x + shift / 2
     # the unbalanced plan is blurrier: check the weighted mean moves half-way
     pred_u, w_u = unbalanced_ot_midpoint(x, x + shift, 1.0, 3.0, 2.0, m_prev=1.0, m_next=2.0, reg_m=10.0)
     assert w_u.sum() == pytest.approx(1.0) and len(pred_u) == 200

@@ -64,6 +64,7 @@ def test_committed_with_title_and_outputs(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
 def test_runs_in_quick_mode(path, monkeypatch):
     monkeypatch.setenv("SCAM_TUTORIAL_QUICK", "1")  # the kernel inherits the environment
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # one thread, as the suite (conftest.py); scam reads it
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(TUTORIALS)}}
