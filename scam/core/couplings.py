@@ -27,6 +27,7 @@ __all__ = [
     "growth_plans",
     "growth_rates",
     "relative_cost",
+    "relative_costs",
     "sample_pairs",
     "semi_relaxed_plan",
     "semi_relaxed_plans",
@@ -64,6 +65,16 @@ def relative_cost(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
 
     cost = ot.dist(xa, xb)
     return cost / cost.mean()
+
+
+def relative_costs(xa: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
+    """:func:`relative_cost` of a batch, in torch on the tensors' device: ``(B, n, m)`` costs.
+
+    Squared distances by ``|x|² + |y|² − 2 x·y`` (floored at 0), each problem's divided by its mean.
+    """
+    cost = (xa**2).sum(2)[:, :, None] + (xb**2).sum(2)[:, None, :] - 2 * torch.bmm(xa, xb.transpose(1, 2))
+    cost = cost.clamp_min(0.0)
+    return cost / cost.mean(dim=(1, 2), keepdim=True)
 
 
 def transport_shift(
@@ -381,7 +392,7 @@ def semi_relaxed_plans(
     fi_12 = r1 * r2 / (r1 + r2)
     ratio1, ratio2 = reg / r1, reg / r2
     u, v = torch.ones_like(a), torch.ones_like(b)
-    v_ = v
+    v_, one = v, torch.ones_like(a[:, 0])
     active = torch.ones(a.shape[0], dtype=torch.bool, device=a.device)
     for _ in range(UNBALANCED_MAX_ITER):
         kv = torch.bmm(kernel, v_[:, :, None])[:, :, 0]
@@ -395,7 +406,6 @@ def semi_relaxed_plans(
             fi_12 / reg
         )
         u_new, v_new = u_new_ * shift, v_new_ / shift
-        one = torch.ones_like(a[:, 0])
         err_u = (u_new - u).abs().amax(1) / torch.maximum(torch.maximum(u_new.abs().amax(1), u.abs().amax(1)), one)
         err_v = (v_new - v).abs().amax(1) / torch.maximum(torch.maximum(v_new.abs().amax(1), v.abs().amax(1)), one)
         err = 0.5 * (err_u + err_v)

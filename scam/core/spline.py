@@ -34,13 +34,6 @@ SIGMA_GRID, SIGMA_MARGIN = (0.0, 0.25, 0.5, 1.0), 0.02
 SIGMA_SEED = 0
 
 
-def _relative_costs(xa: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
-    """Batched :func:`~scam.core.couplings.relative_cost`: ``(B, n, m)`` squared distances, each divided by its mean."""
-    cost = (xa**2).sum(2)[:, :, None] + (xb**2).sum(2)[:, None, :] - 2 * torch.bmm(xa, xb.transpose(1, 2))
-    cost = cost.clamp_min(0.0)
-    return cost / cost.mean(dim=(1, 2), keepdim=True)
-
-
 def _is_real(value) -> bool:
     """A real number (Python or numpy), not a bool."""
     return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
@@ -182,7 +175,7 @@ class SplineInterpolant(Interpolant):
         (0.78 against 0.73, 600 steps) but weighted ends off the snapshot (on two clusters growing
         2:1, 60 % of the weight on the faster one instead of 67 %) and a worse validation W1.
         """
-        from .couplings import semi_relaxed_plans, transport_shift
+        from .couplings import relative_costs, semi_relaxed_plans, transport_shift
 
         sizes, b = self.sizes, min(self.batch_size, *self.sizes)
         n_batches = -(-target // b)
@@ -213,7 +206,7 @@ class SplineInterpolant(Interpolant):
                             device=self.device,
                         )
                     xa = xa + shifts[k]
-                cost = _relative_costs(xa, xb)
+                cost = relative_costs(xa, xb)
                 plan = semi_relaxed_plans(a, bb, cost, epsilon=CHAIN_EPSILON, reg_m=CHAIN_REG_M)
                 mass = plan.sum(2)
                 rho = mass / a  # each chain's growth over the link (growth_rates)
