@@ -13,95 +13,119 @@ with day 3 left out (the 1 -> 7 link last) and with all days.
 
 Run (one thread each, about a minute per mode; output in ``local_shift.txt``)::
 
-    for m in "raw" "global" "local 32" "local 128"; do OMP_NUM_THREADS=1 python docs/benchmarks/growth/local_shift.py $m; done
+    for m in raw global "local 32" "local 128"; do
+        OMP_NUM_THREADS=1 python -W ignore docs/benchmarks/growth/local_shift.py $m
+    done > docs/benchmarks/growth/local_shift.txt
 """
-import sys, time
-import numpy as np, torch
+
+import sys
+import time
+
+import numpy as np
+import torch
+
 import scam
-from scam.core.couplings import semi_relaxed_plan, relative_cost, transport_shift
-from scam.core.spline import CHAIN_EPSILON as EPS, CHAIN_REG_M as RM
+from scam.core.couplings import relative_cost, semi_relaxed_plan, transport_shift
+from scam.core.spline import CHAIN_EPSILON, CHAIN_REG_M
+
 torch.set_num_threads(1)
 
+
 def smooth(xa, disp, w, k):
-    if k <= 1: return disp
-    d2 = ((xa[:, None] - xa[None]) ** 2).sum(-1)
-    nn = np.argsort(d2, 1)[:, :k]
-    ww = w[nn]
-    return (disp[nn] * ww[..., None]).sum(1) / ww.sum(1, keepdims=True)
+    """Each cell's ``disp`` averaged over its ``k`` nearest cells of ``xa``, weighted by ``w``."""
+    if k <= 1:
+        return disp
+    nearest = np.argsort(((xa[:, None] - xa[None]) ** 2).sum(-1), 1)[:, :k]
+    weights = w[nearest]
+    return (disp[nearest] * weights[..., None]).sum(1) / weights.sum(1, keepdims=True)
 
-def shift_for(mode, xa, xb, a, b, k, n_iter):
-    if mode == "raw": return np.zeros_like(xa)
+
+def shift_for(mode, xa, xb, a, b, k, n_iter=3):
+    """The source shift of one link: none (``raw``), ``transport_shift`` (``global``) or per cell (``local``)."""
+    if mode == "raw":
+        return np.zeros_like(xa)
     if mode == "global":
-        return np.broadcast_to(transport_shift(xa, xb, a, b, epsilon=EPS, reg_m=RM), xa.shape)
-    sh = np.zeros_like(xa)
-    if mode == "local_g":  # start from the global fixed point
-        sh = np.broadcast_to(transport_shift(xa, xb, a, b, epsilon=EPS, reg_m=RM), xa.shape).copy()
+        return np.broadcast_to(transport_shift(xa, xb, a, b, epsilon=CHAIN_EPSILON, reg_m=CHAIN_REG_M), xa.shape)
+    shift = np.zeros_like(xa)
     for _ in range(n_iter):
-        P = semi_relaxed_plan(a, b, relative_cost(xa + sh, xb), epsilon=EPS, reg_m=RM)
-        m = P.sum(1)
-        bary = (P @ xb) / np.maximum(m, 1e-300)[:, None]
-        sh = smooth(xa, bary - xa, m, k)
-    return sh
+        plan = semi_relaxed_plan(a, b, relative_cost(xa + shift, xb), epsilon=CHAIN_EPSILON, reg_m=CHAIN_REG_M)
+        mass = plan.sum(1)
+        barycentre = (plan @ xb) / np.maximum(mass, 1e-300)[:, None]
+        shift = smooth(xa, barycentre - xa, mass, k)
+    return shift
 
-def chains(marginals, times, masses, mode, k=32, n_iter=3, seed=0, batch=512, target=None):
+
+def chains(marginals, times, mode, k=32, seed=0, batch=512):
+    """Mass-carrying chains as the spline's (NumPy): cell indices and each link's growth per unit time."""
     rng = np.random.default_rng(seed)
     sizes = [len(m) for m in marginals]
     b = min(batch, *sizes)
-    target = target or 2 * max(sizes)
     idxs, slopes = [], []
-    for _ in range(-(-target // b)):
-        cur = rng.choice(sizes[0], b, replace=False)
-        logw = np.zeros(b); chain = [cur]; lw = [logw]
-        for kk in range(len(sizes) - 1):
-            nxt = rng.choice(sizes[kk + 1], b, replace=False)
-            xa, xb = marginals[kk][cur], marginals[kk + 1][nxt]
-            a = np.exp(logw - logw.max()); a /= a.sum(); bb = np.full(b, 1 / b)
-            sh = shift_for(mode, xa, xb, a, bb, k, n_iter)
-            P = semi_relaxed_plan(a, bb, relative_cost(xa + sh, xb), epsilon=EPS, reg_m=RM)
-            rho = P.sum(1) / a
-            rows = P / np.maximum(P.sum(1, keepdims=True), 1e-300)
+    for _ in range(-(-2 * max(sizes) // b)):
+        current = rng.choice(sizes[0], b, replace=False)
+        logw = np.zeros(b)
+        chain, lw = [current], [logw]
+        for j in range(len(sizes) - 1):
+            nxt = rng.choice(sizes[j + 1], b, replace=False)
+            xa, xb = marginals[j][current], marginals[j + 1][nxt]
+            a = np.exp(logw - logw.max())
+            a /= a.sum()
+            bb = np.full(b, 1 / b)
+            shift = shift_for(mode, xa, xb, a, bb, k)
+            plan = semi_relaxed_plan(a, bb, relative_cost(xa + shift, xb), epsilon=CHAIN_EPSILON, reg_m=CHAIN_REG_M)
+            rho = plan.sum(1) / a
+            rows = plan / np.maximum(plan.sum(1, keepdims=True), 1e-300)
             rows[rows.sum(1) <= 0] = 1.0 / b
             pick = np.array([rng.choice(b, p=r / r.sum()) for r in rows])
             logw = logw + np.log(np.maximum(rho, 1e-300))
-            cur = nxt[pick]; chain.append(cur); lw.append(logw)
-        idxs.append(np.stack(chain, 1)); slopes.append(np.diff(np.stack(lw, 1), axis=1) / np.diff(times))
+            current = nxt[pick]
+            chain.append(current)
+            lw.append(logw)
+        idxs.append(np.stack(chain, 1))
+        slopes.append(np.diff(np.stack(lw, 1), axis=1) / np.diff(times))
     return np.concatenate(idxs), np.concatenate(slopes)
 
-def drift(mode, **kw):
+
+def drift(mode, k):
+    """A 2-D Gaussian drifting without growth: std of the chains' growth and its correlation with the position."""
     rng = np.random.default_rng(0)
     times = [0.0, 1.0, 2.0, 3.0]
-    marg = [np.array([2.0 * t, 0.0]) + rng.standard_normal((300, 2)) for t in times]
-    idx, slope = chains(marg, times, None, mode, **kw)
-    off = np.cumsum([0] + [len(m) for m in marg])
-    x = marg[0][idx[:, 0], 0]
-    return slope.std(), np.corrcoef(slope[:, 0], x)[0, 1]
+    marginals = [np.array([2.0 * t, 0.0]) + rng.standard_normal((300, 2)) for t in times]
+    idx, slope = chains(marginals, times, mode, k)
+    return slope.std(), np.corrcoef(slope[:, 0], marginals[0][idx[:, 0], 0])[0, 1]
 
-def branching(seed, mode, days_keep=None, uneven=False, **kw):
+
+def branching(seed, mode, k, days_keep=None, uneven=False):
+    """Correlation of the chains' growth with the truth at each link's first cell: pooled, and per link."""
     if uneven:
         from scam.benchmark.suite import load
-        adata, tk, rep = load("uneven", random_state=seed)
-        X = adata.obsm[rep]
+
+        adata, key, rep = load("uneven", random_state=seed)
     else:
-        adata = scam.datasets.branching(random_state=seed); tk = "day"; X = adata.obsm["X_latent"]
-    days = np.sort(adata.obs[tk].unique())
-    if days_keep is not None: days = days[days_keep]
-    d = adata.obs[tk].to_numpy()
-    marg = [np.asarray(X[d == t], dtype=np.float64) for t in days]
-    gr = [adata.obs["growth"].to_numpy()[d == t] for t in days]
-    idx, slope = chains(marg, list(days), None, mode, seed=seed, **kw)
-    first = np.stack([gr[k][idx[:, k]] for k in range(len(days) - 1)], 1)
-    per_link = [np.corrcoef(slope[:, k], first[:, k])[0, 1] for k in range(len(days) - 1)]
+        adata, key, rep = scam.datasets.branching(random_state=seed), "day", "X_latent"
+    days = np.sort(adata.obs[key].unique())
+    if days_keep is not None:
+        days = days[days_keep]
+    day = adata.obs[key].to_numpy()
+    marginals = [np.asarray(adata.obsm[rep][day == t], dtype=np.float64) for t in days]
+    truth = [adata.obs["growth"].to_numpy()[day == t] for t in days]
+    idx, slope = chains(marginals, list(days), mode, k, seed=seed)
+    first = np.stack([truth[j][idx[:, j]] for j in range(len(days) - 1)], 1)
+    per_link = [np.corrcoef(slope[:, j], first[:, j])[0, 1] for j in range(len(days) - 1)]
     return np.corrcoef(slope.ravel(), first.ravel())[0, 1], per_link
 
+
 if __name__ == "__main__":
-    mode = sys.argv[1]; k = int(sys.argv[2]) if len(sys.argv) > 2 else 32
+    mode = sys.argv[1]
+    k = int(sys.argv[2]) if len(sys.argv) > 2 else 32
     t0 = time.time()
-    print(mode, k, "drift std/corr %.3f %.3f" % drift(mode, k=k))
+    std, corr = drift(mode, k)
+    print(mode, k, f"drift std/corr {std:.3f} {corr:.3f}")
     for s in (0, 1):
-        c, pl = branching(s, mode, k=k)
-        print(f"  branching seed {s}: {c:.3f}  per link " + " ".join(f"{v:.2f}" for v in pl))
-    c, pl = branching(0, mode, days_keep=[0, 1, 2, 4], uneven=True, k=k)
-    print(f"  uneven (3 held out): {c:.3f} per link " + " ".join(f"{v:.2f}" for v in pl))
-    c, pl = branching(0, mode, uneven=True, k=k)
-    print(f"  uneven (all): {c:.3f} per link " + " ".join(f"{v:.2f}" for v in pl))
-    print("  %.0f s" % (time.time() - t0))
+        c, links = branching(s, mode, k)
+        print(f"  branching seed {s}: {c:.3f}  per link " + " ".join(f"{v:.2f}" for v in links))
+    c, links = branching(0, mode, k, days_keep=[0, 1, 2, 4], uneven=True)
+    print(f"  uneven (3 held out): {c:.3f} per link " + " ".join(f"{v:.2f}" for v in links))
+    c, links = branching(0, mode, k, uneven=True)
+    print(f"  uneven (all): {c:.3f} per link " + " ".join(f"{v:.2f}" for v in links))
+    print(f"  {time.time() - t0:.0f} s")
