@@ -109,6 +109,29 @@ def test_default_fit_learns_growth():
     late = adata.obs["day"].to_numpy() == 2.0
     branch = adata.obs["branch"].to_numpy()
     assert g[late & (branch == "A")].mean() > g[late & (branch == "B")].mean()
+    # the weights' RK4 steps, chosen per interval by step doubling, are recorded and as accurate as promised
+    steps = uns["training"]["weight_steps"]
+    assert len(steps) == 3 and all(4 <= n <= 256 for n in steps)
+    day = adata.obs["day"].to_numpy()
+    for t in (0.0, 1.0, 2.0):
+        X = adata.obsm["X_latent"][day == t]
+        _, fine = model.simulate(X, t, t + 1, n_steps=256, method="rk4", stochastic=False, return_weights=True)
+        np.testing.assert_allclose(np.log(w[day == t]), np.log(fine), atol=2e-3)
+
+
+def test_weight_steps_double_until_the_log_weights_settle():
+    """Step doubling on a model whose log-weight error is RK4's ``C / n⁴``: the fewest steps that meet the tolerance."""
+    from scam.tl import _fit
+
+    class Fourth:
+        def simulate(self, X, t_start, t_end, *, n_steps, **kwargs):
+            return X, np.exp(np.full(len(X), 1.0 + (t_end - t_start) ** 5 / n_steps**4))
+
+    X = np.zeros((1000, 2))
+    assert _fit._weight_steps(Fourth(), X, 0.0, 0.5) == _fit.READOUT_MIN_STEPS  # 0.03 / 4⁴: already settled
+    # 10⁵ (1/n⁴ − 1/(2n)⁴) <= 1e-3 first at n = 128 (4, 8, ..., 128), not at 64
+    assert _fit._weight_steps(Fourth(), X, 0.0, 10.0) == 128
+    assert _fit._weight_steps(Fourth(), X, 0.0, 100.0) == _fit.READOUT_MAX_STEPS  # capped
 
 
 def test_automatic_choice_is_recorded_and_deterministic():
