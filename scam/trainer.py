@@ -75,7 +75,7 @@ class FitConfig(TrainConfig):
     time 1: W1 0.686 with "spline" vs 0.721 with "ot"; mean over held-out times 0.695-0.699 with
     "spline" for 1,000-3,000 steps, batch 256-1,024 couplings). σ is chosen from the snapshots
     (``"auto"``); λ = 0, since the default learns growth with a free head.
-    A default fit of EB (2,000 steps, the automatic choices and read-outs) takes 56 s on two CPU cores
+    A default fit of EB (2,000 steps, the automatic choices and read-outs) takes 53 s on two CPU cores
     (``docs/benchmarks/speed/fit_time.txt``).
 
     Attributes

@@ -133,6 +133,14 @@ def test_weight_steps_double_until_the_log_weights_settle():
     assert _fit._weight_steps(Fourth(), X, 0.0, 10.0) == 128
     assert _fit._weight_steps(Fourth(), X, 0.0, 100.0) == _fit.READOUT_MAX_STEPS  # capped
 
+    class Blows(Fourth):  # coarse steps overflow (simulate raises, as for non-finite paths): they count as unsettled
+        def simulate(self, X, t_start, t_end, *, n_steps, **kwargs):
+            if n_steps < 32:
+                raise ValueError("not finite")
+            return super().simulate(X, t_start, t_end, n_steps=n_steps)
+
+    assert _fit._weight_steps(Blows(), X, 0.0, 0.5) == 32
+
 
 def test_automatic_choice_is_recorded_and_deterministic():
     adata = scam.datasets.gaussian_path(n_cells=120, times=(0.0, 1.0, 2.0, 4.0), n_dims=2, random_state=0)

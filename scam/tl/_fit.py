@@ -188,7 +188,9 @@ def fit(
         Growth rate per unit time: ``λ s``, or the free head ``g`` with ``growth="free"``.
     ``adata.obs['scam_weight']``
         Expected mass multiplier of each cell over the interval to the next observed time:
-        ``exp(∫ λ s dt)`` along its deterministic path (NaN at the last time point).
+        ``exp(∫ λ s dt)`` (``exp(∫ g dt)`` with the free head) along its deterministic path (NaN at
+        the last time point), by RK4 with as many steps per interval as keep the log-weights within
+        1e-3 of twice the steps (``uns['scam']['training']['weight_steps']``).
     ``adata.uns['scam']``
         ``params``, ``history`` (loss, validation W1), ``time`` mapping, ``masses`` (the relative
         masses used, first = 1) and ``learned_masses``: the mass the model predicts at each
@@ -381,16 +383,19 @@ def _weight_steps(model: ActionModel, X: np.ndarray, t_start: float, t_end: floa
     """RK4 steps for the weights of cells ``X`` from ``t_start`` to ``t_end`` (step doubling on a fixed subsample)."""
     check = X[np.linspace(0, len(X) - 1, min(len(X), READOUT_CHECK_CELLS)).astype(int)]
 
-    def log_weights(n_steps: int) -> np.ndarray:
-        _, w = model.simulate(
-            check, t_start, t_end, n_steps=n_steps, method=READOUT_METHOD, stochastic=False, return_weights=True
-        )
+    def log_weights(n_steps: int) -> np.ndarray | None:
+        try:
+            _, w = model.simulate(
+                check, t_start, t_end, n_steps=n_steps, method=READOUT_METHOD, stochastic=False, return_weights=True
+            )
+        except ValueError:  # paths or weights not finite at this step size: finer steps may keep them finite
+            return None
         return np.log(np.maximum(w, np.finfo(np.float64).tiny))
 
     n_steps, current = READOUT_MIN_STEPS, log_weights(READOUT_MIN_STEPS)
     while n_steps < READOUT_MAX_STEPS:
         finer = log_weights(2 * n_steps)
-        if float(np.max(np.abs(finer - current))) <= READOUT_TOL:
+        if current is not None and finer is not None and float(np.max(np.abs(finer - current))) <= READOUT_TOL:
             break
         n_steps, current = 2 * n_steps, finer
     return n_steps
