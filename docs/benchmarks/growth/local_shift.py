@@ -9,11 +9,14 @@ weighted by their grown mass (the mass-weighted mean of that displacement is the
 script, not to ``attribution.txt``). Columns: a 2-D drift without growth (std of the chains' growth and its
 correlation with the position; both should be 0); ``scam.datasets.branching`` seeds 0 and 1 (correlation of each
 link's growth with the true growth of its first cell, pooled and per link); the suite's unevenly spaced simulation
-with day 3 left out (the 1 -> 7 link last) and with all days.
+with day 3 left out (the 1 -> 7 link last) and with all days. Mode ``coherent`` scales the global shift ``c``
+by the share of the plan's displacement it explains, ``R² = |c|² / E_ρ|d|²`` (``d`` each source cell's barycentric
+displacement on the shifted cost; ``coherent:2`` by ``R⁴``): a population that moves as a whole has ``R² ≈ 1``,
+branches that diverge a small ``R²``.
 
 Run (one thread each, about a minute per mode; output in ``local_shift.txt``)::
 
-    for m in raw global "local 32" "local 128"; do
+    for m in raw global "local 32" "local 128" coherent coherent:2; do
         OMP_NUM_THREADS=1 python -W ignore docs/benchmarks/growth/local_shift.py $m
     done > docs/benchmarks/growth/local_shift.txt
 """
@@ -41,11 +44,19 @@ def smooth(xa, disp, w, k):
 
 
 def shift_for(mode, xa, xb, a, b, k, n_iter=3):
-    """The source shift of one link: none (``raw``), ``transport_shift`` (``global``) or per cell (``local``)."""
+    """The source shift of one link: none, global, scaled by ``R²`` (``coherent``) or per cell (``local``)."""
     if mode == "raw":
         return np.zeros_like(xa)
     if mode == "global":
         return np.broadcast_to(transport_shift(xa, xb, a, b, epsilon=CHAIN_EPSILON, reg_m=CHAIN_REG_M), xa.shape)
+    if mode.startswith("coherent"):
+        power = float(mode.split(":")[1]) if ":" in mode else 1.0
+        c = transport_shift(xa, xb, a, b, epsilon=CHAIN_EPSILON, reg_m=CHAIN_REG_M)
+        plan = semi_relaxed_plan(a, b, relative_cost(xa + c, xb), epsilon=CHAIN_EPSILON, reg_m=CHAIN_REG_M)
+        mass = plan.sum(1)
+        disp = (plan @ xb) / np.maximum(mass, 1e-300)[:, None] - xa
+        r2 = min(1.0, float(c @ c) / float(np.average((disp**2).sum(1), weights=mass)))
+        return np.broadcast_to(r2**power * c, xa.shape)
     shift = np.zeros_like(xa)
     for _ in range(n_iter):
         plan = semi_relaxed_plan(a, b, relative_cost(xa + shift, xb), epsilon=CHAIN_EPSILON, reg_m=CHAIN_REG_M)
