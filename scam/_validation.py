@@ -25,7 +25,13 @@ def get_rep(adata: AnnData, use_rep: str, n_dims: int | None) -> np.ndarray:
         raise ValueError(f"`use_rep` must be the name of an adata.obsm key, got {use_rep!r}.")
     if use_rep not in adata.obsm:
         keys = ", ".join(map(repr, adata.obsm.keys())) or "none"
-        hint = " Run `sc.pp.pca(adata)` first." if use_rep == "X_pca" else ""
+        hint = {
+            "X_pca": " Run `sc.pp.pca(adata)` first.",
+            # scanpy's `use_rep="X"` means adata.X; scam fits a few coordinates per cell, not thousands of genes
+            "X": " scam reads cell coordinates from adata.obsm, not adata.X: use `sc.pp.pca(adata)` and "
+            "use_rep='X_pca', or store a few columns yourself, e.g. "
+            "`adata.obsm['X_genes'] = adata[:, genes].X.toarray()`, and pass use_rep='X_genes'.",
+        }.get(use_rep, "")
         raise ValueError(f"`use_rep={use_rep!r}` is not in adata.obsm (available: {keys}).{hint}")
     rep = adata.obsm[use_rep]
     if isinstance(rep, pd.DataFrame):

@@ -112,6 +112,7 @@ BAD_ADATA = {
     "few-cells": (_subset(_few_cells), {}, r"fewer than 10 cells.*'2': 5.*Remove those cells or merge"),
     "missing-X_pca": (_drop_pca, {}, r"`use_rep='X_pca'` is not in adata\.obsm.*Run `sc\.pp\.pca\(adata\)`"),
     "missing-custom-rep": (lambda a: a, {"use_rep": "X_umap"}, r"`use_rep='X_umap'` is not in.*available: 'X_pca'"),
+    "use_rep-X": (lambda a: a, {"use_rep": "X"}, r"`use_rep='X'` is not in.*not adata\.X.*obsm\['X_genes'\]"),
     "nan-rep": (_nonfinite_rep(np.nan), {}, r"NaN or infinite values in 1 cells; remove or impute"),
     "inf-rep": (_nonfinite_rep(np.inf), {}, r"NaN or infinite values in 1 cells; remove or impute"),
     "nan-time": (_set_obs(_nan_time), {}, r"1 NaN or infinite values; drop those cells or fill"),
