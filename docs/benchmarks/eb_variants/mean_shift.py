@@ -11,11 +11,9 @@ lies from smooth curves through the training snapshots' means: the straight line
 """
 
 import sys
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
-
-FOLDS = [(name, k) for name in ("eb5", "eb100_20", "eb100_50", "uneven") for k in (1, 2, 3)]
+from _fold import fit_fold, run_folds
 
 
 def _moments(p, w):
@@ -31,27 +29,17 @@ def _sqrtm(c):
 
 def fold(job):
     """Fit with one snapshot held out; W1 and its parts for scam and exact OT, and the means' curves."""
-    import torch
     from scipy.interpolate import CubicSpline
 
-    from scam._time import get_time
-    from scam.benchmark.suite import load
     from scam.core.metrics import wasserstein
     from scam.lot.baselines import ot_midpoint
-    from scam.lot.engine import ScamFitter
 
-    torch.set_num_threads(1)
-    name, k = job
-    adata, tk, rep = load(name, eb100_dir="../shared/data/eb")
-    T = get_time(adata, tk)
-    X, c, v = adata.obsm[rep].astype(np.float64), T.codes, T.values
-    model = ScamFitter(X, T, None, rep, {"n_iters": 1000})(c != k, {}, 0)
-    xp, xn, target = X[c == k - 1], X[c == k + 1], X[c == k]
-    pf, wf = model.simulate(xp, v[k - 1], v[k], n_steps=100, return_weights=True)
-    pred_ot, w_ot = ot_midpoint(xp, xn, v[k - 1], v[k + 1], v[k])
+    f = fit_fold(*job)
+    k, v, target = job[1], f.values, f.target
+    pred_ot, w_ot = ot_midpoint(f.x_prev, f.x_next, f.t_prev, f.t_next, f.t)
     mt, ct = _moments(target, None)
     rows = {}
-    for label, p, w in (("scam", pf, wf / wf.sum()), ("exact OT", np.asarray(pred_ot, float), w_ot)):
+    for label, p, w in (("scam", f.pushed, f.weights), ("exact OT", np.asarray(pred_ot, float), w_ot)):
         mu, cov = _moments(p, w)
         colour = _sqrtm(ct) @ np.linalg.inv(_sqrtm(cov))
         rows[label] = (
@@ -61,18 +49,17 @@ def fold(job):
             wasserstein(p - mu + mt, target, x_weights=w),
             wasserstein((p - mu) @ colour.T + mt, target, x_weights=w),
         )
-    means = np.stack([X[c == j].mean(0) for j in range(len(v))])
+    means = np.stack([f.X[f.codes == j].mean(0) for j in range(len(v))])
     kept = [j for j in range(len(v)) if j != k]
     line = means[k - 1] + (v[k] - v[k - 1]) / (v[k + 1] - v[k - 1]) * (means[k + 1] - means[k - 1])
     spline = CubicSpline(v[kept], means[kept], bc_type="natural")(v[k])
     curves = (float(np.linalg.norm(line - mt)), float(np.linalg.norm(spline - mt)))
-    return name, T.labels[k], rows, curves
+    return job[0], f.label, rows, curves
 
 
 if __name__ == "__main__":
     workers = int(sys.argv[1]) if len(sys.argv) > 1 else 2
-    with ProcessPoolExecutor(workers) as pool:
-        results = list(pool.map(fold, FOLDS))
+    results = run_folds(fold, workers)
     print("| data | held out | method | W1 | mean distance | variance ratio | W1 \\| mean | W1 \\| mean, cov |")
     print("|---|---|---|---|---|---|---|---|")
     for name, label, rows, _ in results:

@@ -12,39 +12,26 @@ exact-OT interpolation, per held-out time.
 """
 
 import sys
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
-
-FOLDS = [(name, k) for name in ("eb5", "eb100_20", "eb100_50", "uneven") for k in (1, 2, 3)]
+from _fold import fit_fold, run_folds
 
 
 def fold(job):
     """Fit with one snapshot held out and score the pushes to it: ``(data, label, exact-OT W1, {push: W1})``."""
-    import torch
-
-    from scam._time import get_time
-    from scam.benchmark.suite import load
     from scam.core.metrics import wasserstein
     from scam.lot.baselines import ot_midpoint
-    from scam.lot.engine import ScamFitter
 
-    torch.set_num_threads(1)
-    name, k = job
-    adata, tk, rep = load(name, eb100_dir="../shared/data/eb")
-    T = get_time(adata, tk)
-    X, c, v = adata.obsm[rep].astype(np.float64), T.codes, T.values
-    model = ScamFitter(X, T, None, rep, {"n_iters": 1000})(c != k, {}, 0)
-    xp, xn, target = X[c == k - 1], X[c == k + 1], X[c == k]
-    pf, wf = model.simulate(xp, v[k - 1], v[k], n_steps=100, return_weights=True)
-    pb, wb = model.simulate(xn, v[k + 1], v[k], n_steps=100, return_weights=True)
-    wf, wb = wf / wf.sum(), wb / wb.sum()
-    tau = (v[k] - v[k - 1]) / (v[k + 1] - v[k - 1])
+    f = fit_fold(*job)
+    pf, wf, target = f.pushed, f.weights, f.target
+    pb, wb = f.model.simulate(f.x_next, f.t_next, f.t, n_steps=100, return_weights=True)
+    wb = wb / wb.sum()
+    tau = (f.t - f.t_prev) / (f.t_next - f.t_prev)
     both = np.vstack([pf, pb])
     rng = np.random.default_rng(0)
     hf, hb = rng.random(len(pf)) < 0.5, rng.random(len(pb)) < 0.5
     half_w = np.concatenate([wf[hf] / wf[hf].sum(), wb[hb] / wb[hb].sum()]) / 2
-    pred_ot, w_ot = ot_midpoint(xp, xn, v[k - 1], v[k + 1], v[k])
+    pred_ot, w_ot = ot_midpoint(f.x_prev, f.x_next, f.t_prev, f.t_next, f.t)
     scores = {
         "forward": wasserstein(pf, target, x_weights=wf),
         "backward": wasserstein(pb, target, x_weights=wb),
@@ -52,13 +39,12 @@ def fold(job):
         "mix_tau": wasserstein(both, target, x_weights=np.concatenate([(1 - tau) * wf, tau * wb])),
         "mix_half": wasserstein(np.vstack([pf[hf], pb[hb]]), target, x_weights=half_w),
     }
-    return name, T.labels[k], wasserstein(pred_ot, target, x_weights=w_ot), scores
+    return job[0], f.label, wasserstein(pred_ot, target, x_weights=w_ot), scores
 
 
 if __name__ == "__main__":
     workers = int(sys.argv[1]) if len(sys.argv) > 1 else 2
-    with ProcessPoolExecutor(workers) as pool:
-        results = list(pool.map(fold, FOLDS))
+    results = run_folds(fold, workers)
     cols = ["forward", "backward", "mix", "mix_tau", "mix_half"]
     print("| data | held out | exact OT W1 | " + " | ".join(f"{c} W1 (ratio)" for c in cols) + " |")
     print("|---" * (3 + len(cols)) + "|")
