@@ -5,7 +5,9 @@ default fit per data set and held-out time, 1,000 steps, seed 0, one torch threa
 subset is read from ``../shared/data/eb``). For scam's forward push and the exact-OT interpolation it prints
 the W1 to the held-out cells, the distance between the predicted and the held-out mean (a lower bound of W1),
 the ratio of total variances, and the W1 once the prediction is moved to the held-out mean
-(``W1 | mean``) and also given its covariance (``W1 | mean, cov``). It also prints how far the held-out mean
+(``W1 | mean``) and also given its covariance (``W1 | mean, cov``), and, the other way round, the W1 of the
+previous snapshot moved onto the prediction's mean and covariance (``previous, its moments``: an affine
+transport with the same first two moments, to see what the prediction's shape is worth). It also prints how far the held-out mean
 lies from smooth curves through the training snapshots' means: the straight line between the neighbours
 (the OT interpolation's mean) and a natural cubic spline through every training snapshot.
 """
@@ -25,6 +27,11 @@ def _moments(p, w):
 def _sqrtm(c):
     e, v = np.linalg.eigh(c)
     return (v * np.sqrt(np.maximum(e, 1e-12))) @ v.T
+
+
+def _recolour(p, mu_to, cov_to):
+    mu, cov = _moments(p, None)
+    return (p - mu) @ (_sqrtm(cov_to) @ np.linalg.inv(_sqrtm(cov))).T + mu_to
 
 
 def fold(job):
@@ -48,6 +55,7 @@ def fold(job):
             float(np.trace(cov) / np.trace(ct)),
             wasserstein(p - mu + mt, target, x_weights=w),
             wasserstein((p - mu) @ colour.T + mt, target, x_weights=w),
+            wasserstein(_recolour(f.x_prev, mu, cov), target),
         )
     means = np.stack([f.X[f.codes == j].mean(0) for j in range(len(v))])
     kept = [j for j in range(len(v)) if j != k]
@@ -60,11 +68,14 @@ def fold(job):
 if __name__ == "__main__":
     workers = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     results = run_folds(fold, workers)
-    print("| data | held out | method | W1 | mean distance | variance ratio | W1 \\| mean | W1 \\| mean, cov |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| data | held out | method | W1 | mean distance | variance ratio | W1 \\| mean | W1 \\| mean, cov "
+        "| previous, its moments |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, label, rows, _ in results:
         for method, r in rows.items():
-            print(f"| {name} | {label} | {method} | {r[0]:.3f} | {r[1]:.3f} | {r[2]:.3f} | {r[3]:.3f} | {r[4]:.3f} |")
+            print(f"| {name} | {label} | {method} | {r[0]:.3f} | {r[1]:.3f} | {r[2]:.3f} | {r[3]:.3f} | {r[4]:.3f} | {r[5]:.3f} |")
     print("\n| data | held out | distance of the held-out mean from: the neighbours' line | a cubic spline |")
     print("|---|---|---|---|")
     for name, label, _, (line, spline) in results:
