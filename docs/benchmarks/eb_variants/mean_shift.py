@@ -7,9 +7,9 @@ the W1 to the held-out cells, the distance between the predicted and the held-ou
 the ratio of total variances, and the W1 once the prediction is moved to the held-out mean
 (``W1 | mean``) and also given its covariance (``W1 | mean, cov``), and, the other way round, the W1 of the
 previous snapshot moved onto the prediction's mean and covariance (``previous, its moments``: an affine
-transport with the same first two moments, to see what the prediction's shape is worth). It also prints how far the held-out mean
-lies from smooth curves through the training snapshots' means: the straight line between the neighbours
-(the OT interpolation's mean) and a natural cubic spline through every training snapshot.
+transport with the same first two moments, to see what the prediction's shape is worth).
+It also prints how far the held-out mean lies from smooth curves through the training snapshots' means: the
+straight line between the neighbours (the OT interpolation's mean) and a natural cubic spline through every training snapshot.
 """
 
 import sys
@@ -75,7 +75,8 @@ if __name__ == "__main__":
     print("|---|---|---|---|---|---|---|---|---|")
     for name, label, rows, _ in results:
         for method, r in rows.items():
-            print(f"| {name} | {label} | {method} | {r[0]:.3f} | {r[1]:.3f} | {r[2]:.3f} | {r[3]:.3f} | {r[4]:.3f} | {r[5]:.3f} |")
+            cells = " | ".join(f"{v:.3f}" for v in r)
+            print(f"| {name} | {label} | {method} | {cells} |")
     print("\n| data | held out | distance of the held-out mean from: the neighbours' line | a cubic spline |")
     print("|---|---|---|---|")
     for name, label, _, (line, spline) in results:
