@@ -9,7 +9,8 @@ the ratio of total variances, and the W1 once the prediction is moved to the hel
 previous snapshot moved onto the prediction's mean and covariance (``previous, its moments``: an affine
 transport with the same first two moments, to see what the prediction's shape is worth).
 It also prints how far the held-out mean lies from smooth curves through the training snapshots' means: the
-straight line between the neighbours (the OT interpolation's mean) and a natural cubic spline through every training snapshot.
+straight line between the neighbours (the OT interpolation's mean)
+and a natural cubic spline through every training snapshot.
 """
 
 import sys
