@@ -9,8 +9,8 @@ the ratio of total variances, and the W1 once the prediction is moved to the hel
 previous snapshot moved onto the prediction's mean and covariance (``previous, its moments``: an affine
 transport with the same first two moments, to see what the prediction's shape is worth).
 It also prints how far the held-out mean lies from smooth curves through the training snapshots' means: the
-straight line between the neighbours (the OT interpolation's mean)
-and a natural cubic spline through every training snapshot.
+straight line between the neighbours (the OT interpolation's mean) and a natural cubic spline through every
+training snapshot.
 """
 
 import sys
@@ -30,8 +30,8 @@ def _sqrtm(c):
     return (v * np.sqrt(np.maximum(e, 1e-12))) @ v.T
 
 
-def _recolour(p, mu_to, cov_to):
-    mu, cov = _moments(p, None)
+def _recolour(p, mu, cov, mu_to, cov_to):
+    """``p`` (mean ``mu``, covariance ``cov``) moved affinely onto mean ``mu_to`` and covariance ``cov_to``."""
     return (p - mu) @ (_sqrtm(cov_to) @ np.linalg.inv(_sqrtm(cov))).T + mu_to
 
 
@@ -49,14 +49,13 @@ def fold(job):
     rows = {}
     for label, p, w in (("scam", f.pushed, f.weights), ("exact OT", np.asarray(pred_ot, float), w_ot)):
         mu, cov = _moments(p, w)
-        colour = _sqrtm(ct) @ np.linalg.inv(_sqrtm(cov))
         rows[label] = (
             wasserstein(p, target, x_weights=w),
             float(np.linalg.norm(mu - mt)),
             float(np.trace(cov) / np.trace(ct)),
             wasserstein(p - mu + mt, target, x_weights=w),
-            wasserstein((p - mu) @ colour.T + mt, target, x_weights=w),
-            wasserstein(_recolour(f.x_prev, mu, cov), target),
+            wasserstein(_recolour(p, mu, cov, mt, ct), target, x_weights=w),
+            wasserstein(_recolour(f.x_prev, *_moments(f.x_prev, None), mu, cov), target),
         )
     means = np.stack([f.X[f.codes == j].mean(0) for j in range(len(v))])
     kept = [j for j in range(len(v)) if j != k]

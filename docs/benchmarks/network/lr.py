@@ -5,20 +5,16 @@ two worker processes with one torch thread each; output in ``lr.txt``). The defa
 with a higher peak learning rate of Adam (``lr``) and fewer steps (``n_iters``).
 """
 
-import logging
 import sys
-import time
 
-from scam.benchmark.suite import markdown, ratios, run_suite
+from network import compare
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-logging.getLogger("scam").setLevel(logging.INFO)
 V = {
     "lr3e-3": {"lr": 3e-3},
     "it1k_lr3e-3": {"n_iters": 1000, "lr": 3e-3},
     "it1k_lr5e-3": {"n_iters": 1000, "lr": 5e-3},
     "it500_lr5e-3": {"n_iters": 500, "lr": 5e-3},
 }
-start = time.perf_counter()
-df = run_suite(sys.argv[1:] or ["eb5", "eb100_20", "eb100_50", "uneven"], variants=V, n_jobs=2)
-print(markdown(ratios(df), header=f"learning rate and steps ({time.perf_counter() - start:.0f} s)"))
+
+if __name__ == "__main__":
+    compare(V, sys.argv[1:] or ["eb5", "eb100_20", "eb100_50", "uneven"], "learning rate and steps")

@@ -9,10 +9,17 @@ import time
 
 from scam.benchmark.suite import markdown, ratios, run_suite
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-logging.getLogger("scam").setLevel(logging.INFO)
 V = {"h128": {"hidden": (128, 128, 128)}, "it4k": {"n_iters": 4000}, "b1024": {"batch_size": 1024}}
-start = time.perf_counter()
-df = run_suite(sys.argv[1:] or ["eb5", "eb100_50"], variants=V, n_jobs=2)
 
-print(markdown(ratios(df), header=f"network variants ({time.perf_counter() - start:.0f} s)"))
+
+def compare(variants, names, title):
+    """Print the suite's ratio table of the default fit and ``variants`` (name -> fit arguments) on ``names``."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("scam").setLevel(logging.INFO)
+    start = time.perf_counter()
+    df = run_suite(names, variants=variants, n_jobs=2)
+    print(markdown(ratios(df), header=f"{title} ({time.perf_counter() - start:.0f} s)"))
+
+
+if __name__ == "__main__":
+    compare(V, sys.argv[1:] or ["eb5", "eb100_50"], "network variants")
