@@ -48,9 +48,7 @@ def _benchmark_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--methods", nargs="+", help="methods to run (default: scam otcfm ot_midpoint previous next)")
     p.add_argument("--variants", action="store_true", help="also run every scam variant (AM, eAM, uAM, ueAM, ...)")
     p.add_argument("--out", default="scam_benchmark", help="output folder (default scam_benchmark)")
-    p.add_argument(
-        "--quick", action="store_true", help="one seed, OT-CFM 2,000 steps, W1 only: a few minutes"
-    )
+    p.add_argument("--quick", action="store_true", help="one seed, OT-CFM 2,000 steps, W1 only: a few minutes")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     cpus = available_cpus()
     p.add_argument(
