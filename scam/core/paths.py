@@ -58,9 +58,13 @@ def bridge_noise_slope(sigma: float, tau: torch.Tensor, dt: torch.Tensor) -> tor
 MAX_POOL = 100_000
 
 
+#: Couplings drawn per cell of the larger snapshot when no ``pool_size`` is given.
+POOL_PER_CELL = 2
+
+
 def _pool_target(pool_size: int | None, n_cells: int) -> int:
-    """Pool size: as given, else twice the larger snapshot, capped at :data:`MAX_POOL`."""
-    return pool_size or min(2 * n_cells, MAX_POOL)
+    """Pool size: as given, else :data:`POOL_PER_CELL` times the larger snapshot, capped at :data:`MAX_POOL`."""
+    return pool_size or min(int(POOL_PER_CELL * n_cells), MAX_POOL)
 
 
 def _stratified_times(n: int, t_start: float, t_end: float, generator: torch.Generator) -> torch.Tensor:
