@@ -8,6 +8,7 @@ import torch
 
 from scam.core import couplings
 from scam.core.couplings import (
+    _relaxed_plan,
     bridge_plan,
     entropic_plan,
     exact_plan,
@@ -134,6 +135,68 @@ def test_batched_semi_relaxed_plans_are_pots_plans():
     assert not np.allclose(growth_rates(expected[0], a[0]), 1.0, atol=0.05)  # not a trivial plan
     with pytest.raises(ValueError, match="'auto', 'torch' or 'pot'"):
         semi_relaxed_plans(*args, epsilon=0.01, reg_m=(3.0, 50.0), solver="cuda")
+
+
+def test_over_relaxed_plans_reach_the_same_plan_in_fewer_iterations():
+    """ω = 1.5 (the chains' setting): rows and relative growth rates as close to the converged plan as POT's
+    stopping point, in fewer iterations; the NumPy and the batched torch iterations give the same plans."""
+    import ot
+
+    rng = np.random.default_rng(5)
+    xa, xb = rng.standard_normal((3, 200, 5)), rng.standard_normal((3, 200, 5)) + 0.4
+    a = rng.random((3, 200)) + 0.5
+    a = a / a.sum(1, keepdims=True)
+    b = np.full((3, 200), 1 / 200)
+    cost = np.stack([relative_cost(xa[i], xb[i]) for i in range(3)])
+    for i in range(3):
+        tight = ot.unbalanced.sinkhorn_unbalanced(
+            a[i],
+            b[i],
+            cost[i],
+            reg=0.01,
+            reg_m=(3.0, 50.0),
+            method="sinkhorn_translation_invariant",
+            numItermax=10_000,
+            stopThr=1e-10,
+        )
+        plain, n_plain, _ = _relaxed_plan(
+            a[i], b[i], cost[i], epsilon=0.01, reg_m=(3.0, 50.0), stop_thr=1e-4, relaxation=1.0
+        )
+        np.testing.assert_allclose(
+            plain, semi_relaxed_plan(a[i], b[i], cost[i], epsilon=0.01, reg_m=(3.0, 50.0)), rtol=1e-9, atol=1e-15
+        )  # ω = 1 is POT's iteration
+        plan, n_relaxed, failed = _relaxed_plan(
+            a[i], b[i], cost[i], epsilon=0.01, reg_m=(3.0, 50.0), stop_thr=1e-4, relaxation=1.5
+        )
+        assert not failed and n_relaxed < 0.6 * n_plain
+        rho, rho_tight = growth_rates(plan, a[i]), growth_rates(tight, a[i])
+        np.testing.assert_allclose(rho / rho.mean(), rho_tight / rho_tight.mean(), rtol=0.01)
+        assert abs(plan.sum() / tight.sum() - 1) < 0.03
+        rows = plan / plan.sum(1, keepdims=True) - tight / tight.sum(1, keepdims=True)
+        assert np.abs(rows).sum(1).max() < 0.03
+    args = [torch.as_tensor(v) for v in (a, b, cost)]
+    on_host = semi_relaxed_plans(*args, epsilon=0.01, reg_m=(3.0, 50.0), relaxation=1.5).numpy()
+    batched = semi_relaxed_plans(*args, epsilon=0.01, reg_m=(3.0, 50.0), relaxation=1.5, solver="torch").numpy()
+    np.testing.assert_allclose(batched, on_host, rtol=1e-9, atol=1e-15)
+    with pytest.raises(ValueError, match=r"\[1, 2\)"):
+        semi_relaxed_plans(*args, epsilon=0.01, reg_m=(3.0, 50.0), relaxation=2.0)
+
+
+@pytest.mark.filterwarnings("ignore:Numerical errors:UserWarning", "ignore:divide by zero:RuntimeWarning")
+def test_a_failing_over_relaxed_plan_falls_back_to_pots_iteration():
+    """An unreachable target cell makes the iteration fail at once: both solvers return POT's plan."""
+    rng = np.random.default_rng(6)
+    xa, xb = rng.standard_normal((2, 50, 3)), rng.standard_normal((2, 50, 3))
+    xb[1, 0] = 40.0  # unreachable at ε = 0.01
+    a = np.full((2, 50), 1 / 50)
+    cost = np.stack([relative_cost(xa[i], xb[i]) for i in range(2)])
+    expected = np.stack([semi_relaxed_plan(a[i], a[i], cost[i], epsilon=0.01, reg_m=(3.0, 50.0)) for i in range(2)])
+    assert _relaxed_plan(a[1], a[1], cost[1], epsilon=0.01, reg_m=(3.0, 50.0), stop_thr=1e-4, relaxation=1.5)[2]
+    args = [torch.as_tensor(v) for v in (a, a, cost)]
+    for solver in ("torch", "pot"):
+        plans = semi_relaxed_plans(*args, epsilon=0.01, reg_m=(3.0, 50.0), relaxation=1.5, solver=solver).numpy()
+        np.testing.assert_allclose(plans[1], expected[1], rtol=1e-9, atol=1e-15)
+        assert np.isfinite(plans).all()
 
 
 def test_transport_shift_keeps_drift_out_of_the_growth():

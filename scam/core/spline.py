@@ -13,6 +13,12 @@ from .paths import Interpolant, PathSample, _minibatch, _pool_target, bridge_noi
 #: Chains that carry mass: entropic regularisation (relative to the mean cost) and the marginal relaxations
 #: (earlier snapshot free, later one held) of their plans, as the pairing plan of the ``"growth"`` path.
 CHAIN_EPSILON, CHAIN_REG_M = 0.01, (3.0, 50.0)
+#: Over-relaxation ω of the chains' plans (:func:`~scam.core.couplings.semi_relaxed_plans`). On 12 EB plans
+#: (512 × 512, one thread) ω = 1.5 stops after 151 iterations instead of 404 (14 against 42 ms a plan) at
+#: the same distance from the converged plan: rows within 0.16 % (total variation; 0.29 % with ω = 1),
+#: growth rates relative to their mean within 0.4 % (0.24 %), each plan's total mass within 1.2 % (0.24 %);
+#: ω = 1.7 moved growth rates by 2 % and ω = 1.85 overflowed.
+CHAIN_RELAXATION = 1.5
 #: Minibatches of chains whose plans of one link are solved in one call (memory: 2 MB per 512 × 512 plan and tensor).
 CHAIN_CHUNK = 32
 #: Curvature values ``γ`` tried by ``SplineInterpolant(curvature="auto")``.
@@ -207,7 +213,9 @@ class SplineInterpolant(Interpolant):
                         )
                     xa = xa + shifts[k]
                 cost = relative_costs(xa, xb)
-                plan = semi_relaxed_plans(a, bb, cost, epsilon=CHAIN_EPSILON, reg_m=CHAIN_REG_M)
+                plan = semi_relaxed_plans(
+                    a, bb, cost, epsilon=CHAIN_EPSILON, reg_m=CHAIN_REG_M, relaxation=CHAIN_RELAXATION
+                )
                 mass = plan.sum(2)
                 rho = mass / a  # each chain's growth over the link (growth_rates)
                 if not (bool(torch.isfinite(rho).all()) and bool(torch.isfinite(plan).all())):
