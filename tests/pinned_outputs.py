@@ -18,7 +18,15 @@ import torch
 import scam
 
 PINNED = Path(__file__).parent / "data" / "pinned.npz"
-SMALL = {"hidden": (32, 32), "batch_size": 128, "n_iters": 60, "lr": 1e-3, "progress_bar": False, "device": "cpu"}
+SMALL = {
+    "hidden": (32, 32),
+    "batch_size": 128,
+    "n_iters": 60,
+    "lr": 1e-3,
+    "progress_bar": False,
+    "device": "cpu",
+    "validation": True,
+}
 CONFIGS = {
     # tied growth on the spline path, with masses and validation
     "tied": {"sigma": 0.0, "lam": 0.5, "interpolant": "spline", "growth": "tied", "masses": [1.0, 1.5, 2.0]},

@@ -25,7 +25,7 @@ N_PATHS, N_STEPS = 12, 10
 def fitted():
     """A tiny fit with growth (λ > 0), trajectories, a linear and a non-linear 2-D embedding."""
     adata = gaussian_path(n_cells=120, times=(0.0, 1.0, 2.0), n_dims=3, random_state=0)
-    model = scam.tl.fit(adata, "time", lam=0.5, n_iters=100, **MEDIUM_NET)
+    model = scam.tl.fit(adata, "time", lam=0.5, n_iters=100, validation=True, **MEDIUM_NET)
     scam.tl.trajectories(adata, model, n_cells=N_PATHS, n_steps=N_STEPS)
     adata.obsm["X_lin"] = adata.obsm["X_pca"] @ A
     adata.obsm["X_umap"] = np.tanh(adata.obsm["X_pca"][:, :2])  # non-linear, with a known Jacobian
@@ -249,6 +249,18 @@ def test_history_draws_loss_and_validation(adata):
     assert twin.get_ylabel() == "validation W1" and ax.get_xlabel() == "optimisation step"
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
     assert texts[:2] == ["training loss", "validation W1"] and texts[2].startswith("best W1")
+
+
+def test_history_without_validation_draws_the_loss_alone(adata):
+    """The default fit holds no cells back: no validation axis, no empty legend entries."""
+    other = adata.copy()
+    hist = dict(other.uns["scam"]["history"])
+    hist["val_iteration"], hist["val_w1"] = [], []
+    other.uns["scam"]["history"] = hist
+    ax = scam.pl.history(other, show=False)
+    assert len(ax.figure.axes) == 1
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), hist["loss"])
+    assert "validation W1" not in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
 # --- interpolation -------------------------------------------------------------------------------

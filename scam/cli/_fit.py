@@ -109,6 +109,11 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
         f"{_keys.velocity()!r}, uns {_keys.uns()!r}, ...)",
     )
     p.add_argument("--n-iters", type=int, default=None, help="optimisation steps")
+    p.add_argument(
+        "--validation",
+        action="store_true",
+        help="hold back up to 10%% of each time point's cells to pick the best checkpoint by validation W1",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--out", help="output .h5ad (default: <input stem>_scam.h5ad in the current folder)")
@@ -144,6 +149,7 @@ def _run_fit(args: argparse.Namespace) -> int:
             "lam": args.lam,
             "interpolant": args.interpolant,
             "n_iters": args.n_iters,
+            "validation": args.validation or None,
             "masses": masses,
             "curvature": args.curvature,
             "growth": args.growth,
@@ -208,7 +214,11 @@ def _print_summary(adata, model, source, seconds, out, model_dir, *, key: str) -
     device = uns["params"]["device"]
     threads = f" ({settings.n_threads} torch thread(s))" if str(device).startswith("cpu") else ""
     print(f"  fit time    {seconds:.1f} s on {device}{threads}")
-    print(f"  validation  W1 of pushed vs held-back cells {training['val_w1']:.3f} (step {training['best_iteration']})")
+    if np.isfinite(training["val_w1"]):
+        val_w1, step = training["val_w1"], training["best_iteration"]
+        print(f"  validation  W1 of pushed vs held-back cells {val_w1:.3f} (step {step})")
+    else:
+        print("  validation  off: every cell trains (--validation holds cells back to pick a checkpoint)")
     params = uns["params"]
     chosen = " (chosen by leave-one-snapshot-out)" if params.get("sigma_auto") else ""
     bend = f", spline bend {params['spline_curvature']:g}" if "spline_curvature" in params else ""

@@ -156,6 +156,7 @@ def fit(
     validation
         Hold back up to 10 % of the cells of each time point (at most 250) to track the W1 of
         simulated against observed cells; the returned model is the checkpoint with the best one.
+        Off by default: every cell trains (see :class:`~scam.trainer.FitConfig`).
     device
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
     random_state
