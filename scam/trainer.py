@@ -76,7 +76,7 @@ class FitConfig(TrainConfig):
     "spline" for 1,000-3,000 steps, batch 256-1,024 couplings). σ is chosen from the snapshots
     (``"auto"``); λ = 0, since the default learns growth with a free head.
     A default fit of EB (500 steps at a peak learning rate of 5e-3, the automatic choices and read-outs) takes
-    15 s on one CPU thread (``docs/benchmarks/speed/fit_time.txt``; 53 s with the earlier 2,000 steps at 1e-3,
+    11 s on one CPU thread (``docs/benchmarks/speed/fit_time.txt``; 53 s with the earlier 2,000 steps at 1e-3,
     which gave the same leave-one-timepoint-out W1, ``docs/benchmarks/network/lr_seeds.txt``).
 
     Attributes
