@@ -110,7 +110,8 @@ class FitConfig(TrainConfig):
         growth (EB: the 3x256 head made the training loop 53 % slower).
     validation
         Hold back cells of each time point to pick the best checkpoint by validation W1. Off by default:
-        with 500 steps the last checkpoint won anyway, and the held-back cells are worth more as training
+        with 500 steps the last checkpoint won in the profiled EB fold (``docs/benchmarks/speed/parts.txt``),
+        and the held-back cells are worth more as training
         data (ratio to exact OT over three seeds, ``docs/benchmarks/network/fast_seeds.txt``: 20/50/100 PCs
         of the EB subset 1.019/1.025/1.034 -> 1.015/1.021/1.025, the unevenly spaced course 0.993 -> 0.990,
         EB 5 PCs 0.943 -> 0.946, within its seed-to-seed spread).

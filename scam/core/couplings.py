@@ -456,7 +456,7 @@ def semi_relaxed_plans(
         plans = []
         for ai, bi, ci in zip(a, b, cost, strict=True):
             ai, bi, ci = ai.cpu().numpy(), bi.cpu().numpy(), ci.cpu().numpy()
-            plan, failed = None, relaxation == 1.0
+            failed = True  # until the relaxed iteration, if asked for, succeeds
             if relaxation != 1.0:
                 plan, _, failed = _relaxed_plan(
                     ai, bi, ci, epsilon=epsilon, reg_m=reg_m, stop_thr=stop_thr, relaxation=relaxation
