@@ -239,11 +239,11 @@ class ActionModel:
         t_start: float,
         t_end: float,
         *,
-        n_steps: int = 100,
+        n_steps: int | str = "auto",
         stochastic: bool | None = None,
         return_weights: bool = False,
         return_path: bool = False,
-        method: str = "euler",
+        method: str = "auto",
         random_state: int | None = 0,
     ):
         """Push cells from ``t_start`` to ``t_end`` (forward, or backward for the ODE).
@@ -255,7 +255,10 @@ class ActionModel:
         t_start, t_end
             Times in the user's units.
         n_steps
-            Fixed integration steps.
+            Integration steps, or ``"auto"``: for the ODE's end points, the fewest steps whose end points
+            and log-weights on 256 of the cells move by at most 1e-3 (standardised coordinates) when the
+            steps are doubled (:data:`scam._simulate.AUTO_TOL`; 4 to 256 steps); for the SDE and for
+            ``return_path``, 100 steps.
         stochastic
             Simulate the SDE ``dx = ∇s dt + σ dW`` (Euler–Maruyama, torchsde) instead of the ODE.
             ``None`` (default): the SDE when the model has σ > 0, else the ODE.
@@ -266,7 +269,8 @@ class ActionModel:
         return_path
             Return every step: positions ``(n_steps + 1, n, n_dims)`` and weights ``(n_steps + 1, n)``.
         method
-            ODE scheme: ``"euler"`` or ``"rk4"``.
+            ODE scheme: ``"euler"``, ``"rk4"`` or ``"auto"`` (RK4 for the end points with
+            ``n_steps="auto"``, else Euler). The SDE always uses Euler–Maruyama.
         random_state
             Seed of the SDE noise.
 

@@ -89,6 +89,7 @@ def compute() -> dict[str, np.ndarray]:
             n_seeds=2,
             metrics=["w1", "mmd"],
             masses=[1.0, 1.5, 2.0],
+            n_steps=100,
             fit_kwargs={k: v for k, v in SMALL.items() if k != "progress_bar"} | {"interpolant": "spline"},
             progress_bar=False,
         )

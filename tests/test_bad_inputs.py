@@ -424,10 +424,11 @@ def test_model_simulate_bad_x(fitted, X, match):
     [
         ({"t_start": math.nan}, r"`t_start` must be a finite number"),
         ({"t_end": math.inf}, r"`t_end` must be a finite number"),
-        ({"n_steps": 0}, r"`n_steps` must be at least 1"),
-        ({"method": "rk45"}, r"Unknown ODE method 'rk45'; use 'euler' or 'rk4'"),
+        ({"n_steps": 0}, r"`n_steps` must be 'auto' or a positive integer, got 0"),
+        ({"n_steps": "fast"}, r"`n_steps` must be 'auto' or a positive integer, got 'fast'"),
+        ({"method": "rk45"}, r"Unknown ODE method 'rk45'; use 'auto', 'euler' or 'rk4'"),
     ],
-    ids=["t_start-nan", "t_end-inf", "n_steps-zero", "method"],
+    ids=["t_start-nan", "t_end-inf", "n_steps-zero", "n_steps-word", "method"],
 )
 def test_model_simulate_bad_args(fitted, kwargs, match):
     model, _ = fitted

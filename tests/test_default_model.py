@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 import torch
@@ -119,27 +121,44 @@ def test_default_fit_learns_growth():
         np.testing.assert_allclose(np.log(w[day == t]), np.log(fine), atol=2e-3)
 
 
-def test_weight_steps_double_until_the_log_weights_settle():
-    """Step doubling on a model whose log-weight error is RK4's ``C / n⁴``: the fewest steps that meet the tolerance."""
-    from scam.tl import _fit
+def test_auto_steps_double_until_the_end_points_settle(monkeypatch):
+    """Step doubling on an integrator whose error is RK4's ``C / n⁴``: the fewest steps that meet the tolerance."""
+    from scam import _simulate
 
-    class Fourth:
-        def simulate(self, X, t_start, t_end, *, n_steps, **kwargs):
-            return X, np.exp(np.full(len(X), 1.0 + (t_end - t_start) ** 5 / n_steps**4))
+    def fourth(net, x, t_start, t_end, *, n_steps, **kwargs):
+        err = (t_end - t_start) ** 5 / n_steps**4
+        return x + err, torch.full((len(x),), 1.0 + err, dtype=torch.float64)
 
-    X = np.zeros((1000, 2))
-    assert _fit._weight_steps(Fourth(), X, 0.0, 0.5) == _fit.READOUT_MIN_STEPS  # 0.03 / 4⁴: already settled
+    monkeypatch.setattr(_simulate, "integrate", fourth)
+    model = types.SimpleNamespace(net=None, lam=0.0, growth_net=None)
+    z = torch.zeros((1000, 2), dtype=torch.float64)
+    assert _simulate.choose_steps(model, z, 0.0, 0.5) == _simulate.AUTO_MIN_STEPS  # 0.03 / 4⁴: already settled
     # 10⁵ (1/n⁴ − 1/(2n)⁴) <= 1e-3 first at n = 128 (4, 8, ..., 128), not at 64
-    assert _fit._weight_steps(Fourth(), X, 0.0, 10.0) == 128
-    assert _fit._weight_steps(Fourth(), X, 0.0, 100.0) == _fit.READOUT_MAX_STEPS  # capped
+    assert _simulate.choose_steps(model, z, 0.0, 10.0) == 128
+    assert _simulate.choose_steps(model, z, 0.0, 100.0) == _simulate.AUTO_MAX_STEPS  # capped
+    assert _simulate.choose_steps(model, z, 10.0, 0.0) == 128  # backward: the same error
 
-    class Blows(Fourth):  # coarse steps overflow (simulate raises, as for non-finite paths): they count as unsettled
-        def simulate(self, X, t_start, t_end, *, n_steps, **kwargs):
-            if n_steps < 32:
-                raise ValueError("not finite")
-            return super().simulate(X, t_start, t_end, n_steps=n_steps)
+    def blows(net, x, t_start, t_end, *, n_steps, **kwargs):  # coarse steps overflow: they count as unsettled
+        x, logw = fourth(net, x, t_start, t_end, n_steps=n_steps)
+        return (x * np.inf, logw) if n_steps < 32 else (x, logw)
 
-    assert _fit._weight_steps(Blows(), X, 0.0, 0.5) == 32
+    monkeypatch.setattr(_simulate, "integrate", blows)
+    assert _simulate.choose_steps(model, z, 0.0, 0.5) == 32
+
+
+def test_auto_steps_end_points_match_a_converged_integration():
+    """``simulate``'s default (``n_steps="auto"``) lands where 256 RK4 steps land, and whole paths keep 100 steps."""
+    adata = scam.datasets.gaussian_path(n_cells=150, times=(0.0, 1.0, 2.0), n_dims=2, random_state=0)
+    model = scam.tl.fit(adata, "time", n_iters=60, hidden=(32, 32), progress_bar=False, random_state=0)
+    X = adata.obsm["X_pca"][adata.obs["time"].to_numpy() == 0.0]
+    auto, w_auto = model.simulate(X, 0.0, 2.0, return_weights=True)
+    fine, w_fine = model.simulate(X, 0.0, 2.0, n_steps=256, method="rk4", return_weights=True)
+    scale = model.units.scale
+    assert np.abs(auto - fine).max() <= 2e-3 * scale
+    np.testing.assert_allclose(np.log(w_auto), np.log(w_fine), atol=2e-3)
+    assert model.simulate(X[:5], 0.0, 2.0, return_path=True).shape == (101, 5, X.shape[1])
+    back = model.simulate(auto, 2.0, 0.0)  # backward along the same ODE
+    assert np.abs(back - X[:, : model.n_dims]).max() <= 1e-2 * scale
 
 
 def test_automatic_choice_is_recorded_and_deterministic():

@@ -278,7 +278,10 @@ def test_model_load_damaged_folder(named, tmp_path, damage, match):
     ("call", "match"),
     [
         (lambda m, X: m.simulate(X, "D2", "D10"), r"`t_start` must be a finite number.*model\.observed_times"),
-        (lambda m, X: m.simulate(X, 0.0, 1.0, n_steps=2.5), r"`n_steps` must be at least 1 \(an integer\), got 2\.5"),
+        (
+            lambda m, X: m.simulate(X, 0.0, 1.0, n_steps=2.5),
+            r"`n_steps` must be 'auto' or a positive integer, got 2\.5",
+        ),
         (
             lambda m, X: m.simulate(X, 0.0, 1.0, random_state=np.random.default_rng(0)),
             r"`random_state` must be a non-negative integer or None",

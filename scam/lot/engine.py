@@ -13,6 +13,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .._settings import settings, torch_threads
+from .._simulate import check_steps
 from .._time import TimeInfo
 from ..core.metrics import mmd_rbf, wasserstein
 from ..trainer import FitConfig, train
@@ -99,6 +100,9 @@ def _score(pred, weights, target, metrics, seed) -> dict[str, float]:
     return out
 
 
+#: Euler steps of the OT-CFM peer with ``n_steps="auto"`` (its protocol's count).
+PEER_STEPS = 100
+
 #: Baselines whose prediction does not depend on the seed: predicted and scored once per fold.
 DETERMINISTIC = ("previous", "next", "ot_midpoint")
 
@@ -118,7 +122,7 @@ class _LotState:
     fit_scam: object
     metrics: tuple[str, ...]
     masses: np.ndarray | None
-    n_steps: int
+    n_steps: int | str
     peer_kwargs: Mapping | None
 
     def __sizeof__(self) -> int:  # Dask sends objects over 1 kB to the workers once, not with every job
@@ -159,7 +163,14 @@ def _predict_and_score(job, state: _LotState) -> tuple[list[dict], tuple | None]
         marg = [X[codes == j] for j in range(len(values)) if j != k]
         times = [float(v) for j, v in enumerate(values) if j != k]
         pred, _ = otcfm_predict(
-            marg, times, t, x_prev, t_prev, n_steps=n_steps, random_state=seed, **dict(state.peer_kwargs or {})
+            marg,
+            times,
+            t,
+            x_prev,
+            t_prev,
+            n_steps=PEER_STEPS if n_steps == "auto" else n_steps,
+            random_state=seed,
+            **dict(state.peer_kwargs or {}),
         )
     seconds = _time.perf_counter() - start  # fit and prediction
     scores = _score(np.asarray(pred, dtype=np.float64), weights, target, state.metrics, seed)
@@ -271,7 +282,7 @@ def run_lot(
     n_seeds: int = 1,
     metrics: Sequence[str] = METRICS,
     masses: Sequence[float] | None = None,
-    n_steps: int = 100,
+    n_steps: int | str = "auto",
     peer_kwargs: Mapping | None = None,
     n_jobs: int = 1,
     client=None,
@@ -301,7 +312,9 @@ def run_lot(
         True relative masses per time point (for unbalanced baselines and the mass error); the
         held-out time's mass is used only for scoring.
     n_steps
-        Euler steps when pushing cells of the previous time to the held-out one.
+        Steps when pushing cells of the previous time to the held-out one: ``"auto"`` (scam: RK4 with steps
+        chosen by step doubling, see :meth:`scam.ActionModel.simulate`; the OT-CFM peer: its protocol's
+        100 Euler steps) or a number of Euler steps for both.
     peer_kwargs
         Keyword arguments for the OT-CFM peer.
     n_jobs
@@ -317,6 +330,7 @@ def run_lot(
     return_predictions
         Also return ``{(method, held_out_label, seed): (points, weights)}``.
     """
+    n_steps = check_steps(n_steps)
     unknown = [m for m in methods if m not in available_methods()]
     if unknown:
         raise ValueError(f"Unknown methods {unknown}; choose from {available_methods()}.")

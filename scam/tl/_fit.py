@@ -12,6 +12,8 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _keys
+from .._settings import torch_threads
+from .._simulate import choose_steps
 from .._time import TimeInfo, get_masses, get_time, masses_from_growth
 from .._validation import check_adata, check_key_added, get_growth_prior, get_rep, writable
 from ..core.interpolants import Interpolant
@@ -370,36 +372,15 @@ def _remove_stale(adata: AnnData, key_added: str) -> None:
         logger.info("refit with key_added=%r: removed the results of the earlier fit: %s", key_added, ", ".join(gone))
 
 
-#: Each cell's weight in the read-outs: RK4 over the interval to the next time, with the fewest steps (from
-#: ``READOUT_MIN_STEPS``, doubling up to ``READOUT_MAX_STEPS``) whose log-weights on ``READOUT_CHECK_CELLS`` of the
-#: interval's cells differ from those of twice the steps by at most ``READOUT_TOL`` (step doubling; RK4's error
-#: is then ~1/15 of that difference). Measured against 200 RK4 steps (1,000 steps per fit): EB day 1 -> 2 needs
-#: few steps (4: max error 1.3e-4; the fixed 10 steps used before: 3e-6), the suite's unevenly spaced simulation
-#: over days 3 -> 7 many more (10 steps: 4.4e-3; 5: 2.4e-2), so one fixed count was either wasted or too coarse.
-READOUT_METHOD, READOUT_TOL = "rk4", 1e-3
-READOUT_MIN_STEPS, READOUT_MAX_STEPS, READOUT_CHECK_CELLS = 4, 256, 256
-
-
 def _weight_steps(model: ActionModel, X: np.ndarray, t_start: float, t_end: float) -> int:
-    """RK4 steps for the weights of cells ``X`` from ``t_start`` to ``t_end`` (step doubling on a fixed subsample)."""
-    check = X[np.linspace(0, len(X) - 1, min(len(X), READOUT_CHECK_CELLS)).astype(int)]
+    """RK4 steps for the weights of cells ``X`` from ``t_start`` to ``t_end``: ``simulate``'s ``n_steps="auto"``.
 
-    def log_weights(n_steps: int) -> np.ndarray | None:
-        try:
-            _, w = model.simulate(
-                check, t_start, t_end, n_steps=n_steps, method=READOUT_METHOD, stochastic=False, return_weights=True
-            )
-        except ValueError:  # paths or weights not finite at this step size: finer steps may keep them finite
-            return None
-        return np.log(np.maximum(w, np.finfo(np.float64).tiny))
-
-    n_steps, current = READOUT_MIN_STEPS, log_weights(READOUT_MIN_STEPS)
-    while n_steps < READOUT_MAX_STEPS:
-        finer = log_weights(2 * n_steps)
-        if current is not None and finer is not None and float(np.max(np.abs(finer - current))) <= READOUT_TOL:
-            break
-        n_steps, current = 2 * n_steps, finer
-    return n_steps
+    Step doubling on a fixed subsample (:func:`scam._simulate.choose_steps`). Measured against 200 RK4 steps:
+    EB day 1 -> 2 needs few steps (4: max log-weight error 1.3e-4), the suite's unevenly spaced simulation over
+    days 3 -> 7 many more (10 steps: 4.4e-3; 5: 2.4e-2), so one fixed count would be either wasted or too coarse.
+    """
+    with torch_threads():
+        return choose_steps(model, model._x(X), model.units.tau(t_start), model.units.tau(t_end))
 
 
 def _readouts(model: ActionModel, X: np.ndarray, time: TimeInfo):
@@ -422,7 +403,7 @@ def _readouts(model: ActionModel, X: np.ndarray, time: TimeInfo):
             time.values[k],
             time.values[k + 1],
             n_steps=n_steps,
-            method=READOUT_METHOD,
+            method="rk4",
             stochastic=False,
             return_weights=True,
         )

@@ -11,6 +11,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import _keys
+from .._simulate import check_steps
 from .._time import get_masses, get_time
 from .._validation import check_adata, check_key_added, check_positive_int, get_rep
 from ..lot import ScamFitter, run_lot
@@ -63,7 +64,7 @@ def leave_one_timepoint_out(
     use_rep: str = "X_pca",
     n_dims: int | None = None,
     masses: None | str | Mapping | Sequence[float] = None,
-    n_steps: int = 100,
+    n_steps: int | str = "auto",
     n_jobs: int = 1,
     client=None,
     progress_bar: bool = True,
@@ -73,7 +74,7 @@ def leave_one_timepoint_out(
 
     For a held-out time ``t_k``, every method sees only the other time points (the held-out cells
     are removed before anything is fitted, sampled, coupled, normalised or validated), and all
-    cells observed at ``t_{k−1}`` are pushed to ``t_k`` (``n_steps`` Euler steps for scam) and
+    cells observed at ``t_{k−1}`` are pushed to ``t_k`` (see ``n_steps``) and
     compared with all cells observed at ``t_k``. This is the protocol of TrajectoryNet, TorchCFM
     and the Action Matching note §6.
 
@@ -118,7 +119,9 @@ def leave_one_timepoint_out(
         is used only to score the prediction. With ``condition_key``, the same for every condition
         or a mapping from every condition to its masses (``{"wt": [1, 2, 4], "ko": "counts"}``).
     n_steps
-        Euler steps of the push.
+        Steps of the push: ``"auto"`` (scam: RK4 with as many steps as step doubling finds needed, as
+        :meth:`scam.ActionModel.simulate`, or 100 Euler–Maruyama steps when the fit chose σ > 0; the
+        OT-CFM peer: its protocol's 100 Euler steps) or a number of Euler steps for every method.
     n_jobs
         Local worker processes running the (method, held-out time, seed) jobs side by side; the CPU
         threads of ``scam.settings.n_threads`` are shared among them (``max(1, n_threads // n_jobs)``
@@ -153,7 +156,7 @@ def leave_one_timepoint_out(
     check_adata(adata)
     key_added = check_key_added(key_added)
     n_seeds = check_positive_int("n_seeds", n_seeds)
-    n_steps = check_positive_int("n_steps", n_steps)
+    n_steps = check_steps(n_steps)
     n_jobs = check_positive_int("n_jobs", n_jobs)
     client = check_client(client)
     runs, skipped = _runs(adata, time_key, condition_key, held_out, masses)
