@@ -12,9 +12,10 @@ from .core.integrate import CHUNK_SIZE, integrate
 #: ``n_steps="auto"`` for the ODE's end points: the fewest steps (from ``AUTO_MIN_STEPS``, doubling up to
 #: ``AUTO_MAX_STEPS``) whose end points and log-weights on ``AUTO_CHECK_CELLS`` of the cells differ from those of
 #: twice the steps by at most ``AUTO_TOL`` (standardised coordinates; with RK4 the error of the finer run is
-#: ~1/15 of that difference). Measured on EB folds (``docs/benchmarks/speed/integration.txt``): 8 RK4 steps
-#: are within 5e-4 of the converged end points, where the 100 Euler steps used before were 6e-3 to 1e-2 off, at
-#: a third of the time; the unevenly spaced simulation of the suite takes more steps over its long intervals.
+#: ~1/15 of that difference). Measured on the LOT folds of EB and of the suite's unevenly spaced simulation
+#: (``docs/benchmarks/speed/integration.txt``): 8 RK4 steps on EB, within 4.3e-4 of 256 RK4 steps, where the 100
+#: Euler steps used before were 6e-3 to 1e-2 off, in less than half the time (step choice included); 4 to 16
+#: steps on the simulation, whose long intervals Euler's 100 steps missed by up to 4.2e-2.
 AUTO_MIN_STEPS, AUTO_MAX_STEPS, AUTO_CHECK_CELLS, AUTO_TOL = 4, 256, 256, 1e-3
 
 #: ``n_steps="auto"`` for the SDE (Euler–Maruyama) and for whole paths (``return_path``, Euler): fixed steps.
