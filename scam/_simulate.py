@@ -22,11 +22,15 @@ AUTO_MIN_STEPS, AUTO_MAX_STEPS, AUTO_CHECK_CELLS, AUTO_TOL = 4, 256, 256, 1e-3
 FIXED_STEPS = 100
 
 
-def choose_steps(model, z: torch.Tensor, tau0: float, tau1: float, *, method: str = "rk4") -> int:
+def choose_steps(
+    model, z: torch.Tensor, tau0: float, tau1: float, *, method: str = "rk4", weights_only: bool = False
+) -> int:
     """ODE steps for cells ``z`` (internal units) from ``tau0`` to ``tau1``, by step doubling on a fixed subsample.
 
-    See :data:`AUTO_TOL`. A run whose end points or weights are not finite counts as not converged (finer
-    steps may keep them finite); ``AUTO_MAX_STEPS`` is returned when no pair of runs agrees.
+    See :data:`AUTO_TOL`. ``weights_only``: check the log-weights alone (the read-outs keep no end points; on
+    EB's long day 1 -> 3 interval the end points take 32 steps, the weights 4). A run whose end points or weights
+    are not finite counts as not converged (finer steps may keep them finite); ``AUTO_MAX_STEPS`` is returned
+    when no pair of runs agrees.
     """
     check = z[np.linspace(0, len(z) - 1, min(len(z), AUTO_CHECK_CELLS)).astype(int)]
 
@@ -34,7 +38,7 @@ def choose_steps(model, z: torch.Tensor, tau0: float, tau1: float, *, method: st
         x, logw = integrate(
             model.net, check, tau0, tau1, n_steps=n, lam=model.lam, method=method, growth=model.growth_net
         )
-        out = torch.cat([x, logw[:, None]], dim=-1)
+        out = logw[:, None] if weights_only else torch.cat([x, logw[:, None]], dim=-1)
         return out if bool(torch.isfinite(out).all()) else None
 
     n_steps, current = AUTO_MIN_STEPS, run(AUTO_MIN_STEPS)

@@ -373,14 +373,15 @@ def _remove_stale(adata: AnnData, key_added: str) -> None:
 
 
 def _weight_steps(model: ActionModel, X: np.ndarray, t_start: float, t_end: float) -> int:
-    """RK4 steps for the weights of cells ``X`` from ``t_start`` to ``t_end``: ``simulate``'s ``n_steps="auto"``.
+    """RK4 steps for the weights of cells ``X`` from ``t_start`` to ``t_end``, as ``simulate``'s ``n_steps="auto"``.
 
-    Step doubling on a fixed subsample (:func:`scam._simulate.choose_steps`). Measured against 200 RK4 steps:
-    EB day 1 -> 2 needs few steps (4: max log-weight error 1.3e-4), the suite's unevenly spaced simulation over
-    days 3 -> 7 many more (10 steps: 4.4e-3; 5: 2.4e-2), so one fixed count would be either wasted or too coarse.
+    Step doubling on the log-weights of a fixed subsample (:func:`scam._simulate.choose_steps`). Measured against
+    200 RK4 steps: EB day 1 -> 2 needs few steps (4: max log-weight error 1.3e-4), the suite's unevenly spaced
+    simulation over days 3 -> 7 many more (10 steps: 4.4e-3; 5: 2.4e-2), so one fixed count would be either
+    wasted or too coarse.
     """
     with torch_threads():
-        return choose_steps(model, model._x(X), model.units.tau(t_start), model.units.tau(t_end))
+        return choose_steps(model, model._x(X), model.units.tau(t_start), model.units.tau(t_end), weights_only=True)
 
 
 def _readouts(model: ActionModel, X: np.ndarray, time: TimeInfo):
