@@ -241,10 +241,7 @@ def train_action(
         raise ValueError("`growth_penalty > 0` needs a growth prior; run `scam.pp.growth_prior(adata)` first.")
     nets = nn.ModuleList([net] if growth_net is None else [net, growth_net])
     ema = copy.deepcopy(nets).requires_grad_(False)
-    # foreach: one kernel per kind of update over all tensors, not a Python loop over them (a step of the default
-    # EB fit spends ~2 ms outside the network in Adam, clipping and the EMA otherwise)
-    optimizer = torch.optim.Adam(nets.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
-    params, ema_params = list(nets.parameters()), list(ema.parameters())
+    optimizer = torch.optim.Adam(nets.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: _lr_factor(i, config))
     history: dict[str, list[float]] = {"iteration": [], "loss": [], "kinetic": [], "val_iteration": [], "val_w1": []}
     logged = ["loss", "kinetic"]
@@ -286,12 +283,13 @@ def train_action(
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(params, config.grad_clip, foreach=True)
+            nn.utils.clip_grad_norm_(nets.parameters(), config.grad_clip)
             optimizer.step()
             scheduler.step()
             decay = min(config.ema_decay, (1 + i) / (10 + i))
             with torch.no_grad():
-                torch._foreach_lerp_(ema_params, params, 1 - decay)
+                for p_ema, p in zip(ema.parameters(), nets.parameters(), strict=True):
+                    p_ema.lerp_(p, 1 - decay)
             for key in logged:
                 running[key] = running.get(key, 0.0) + stats[key]
             if (i + 1) % log_every == 0:
