@@ -38,8 +38,9 @@ def choose_steps(
         x, logw = integrate(
             model.net, check, tau0, tau1, n_steps=n, lam=model.lam, method=method, growth=model.growth_net
         )
-        out = logw[:, None] if weights_only else torch.cat([x, logw[:, None]], dim=-1)
-        return out if bool(torch.isfinite(out).all()) else None
+        if not (bool(torch.isfinite(x).all()) and bool(torch.isfinite(logw).all())):
+            return None
+        return logw[:, None] if weights_only else torch.cat([x, logw[:, None]], dim=-1)
 
     n_steps, current = AUTO_MIN_STEPS, run(AUTO_MIN_STEPS)
     while n_steps < AUTO_MAX_STEPS:
