@@ -312,9 +312,10 @@ def run_lot(
         True relative masses per time point (for unbalanced baselines and the mass error); the
         held-out time's mass is used only for scoring.
     n_steps
-        Steps when pushing cells of the previous time to the held-out one: ``"auto"`` (scam: RK4 with steps
-        chosen by step doubling, see :meth:`scam.ActionModel.simulate`; the OT-CFM peer: its protocol's
-        100 Euler steps) or a number of Euler steps for both.
+        Steps when pushing cells of the previous time to the held-out one: ``"auto"`` (scam: as
+        :meth:`scam.ActionModel.simulate`, RK4 with steps chosen by step doubling, or 100 Euler–Maruyama steps
+        when the fit chose σ > 0; the OT-CFM peer: its protocol's 100 Euler steps) or a number of Euler steps
+        for every method.
     peer_kwargs
         Keyword arguments for the OT-CFM peer.
     n_jobs

@@ -22,7 +22,7 @@ Measured: (a) correlation of ``obs['scam_growth']`` with the true growth per con
 mean learned growth on branch B against the truth; (c) leave-one-timepoint-out W1 per condition, against the
 exact-OT interpolation (``ot_midpoint``) of the same run: ``scam.tl.leave_one_timepoint_out`` on each condition's
 cells (separate), and for the shared design a fit on the augmented cells of both conditions without the held-out
-day, pushing the previous day's cells as the LOT engine does (``ActionModel.simulate``, 100 Euler steps, weights
+day, pushing the previous day's cells as the LOT engine does (``ActionModel.simulate``, 100 Euler steps in both, weights
 normalised within each condition) and scoring in the original coordinates (one-hot columns dropped) with the
 engine's W1 (:func:`scam.core.metrics.wasserstein`); (d) fit time. Also: the learned velocity of the condition
 coordinates, and a cheap diagnostic of the path's growth (the spline's mass-carrying chains, no training).
@@ -53,7 +53,7 @@ TIME, REP, AUG = "day", "X_latent", "X_cond"
 C_MULT = 10.0
 #: Multiples of the diameter tried by the path diagnostic.
 DIAG_MULTS = (0.5, 1.0, 2.0, 10.0)
-N_STEPS = 100  # Euler steps of the LOT push, as scam.tl.leave_one_timepoint_out
+N_STEPS = 100  # Euler steps of the LOT push in both designs (the default is now n_steps='auto'; this output used 100)
 #: Extra fit settings: empty (the defaults) except for a smoke test with ``--n-iters``.
 FIT: dict = {}
 
@@ -145,6 +145,7 @@ def lot_separate(adata: ad.AnnData, held_out: list[float]) -> tuple[dict, float]
             metrics=("w1",),
             use_rep=REP,
             n_seeds=1,
+            n_steps=N_STEPS,
             fit_kwargs=FIT,
             progress_bar=False,
         )
