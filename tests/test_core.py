@@ -266,6 +266,27 @@ def test_spline_curvature_auto_follows_signal_and_noise():
             SplineInterpolant(curvature=bad)
 
 
+def test_spline_curvature_walk_picks_the_full_grids_choice(monkeypatch):
+    """The downhill walk from γ = 0.5 scores fewer γ and picks what scoring the whole grid picks."""
+    rng = np.random.default_rng(4)
+    times = [0.0, 0.25, 0.5, 0.75, 1.0]
+    arc = [[np.cos(3 * t), np.sin(3 * t)] for t in times]
+    curved = [torch.tensor(rng.normal(size=(300, 2)) * 0.02 + a, dtype=torch.float32) for a in arc]
+    noise = [torch.tensor(rng.normal(size=(150, 30)), dtype=torch.float32) for _ in times]
+    # the arc seen through noise: scores lowest at γ = 0.25, inside the grid (the walk stops at 0)
+    blur = np.random.default_rng(4)
+    blurred = [torch.tensor(blur.normal(size=(300, 2)) * 1.5 + a, dtype=torch.float32) for a in arc]
+    for marg, walked in ((curved, (0.25, 0.5, 0.75, 1.0)), (noise, (0.0, 0.25, 0.5)), (blurred, (0.0, 0.25, 0.5))):
+        walk = SplineInterpolant(curvature="auto").fit(marg, times, generator=_gen())
+        monkeypatch.setattr(SplineInterpolant, "score_full_grid", True)
+        full = SplineInterpolant(curvature="auto").fit(marg, times, generator=_gen())
+        monkeypatch.setattr(SplineInterpolant, "score_full_grid", False)
+        assert walk.curvature_ == full.curvature_
+        assert len(full.curvature_scores_) == 5 and 3 <= len(walk.curvature_scores_) <= 4
+        assert all(full.curvature_scores_[g] == v for g, v in walk.curvature_scores_.items())
+        assert tuple(walk.curvature_scores_) == walked  # the anchor, its lower neighbour and the downhill side
+
+
 def test_spline_sigma_auto_finds_diffusion_and_keeps_a_flow_deterministic():
     """Pure diffusion from a point (variance σ² t) is the noisy path's; a shifted cloud needs no noise."""
     rng = np.random.default_rng(5)

@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "auto.md")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    SplineInterpolant.score_full_grid = True  # list every γ's score, not only those the choice's walk needs
     grid = " / ".join(f"{g:g}" for g in CURVATURE_GRID)
     lines = [
         '# `curvature="auto"`: leave-one-snapshot-out scores against the path\'s W1 at the held-out time',
