@@ -76,8 +76,8 @@ def relative_costs(xa: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
     Squared distances by ``|x|² + |y|² − 2 x·y`` (floored at 0), each problem's divided by its mean.
     """
     cost = (xa**2).sum(2)[:, :, None] + (xb**2).sum(2)[:, None, :] - 2 * torch.bmm(xa, xb.transpose(1, 2))
-    cost = cost.clamp_min(0.0)
-    return cost / cost.mean(dim=(1, 2), keepdim=True)
+    cost = cost.clamp_min_(0.0)
+    return cost.div_(cost.mean(dim=(1, 2), keepdim=True))
 
 
 def transport_shift(

@@ -221,10 +221,11 @@ class SplineInterpolant(Interpolant):
                 )
                 mass = plan.sum(2)
                 rho = mass / a  # each chain's growth over the link (growth_rates)
-                if not (bool(torch.isfinite(rho).all()) and bool(torch.isfinite(plan).all())):
+                # the plan's entries are non-negative: any non-finite one makes its row's mass non-finite
+                if not (bool(torch.isfinite(rho).all()) and bool(torch.isfinite(mass).all())):
                     raise FloatingPointError("Unbalanced OT failed on the spline's chains; use growth=False.")
                 rows = plan / mass.clamp_min(MASS_FLOOR)[:, :, None]
-                dead = rows.sum(2) <= 0  # a row that underflowed: its nearest cell
+                dead = mass <= 0  # a row that underflowed: its nearest cell
                 if bool(dead.any()):
                     nearest = torch.nn.functional.one_hot(cost.argmin(2), b).to(rows.dtype)
                     rows = torch.where(dead[:, :, None], nearest, rows)
