@@ -173,6 +173,27 @@ def test_automatic_choice_is_recorded_and_deterministic():
     np.testing.assert_array_equal(outs[0].obsm["scam_velocity"], outs[1].obsm["scam_velocity"])
 
 
+@pytest.mark.parametrize(("n_dims", "expected"), [(5, 384), (19, 384), (20, 512)])
+def test_auto_batch_size_follows_the_dimension(monkeypatch, n_dims, expected):
+    """``batch_size="auto"``: each step samples 384 path points below 20 dimensions, 512 from 20 on; recorded."""
+    sizes = []
+    sample = SplineInterpolant.sample
+
+    def counting(self, n, *, generator):
+        sizes.append(n)
+        return sample(self, n, generator=generator)
+
+    monkeypatch.setattr(SplineInterpolant, "sample", counting)
+    adata = scam.datasets.gaussian_path(n_cells=60, times=(0.0, 1.0, 2.0), n_dims=n_dims, random_state=0)
+    before = adata.copy()
+    scam.tl.fit(adata, "time", n_iters=3, hidden=(8,), progress_bar=False)
+    assert sizes == [expected] * 3 and adata.uns["scam"]["params"]["batch_size"] == expected
+    # an explicit size is used as given
+    sizes.clear()
+    scam.tl.fit(before, "time", n_iters=2, hidden=(8,), batch_size=100, progress_bar=False)
+    assert sizes == [100] * 2 and before.uns["scam"]["params"]["batch_size"] == 100
+
+
 def test_suite_ratio_table():
     import pandas as pd
 

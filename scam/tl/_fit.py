@@ -18,7 +18,7 @@ from .._time import TimeInfo, get_masses, get_time, masses_from_growth
 from .._validation import check_adata, check_key_added, get_growth_prior, get_rep, writable
 from ..core.interpolants import Interpolant
 from ..model import ActionModel
-from ..trainer import FitConfig, train
+from ..trainer import FitConfig, resolve_batch_size, train
 from ._conditions import _condition_groups, _condition_params, _condition_seed, _where
 
 logger = logging.getLogger("scam")
@@ -42,7 +42,7 @@ def fit(
     interpolant: str | Interpolant = _D.interpolant,
     curvature: float | str = _D.curvature,
     n_iters: int = _D.n_iters,
-    batch_size: int = _D.batch_size,
+    batch_size: int | str = _D.batch_size,
     hidden: Sequence[int] = _D.hidden,
     quadratic: str = _D.quadratic,
     lr: float = _D.lr,
@@ -146,7 +146,9 @@ def fit(
     n_iters
         Optimisation steps.
     batch_size
-        Path samples per step.
+        Path samples per step, or ``"auto"`` (default): 384 below 20 dimensions, where it predicts held-out
+        time points as well as 512 at three quarters of the training time, 512 from 20 on
+        (:func:`~scam.trainer.resolve_batch_size`). Recorded in ``params['batch_size']`` as resolved.
     hidden
         Widths of the hidden layers of the action network.
     quadratic
@@ -265,6 +267,7 @@ def fit(
     else:
         groups = _condition_groups(adata, condition_key, time_key, masses)
     X = get_rep(adata, use_rep, n_dims)
+    config = dataclasses.replace(config, batch_size=resolve_batch_size(config.batch_size, X.shape[1]))
     needs_prior = (isinstance(masses, str) and masses == "growth_prior") or config.growth_penalty > 0
     prior_growth = get_growth_prior(adata, growth_prior_key) if needs_prior else None
     inputs = {"obs": [time_key] + ([growth_prior_key] if needs_prior else []), "obsm": [use_rep]}
