@@ -122,6 +122,15 @@ def check_positive_int(name: str, value) -> int:
     return int(value)
 
 
+def check_auto_or_positive_int(name: str, value) -> int | str:
+    """``"auto"`` or a positive integer; else a ``ValueError`` naming both."""
+    if isinstance(value, str) and value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"`{name}` must be 'auto' or a positive integer, got {value!r}.")
+    return int(value)
+
+
 def check_key(name: str, value) -> str:
     """A non-empty string key."""
     if not isinstance(value, str) or not value:

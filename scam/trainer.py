@@ -21,7 +21,14 @@ from ._device import resolve_device
 from ._settings import torch_threads
 from ._time import TimeInfo
 from ._units import Units
-from ._validation import check_hidden, check_nonnegative, check_positive, check_positive_int, check_seed
+from ._validation import (
+    check_auto_or_positive_int,
+    check_hidden,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+    check_seed,
+)
 from .core import ActionNet, TrainConfig, TrainResult, get_interpolant, train_action
 from .core.interpolants import INTERPOLANTS, Interpolant
 from .core.network import GrowthNet, check_quadratic
@@ -171,7 +178,7 @@ class FitConfig(TrainConfig):
             sigma=check_sigma(self.sigma),
             lam=lam,
             n_iters=check_positive_int("n_iters", self.n_iters),
-            batch_size=check_batch_size(self.batch_size),
+            batch_size=check_auto_or_positive_int("batch_size", self.batch_size),
             hidden=check_hidden(self.hidden),
             growth_hidden=check_hidden(self.growth_hidden),
             lr=check_positive("lr", self.lr),
@@ -212,15 +219,6 @@ FIT_ARGS = (
 #: ``batch_size="auto"``: path samples per step below :data:`BATCH_AUTO_MIN_DIMS` dimensions, and from there on.
 BATCH_AUTO_SMALL, BATCH_AUTO_LARGE = 384, 512
 BATCH_AUTO_MIN_DIMS = 20
-
-
-def check_batch_size(value) -> int | str:
-    """``"auto"`` or a positive integer; else a ``ValueError`` naming both."""
-    if isinstance(value, str):
-        if value != "auto":
-            raise ValueError(f"`batch_size` must be 'auto' or a positive integer, got {value!r}.")
-        return value
-    return check_positive_int("batch_size", value)
 
 
 def resolve_batch_size(batch_size: int | str, n_dims: int) -> int:

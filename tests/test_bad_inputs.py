@@ -171,7 +171,7 @@ BAD_ARGS = {
     "interpolant": ({"interpolant": "linear"}, r"Unknown interpolant 'linear'; choose one of"),
     "n_iters-zero": ({"n_iters": 0}, r"`n_iters` must be a positive integer"),
     "n_iters-float": ({"n_iters": 10.0}, r"`n_iters` must be a positive integer"),
-    "batch_size-negative": ({"batch_size": -1}, r"`batch_size` must be a positive integer"),
+    "batch_size-negative": ({"batch_size": -1}, r"`batch_size` must be 'auto' or a positive integer"),
     "batch_size-word": ({"batch_size": "large"}, r"`batch_size` must be 'auto' or a positive integer"),
     "hidden-zero": ({"hidden": (8, 0)}, r"`hidden` must be a sequence of positive integers"),
     "quadratic": ({"quadratic": "cubic"}, r"`quadratic` must be 'auto', 'full', 'diag' or 'none'"),
