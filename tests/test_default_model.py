@@ -185,13 +185,20 @@ def test_auto_batch_size_follows_the_dimension(monkeypatch, n_dims, expected):
 
     monkeypatch.setattr(SplineInterpolant, "sample", counting)
     adata = scam.datasets.gaussian_path(n_cells=60, times=(0.0, 1.0, 2.0), n_dims=n_dims, random_state=0)
-    before = adata.copy()
+    other = adata.copy()
     scam.tl.fit(adata, "time", n_iters=3, hidden=(8,), progress_bar=False)
     assert sizes == [expected] * 3 and adata.uns["scam"]["params"]["batch_size"] == expected
     # an explicit size is used as given
     sizes.clear()
-    scam.tl.fit(before, "time", n_iters=2, hidden=(8,), batch_size=100, progress_bar=False)
-    assert sizes == [100] * 2 and before.uns["scam"]["params"]["batch_size"] == 100
+    scam.tl.fit(other, "time", n_iters=2, hidden=(8,), batch_size=100, progress_bar=False)
+    assert sizes == [100] * 2 and other.uns["scam"]["params"]["batch_size"] == 100
+    # the leave-one-timepoint-out fits (arrays straight into the trainer) resolve it too
+    sizes.clear()
+    other.obsm["X_pca"] = other.X.copy()
+    scam.tl.leave_one_timepoint_out(
+        other, methods="scam", metrics="w1", fit_kwargs={"n_iters": 2, "hidden": (8,)}, progress_bar=False
+    )
+    assert sizes == [expected] * 2
 
 
 def test_suite_ratio_table():
