@@ -7,7 +7,6 @@ import warnings
 import numpy as np
 import torch
 
-from ._validation import check_auto_or_positive_int
 from .core.integrate import CHUNK_SIZE, integrate
 
 #: ``n_steps="auto"`` for the ODE's end points: the fewest steps (from ``AUTO_MIN_STEPS``, doubling up to
@@ -53,8 +52,16 @@ def choose_steps(
 
 
 def check_steps(n_steps) -> int | str:
-    """``n_steps`` if it is ``"auto"`` or a positive integer; else a ``ValueError`` naming the choices."""
-    return check_auto_or_positive_int("n_steps", n_steps)
+    """``n_steps`` if it is ``"auto"`` or a positive integer; else a ``ValueError`` naming the choices.
+
+    The check of :func:`scam._validation.check_auto_or_positive_int`, which this module may not import: both are
+    in the same layer (``tests/test_conventions.py`` lets imports only look down).
+    """
+    if isinstance(n_steps, str) and n_steps == "auto":
+        return n_steps
+    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
+        raise ValueError(f"`n_steps` must be 'auto' or a positive integer, got {n_steps!r}.")
+    return int(n_steps)
 
 
 def simulate(model, X, t_start, t_end, *, n_steps, stochastic, return_weights, return_path, method, random_state):
