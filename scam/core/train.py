@@ -183,6 +183,20 @@ def _step_loss(net, interpolant, marginals, times, masses, config, generator, *,
     return loss, stats
 
 
+def _adam(params: list[nn.Parameter], *, lr: float, weight_decay: float) -> torch.optim.Adam:
+    """Adam, fused into one kernel per step where this torch has it for the parameters' device.
+
+    The fused step (torch >= 2.4 on the CPU) is the same update up to rounding; with gradient clipping and the
+    EMA it takes 0.63 instead of 1.01 ms per step of the default EB fit's two networks, and the default EB fit's
+    training loop 7.1 instead of 7.8 s (``docs/benchmarks/speed/adam.py``). Older torch versions take the
+    per-tensor ``foreach`` one.
+    """
+    try:
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
 def train_action(
     net: nn.Module,
     interpolant: Interpolant,
@@ -241,7 +255,7 @@ def train_action(
         raise ValueError("`growth_penalty > 0` needs a growth prior; run `scam.pp.growth_prior(adata)` first.")
     nets = nn.ModuleList([net] if growth_net is None else [net, growth_net])
     ema = copy.deepcopy(nets).requires_grad_(False)
-    optimizer = torch.optim.Adam(nets.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = _adam(list(nets.parameters()), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: _lr_factor(i, config))
     history: dict[str, list[float]] = {"iteration": [], "loss": [], "kinetic": [], "val_iteration": [], "val_w1": []}
     logged = ["loss", "kinetic"]
