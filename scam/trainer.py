@@ -364,6 +364,10 @@ def _train(X, time, mass, config, *, use_rep, progress_bar, prior_growth) -> tup
             "growth": config.growth,
             # the spline path's bend γ (chosen by leave-one-snapshot-out with curvature="auto")
             "spline_curvature": getattr(interp, "curvature_", None),
+            # the spline's shift choice, where it was automatic (SplineInterpolant(shift_drift="auto"))
+            "spline_shift_drift": (
+                bool(interp.shift_drift_) if getattr(interp, "shift_drift", None) == "auto" else None
+            ),
             # whether σ was chosen by leave-one-snapshot-out (sigma="auto")
             "sigma_auto": sigma_auto,
         },

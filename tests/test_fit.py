@@ -177,6 +177,20 @@ def test_spline_curvature_is_recorded(tmp_path):
     assert "spline_curvature" not in a.uns["scam"]["params"]
 
 
+def test_spline_shift_drift_choice_is_recorded_only_where_automatic(tmp_path):
+    # SplineInterpolant(shift_drift="auto") records its choice in the params and the saved model; a fixed
+    # setting (the default False) records nothing
+    a = gaussian_path(n_cells=100, times=(0.0, 1.0, 2.0, 3.0), n_dims=2)
+    auto = scam.core.SplineInterpolant(growth=True, shift_drift="auto")
+    model = scam.tl.fit(a, "time", n_iters=20, interpolant=auto, **LARGE_NET)
+    assert auto.shift_drift_ in (True, False) and len(auto.shift_scores_) == 2
+    assert a.uns["scam"]["params"]["spline_shift_drift"] is auto.shift_drift_
+    model.save(tmp_path / "m")
+    assert scam.ActionModel.load(tmp_path / "m").metadata["spline_shift_drift"] is auto.shift_drift_
+    scam.tl.fit(a, "time", n_iters=20, **LARGE_NET)
+    assert "spline_shift_drift" not in a.uns["scam"]["params"]
+
+
 def test_sigma_auto_is_chosen_recorded_and_deterministic(tmp_path):
     """sigma="auto" picks σ on the spline path (the same for the same seed), records it; 0 on other paths."""
     rng = np.random.default_rng(0)

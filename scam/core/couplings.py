@@ -89,6 +89,7 @@ def transport_shift(
     epsilon: float,
     reg_m: tuple[float, float],
     n_iter: int = TRANSPORT_SHIFT_ITERS,
+    relaxation: float = 1.0,
 ) -> np.ndarray:
     """The displacement of the population that transport explains and growth does not.
 
@@ -121,6 +122,10 @@ def transport_shift(
         The semi-relaxed plan's settings (see :func:`semi_relaxed_plan`).
     n_iter
         Updates of the shift (each one solves a plan).
+    relaxation
+        Over-relaxation ``ω`` of the plans (:func:`semi_relaxed_plans`); 1: POT's iteration
+        (:func:`semi_relaxed_plan`). The spline's chains pass theirs (1.5): a fifth of the time on
+        :func:`scam.datasets.branching` (0.13 s a plan with POT).
 
     Returns
     -------
@@ -129,7 +134,18 @@ def transport_shift(
     target_mean = np.average(xb, axis=0, weights=b)
     shift = target_mean - np.average(xa, axis=0, weights=a)
     for _ in range(int(n_iter)):
-        plan = semi_relaxed_plan(a, b, relative_cost(xa + shift, xb), epsilon=epsilon, reg_m=reg_m)
+        cost = relative_cost(xa + shift, xb)
+        if relaxation == 1.0:
+            plan = semi_relaxed_plan(a, b, cost, epsilon=epsilon, reg_m=reg_m)
+        else:
+            plan = semi_relaxed_plans(
+                torch.as_tensor(a, dtype=torch.float64)[None],
+                torch.as_tensor(b, dtype=torch.float64)[None],
+                torch.as_tensor(cost, dtype=torch.float64)[None],
+                epsilon=epsilon,
+                reg_m=reg_m,
+                relaxation=relaxation,
+            )[0].numpy()
         grown = plan.sum(1)
         if not (np.all(np.isfinite(grown)) and grown.sum() > 0):
             break  # the caller's own solve reports the failure

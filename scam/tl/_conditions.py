@@ -119,7 +119,7 @@ def _condition_seed(config: FitConfig, i: int) -> int:
 def _condition_params(records: dict, config: FitConfig, sigma, condition_key: str, masses) -> dict:
     """``uns[key]['params']`` of a fit per condition: the shared settings (per-model choices are in each record)."""
     params = dict(next(iter(records.values()))["params"])
-    for per_model in ("sigma_auto", "spline_curvature", "diffusion"):
+    for per_model in ("sigma_auto", "spline_curvature", "spline_shift_drift", "diffusion"):
         params.pop(per_model, None)
     params["sigma"] = sigma if isinstance(sigma, str) else float(sigma)
     params["random_state"] = config.random_state

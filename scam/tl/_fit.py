@@ -460,6 +460,8 @@ def _record(
     }
     if model.metadata.get("spline_curvature") is not None:
         params["spline_curvature"] = float(model.metadata["spline_curvature"])
+    if model.metadata.get("spline_shift_drift") is not None:
+        params["spline_shift_drift"] = bool(model.metadata["spline_shift_drift"])
     uns = {
         "params": params,
         "history": history,
