@@ -279,16 +279,23 @@ class SplineInterpolant(Interpolant):
             interior = sorted({interior[int(i)] for i in np.linspace(0, len(interior) - 1, CURVATURE_MAX_FOLDS)})
         return interior
 
-    def _spline_at(self, y: torch.Tensor, times: torch.Tensor, t: float, gamma: float) -> torch.Tensor:
-        """Positions at ``t`` of the splines with bend ``gamma`` through knots ``y`` (``(n, K, d)``) at ``times``."""
+    def _at_left_out(
+        self, y: torch.Tensor, ks: Sequence[int], j: int
+    ) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+        """Chains ``y`` (``(n, len(ks), d)``, knots at the kept snapshots ``ks``) at the left-out time ``t_j``.
+
+        Returns the straight-line point, the cubic bend (``γ = 1``), the weight ``a`` of the kept knot before
+        ``t_j`` (``1 - a``: after it) and the gap ``h`` of the kept times that spans it.
+        """
+        times = self.times[ks].to(y.device, y.dtype)
         m = self._natural_spline(y, times)
-        i = int(torch.searchsorted(times, torch.as_tensor(t, dtype=times.dtype, device=times.device))) - 1
-        i = min(max(i, 0), len(times) - 2)
+        i = j - 1  # the interval of the kept times that spans t_j
         h = float(times[i + 1] - times[i])
-        a = float((times[i + 1] - t) / h)
+        a = float((times[i + 1] - self.times[j]) / h)
         b = 1.0 - a
+        linear = a * y[:, i] + b * y[:, i + 1]
         bend = ((a**3 - a) * m[:, i] + (b**3 - b) * m[:, i + 1]) * h**2 / 6
-        return a * y[:, i] + b * y[:, i + 1] + gamma * bend
+        return linear, bend, a, h
 
     def _choose_shift(self, gamma: float) -> bool:
         """Whether the growth chains with the transport shift predict the left-out snapshots better than without.
@@ -304,16 +311,13 @@ class SplineInterpolant(Interpolant):
         scores = {False: 0.0, True: 0.0}
         for j in self._left_out_snapshots():
             ks = [k for k in range(len(self.sizes)) if k != j]
-            times = self.times[ks]
-            t = float(self.times[j])
-            i = j - 1  # the interval of the kept times that spans t_j
-            a = float((times[i + 1] - t) / (times[i + 1] - times[i]))
             for shift in (False, True):
                 local = torch.Generator().manual_seed(SHIFT_SEED + j)
                 idx, logw = self._growth_chains(CURVATURE_CV_CELLS, local, ks=ks, shift=shift)
                 y = self.x[torch.as_tensor(idx, device=self.device)].double()
-                position = self._spline_at(y, times.to(y.device, y.dtype), t, gamma)
-                lw = a * logw[:, i] + (1 - a) * logw[:, i + 1]
+                linear, bend, a, _ = self._at_left_out(y, ks, j)
+                position = linear + gamma * bend
+                lw = a * logw[:, j - 1] + (1 - a) * logw[:, j]  # the kept knots around t_j
                 weights = np.exp(lw - lw.max())
                 scores[shift] += wasserstein(
                     position.cpu().numpy(),
@@ -336,16 +340,8 @@ class SplineInterpolant(Interpolant):
         for j in self._left_out_snapshots():
             ks = [k for k in range(n_times) if k != j]
             idx = torch.as_tensor(self._chains(ks, CURVATURE_CV_CELLS, generator), device=self.device)
-            y = self.x[idx].double()
-            times = self.times[ks].to(y.device, y.dtype)
-            m = self._natural_spline(y, times)
-            i = j - 1  # the interval of the kept times that spans t_j
-            h = float(times[i + 1] - times[i])
-            a = float((times[i + 1] - self.times[j]) / h)
-            b = 1.0 - a
-            linear = a * y[:, i] + b * y[:, i + 1]
-            bend = ((a**3 - a) * m[:, i] + (b**3 - b) * m[:, i + 1]) * h**2 / 6
-            folds.append((linear, bend, float(np.sqrt(a * b * h)), self._marginals_np[j]))
+            linear, bend, a, h = self._at_left_out(self.x[idx].double(), ks, j)
+            folds.append((linear, bend, float(np.sqrt(a * (1.0 - a) * h)), self._marginals_np[j]))
         return folds
 
     def _choose_curvature(self, folds: list[tuple]) -> float:
