@@ -129,8 +129,9 @@ class SplineInterpolant(Interpolant):
         the choice in :attr:`shift_drift_`, the scores in :attr:`shift_scores_`). Opt-in, not the
         default: in the quick suite (one seed) it lifted the growth correlation on branching from
         0.824 to 0.893 (true masses) and 0.854 to 0.908 (``masses="counts"``), refused the shift
-        on the uneven course in every fold (ratio unchanged, 0.981), but cost 2.5-4 s a fit (EB 5 PCs:
-        15.5 -> 19.4 s a fold) for an EB ratio of 0.948 against 0.943.
+        on the uneven course in every fold (ratio unchanged, 0.981), but cost 30-60 % of the fit time
+        (EB 5 PCs, one thread: 9.2 -> 13.6 s a fold) for an EB ratio of 0.948 against 0.943
+        (``docs/benchmarks/growth/shift_auto.py``).
     """
 
     name = "spline"
