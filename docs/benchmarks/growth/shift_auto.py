@@ -10,6 +10,11 @@ Run from the repository root, alone on the machine (3 to 5 minutes on a 2-core C
 
     python docs/benchmarks/growth/shift_auto.py off > docs/benchmarks/growth/shift_off.txt
     python docs/benchmarks/growth/shift_auto.py auto > docs/benchmarks/growth/shift_auto.txt
+
+Followed by data seeds, only the growth rows, on those seeds of the branching simulation::
+
+    python docs/benchmarks/growth/shift_auto.py off 1 2 > docs/benchmarks/growth/shift_growth_off.txt
+    python docs/benchmarks/growth/shift_auto.py auto 1 2 > docs/benchmarks/growth/shift_growth_auto.txt
 """
 
 import sys
@@ -29,8 +34,11 @@ _GET = trainer.get_interpolant
 _CHOOSE = spline.SplineInterpolant._choose_shift
 
 
-def main(setting: str) -> None:
-    """The quick suite and the growth rows with ``shift_drift`` set to ``setting`` in the default fit."""
+def main(setting: str, growth_seeds: list[int] | None = None) -> None:
+    """The quick suite and the growth rows with ``shift_drift`` set to ``setting`` in the default fit.
+
+    With ``growth_seeds``: only the growth rows, for each of those seeds of :func:`scam.datasets.branching`.
+    """
     value = {"auto": "auto", "off": False, "on": True}[setting]
 
     def get(name, **kwargs):
@@ -48,6 +56,12 @@ def main(setting: str) -> None:
     spline.SplineInterpolant._choose_shift = choose
     print(f"shift_drift {value!r}", flush=True)
     start = time.perf_counter()
+    if growth_seeds:
+        for seed in growth_seeds:
+            print(f"growth, data seed {seed}", flush=True)
+            print(growth_rows(random_state=seed).to_string(), flush=True)
+        print(f"total {(time.perf_counter() - start) / 60:.1f} min", flush=True)
+        return
     frames = []
     for name in DATASETS:
         print(name, flush=True)
@@ -59,6 +73,6 @@ def main(setting: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] not in ("auto", "off", "on"):
-        raise SystemExit("usage: shift_auto.py auto|off|on")
-    main(sys.argv[1])
+    if len(sys.argv) < 2 or sys.argv[1] not in ("auto", "off", "on"):
+        raise SystemExit("usage: shift_auto.py auto|off|on [growth data seeds...]")
+    main(sys.argv[1], [int(a) for a in sys.argv[2:]])
