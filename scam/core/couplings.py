@@ -135,18 +135,15 @@ def transport_shift(
     target_mean = np.average(xb, axis=0, weights=b)
     shift = target_mean - np.average(xa, axis=0, weights=a)
     for _ in range(int(n_iter)):
-        cost = relative_cost(xa + shift, xb)
-        if relaxation == 1.0:
-            plan = semi_relaxed_plan(a, b, cost, epsilon=epsilon, reg_m=reg_m)
-        else:
-            plan = semi_relaxed_plans(
-                torch.as_tensor(a, dtype=torch.float64)[None],
-                torch.as_tensor(b, dtype=torch.float64)[None],
-                torch.as_tensor(cost, dtype=torch.float64)[None],
-                epsilon=epsilon,
-                reg_m=reg_m,
-                relaxation=relaxation,
-            )[0].numpy()
+        # one problem on the host: with relaxation 1, semi_relaxed_plan itself
+        plan = semi_relaxed_plans(
+            torch.as_tensor(a, dtype=torch.float64)[None],
+            torch.as_tensor(b, dtype=torch.float64)[None],
+            torch.as_tensor(relative_cost(xa + shift, xb), dtype=torch.float64)[None],
+            epsilon=epsilon,
+            reg_m=reg_m,
+            relaxation=relaxation,
+        )[0].numpy()
         grown = plan.sum(1)
         if not (np.all(np.isfinite(grown)) and grown.sum() > 0):
             break  # the caller's own solve reports the failure
