@@ -39,6 +39,14 @@ def test_growth_chains_carry_growth_not_transport():
     assert 1.3 < ratio < 2.5  # A's chains gained more weight than B's (measured 1.56; the truth is 2)
 
 
+def _drifting_gaussian(seed: int = 0, n: int = 1000):
+    rng = np.random.default_rng(seed)
+    times = [0.0, 1.0, 2.0, 3.0]
+    return [
+        torch.as_tensor(np.array([2.0 * t, 0.0]) + rng.standard_normal((n, 2)), dtype=torch.float32) for t in times
+    ], times
+
+
 def test_shift_drift_keeps_a_drift_out_of_the_chains_growth():
     """A Gaussian that drifts without growth: with ``shift_drift`` the chains carry (almost) no growth.
 
@@ -46,11 +54,7 @@ def test_shift_drift_keeps_a_drift_out_of_the_chains_growth():
     back (measured: chain growth std 0.149, correlation 0.997 with the position along the drift); the shifted
     cost (:func:`scam.core.couplings.transport_shift`) gives std 0.021, correlation -0.15 (minibatches of 256).
     """
-    rng = np.random.default_rng(0)
-    times = [0.0, 1.0, 2.0, 3.0]
-    marg = [
-        torch.as_tensor(np.array([2.0 * t, 0.0]) + rng.standard_normal((300, 2)), dtype=torch.float32) for t in times
-    ]
+    marg, times = _drifting_gaussian(n=300)
     for shift in (False, True):
         interp = SplineInterpolant(growth=True, batch_size=256, shift_drift=shift).fit(
             marg, times, None, generator=torch.Generator().manual_seed(0)
@@ -62,14 +66,6 @@ def test_shift_drift_keeps_a_drift_out_of_the_chains_growth():
             assert slope.std() < 0.05 and abs(corr) < 0.3
         else:
             assert slope.std() > 0.1 and corr > 0.9
-
-
-def _drifting_gaussian(seed: int = 0, n: int = 1000):
-    rng = np.random.default_rng(seed)
-    times = [0.0, 1.0, 2.0, 3.0]
-    return [
-        torch.as_tensor(np.array([2.0 * t, 0.0]) + rng.standard_normal((n, 2)), dtype=torch.float32) for t in times
-    ], times
 
 
 def _chain_fit(marg, times, shift, seed=0):
