@@ -87,6 +87,13 @@ def get_time(adata: AnnData, time_key: str, *, min_cells: int = MIN_CELLS_PER_TI
         or pd.api.types.is_object_dtype(col.dtype)
         or pd.api.types.is_string_dtype(col.dtype)
     ):
+        if pd.api.types.is_datetime64_any_dtype(col.dtype) or pd.api.types.is_timedelta64_dtype(col.dtype):
+            since = f" - adata.obs[{time_key!r}].min()" if pd.api.types.is_datetime64_any_dtype(col.dtype) else ""
+            raise ValueError(
+                f"{where} holds dates or durations (dtype {col.dtype}); scam needs numbers in one unit. Convert "
+                f"them, e.g. to days: `adata.obs[{time_key!r}] = (adata.obs[{time_key!r}]{since})"
+                ".dt.total_seconds() / 86400`."
+            )
         raise ValueError(f"{where} has dtype {col.dtype}, which has no time order. " + fix_hint)
     if isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col.dtype):
         n_bad, what = int(col.isna().sum()), "missing"

@@ -127,6 +127,16 @@ BAD_ADATA = {
         r"unordered categorical.*Make it numeric.*or an ordered categorical",
     ),
     "bool-time": (_set_obs(lambda t: t > 0.5), {}, r"dtype bool.*Make it numeric.*or an ordered categorical"),
+    "datetime-time": (
+        _set_obs(lambda t: pd.Timestamp("2024-01-01") + pd.to_timedelta(t, unit="D")),
+        {},
+        r"dates or durations.*to days.*\.min\(\)\)\.dt\.total_seconds\(\) / 86400",
+    ),
+    "timedelta-time": (
+        _set_obs(lambda t: pd.to_timedelta(t, unit="h")),
+        {},
+        r"dates or durations.*to days.*\['time'\]\)\.dt\.total_seconds\(\) / 86400",
+    ),
 }
 
 
