@@ -419,3 +419,62 @@ def test_sb_pairs_have_the_closed_form_entropic_covariance(sigma):
     a, b = interp.x[interp.pair_a, 0].numpy(), interp.x[interp.pair_b, 0].numpy()
     s = sigma**2
     assert np.cov(a, b)[0, 1] == pytest.approx((np.sqrt(4 + s**2) - s) / 2, abs=0.05)
+
+
+def test_fused_adam_is_torch_fused_adam_bit_for_bit():
+    """:class:`FusedAdam` (no ``torch.optim``, so no ``torch._dynamo`` import) makes the update of
+    ``torch.optim.Adam(fused=True)`` under the warm-up/cosine schedule: the same parameters after every step, bit for
+    bit, with weight decay and with a parameter that has no gradient (skipped by both)."""
+    from scam.core.train import FusedAdam, _lr_factor
+
+    config = TrainConfig(n_iters=30, warmup=5)
+    torch.manual_seed(0)
+    ours = [
+        torch.randn(4, 3, requires_grad=True),
+        torch.randn(3, requires_grad=True),
+        torch.randn(2, requires_grad=True),
+    ]
+    theirs = [p.detach().clone().requires_grad_(True) for p in ours]
+    try:
+        reference = torch.optim.Adam(theirs, lr=0.01, weight_decay=1e-3, fused=True)
+    except RuntimeError:
+        pytest.skip("this torch has no fused Adam on the CPU")
+    optimizers = [FusedAdam(ours, lr=0.01, weight_decay=1e-3), reference]
+    for i in range(config.n_iters):
+        for params, opt in zip((ours, theirs), optimizers, strict=True):
+            opt.zero_grad(set_to_none=True)
+            (params[0].sin().sum() * (i + 1) + (params[1] ** 3).sum()).backward()  # params[2]: no gradient
+            opt.param_groups[0]["lr"] = 0.01 * _lr_factor(i, config)
+            opt.step()
+        for a, b in zip(ours, theirs, strict=True):
+            assert torch.equal(a, b)
+    assert not torch.equal(ours[0], theirs[0].new_zeros(4, 3))  # they moved
+    assert len(optimizers[0].state) == 2  # the parameter without a gradient has no state
+
+
+def test_adam_falls_back_to_torch_optim_without_the_fused_kernel(monkeypatch):
+    from scam.core import train
+
+    params = [torch.zeros(3, requires_grad=True)]
+    assert isinstance(train._adam(params, lr=0.1, weight_decay=0.0), train.FusedAdam)
+    monkeypatch.delattr(torch, "_fused_adam_")
+    fallback = train._adam(params, lr=0.1, weight_decay=0.0)
+    assert isinstance(fallback, torch.optim.Adam)
+
+
+def test_a_fit_does_not_import_torch_dynamo():
+    """The first fit in a process does not pay for ``torch._dynamo`` (1.1 s): no ``torch.optim`` optimiser is built."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, scam, anndata as ad, pandas as pd\n"
+        "rng = np.random.default_rng(0)\n"
+        "obs = pd.DataFrame({'time': np.repeat([0.0, 1.0, 2.0], 40)}, index=[f'c{i}' for i in range(120)])\n"
+        "a = ad.AnnData(obs=obs)\n"
+        "a.obsm['X_pca'] = (rng.standard_normal((120, 2)) + a.obs['time'].to_numpy()[:, None]).astype('float32')\n"
+        "scam.tl.fit(a, time_key='time', n_iters=5, progress_bar=False)\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"

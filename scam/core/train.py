@@ -183,14 +183,82 @@ def _step_loss(net, interpolant, marginals, times, masses, config, generator, *,
     return loss, stats
 
 
-def _adam(params: list[nn.Parameter], *, lr: float, weight_decay: float) -> torch.optim.Adam:
+class FusedAdam:
+    """Adam with torch's fused kernel, the update of ``torch.optim.Adam(fused=True)``, without ``torch.optim``.
+
+    Constructing any ``torch.optim`` optimiser imports ``torch._dynamo`` (with sympy and the inductor) the first
+    time in a process: 1.1 s of the first fit (EB: 14.6 s against 11.2 s for the second fit in the same process,
+    ``docs/benchmarks/speed/first_fit.py``). This class calls the same kernel (``torch._fused_adam_``) on the same
+    state (first and second moments, a float32 step count per parameter, as torch keeps them), so a fit is
+    identical, bit for bit, to one with ``torch.optim.Adam(fused=True)`` (``tests/test_train.py``). The learning
+    rate is read from ``param_groups[0]["lr"]`` at each step, as a scheduler of ``torch.optim`` would set it.
+    Parameters without a gradient are skipped, as there. Default betas (0.9, 0.999) and eps (1e-8).
+    """
+
+    def __init__(self, params, *, lr: float, weight_decay: float = 0.0):
+        self.params = list(params)
+        self.param_groups = [{"lr": float(lr)}]
+        self.weight_decay = float(weight_decay)
+        self.state: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop the gradients (``set_to_none``) or zero them."""
+        for p in self.params:
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.zero_()
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One Adam update of every parameter that has a gradient."""
+        groups: dict[tuple, list[list[torch.Tensor]]] = {}  # the kernel takes one device and dtype per call
+        for j, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            if j not in self.state:
+                zeros = torch.zeros_like(p, memory_format=torch.preserve_format)
+                self.state[j] = (zeros, zeros.clone(), torch.zeros((), dtype=torch.float32, device=p.device))
+            lists = groups.setdefault((p.device, p.dtype), [[], [], [], [], []])
+            for target, tensor in zip(lists, (p, p.grad, *self.state[j]), strict=True):
+                target.append(tensor)
+        for params, grads, exp_avgs, exp_avg_sqs, steps in groups.values():
+            torch._foreach_add_(steps, 1)
+            torch._fused_adam_(
+                params,
+                grads,
+                exp_avgs,
+                exp_avg_sqs,
+                [],
+                steps,
+                amsgrad=False,
+                lr=self.param_groups[0]["lr"],
+                beta1=0.9,
+                beta2=0.999,
+                weight_decay=self.weight_decay,
+                eps=1e-8,
+                maximize=False,
+                grad_scale=None,
+                found_inf=None,
+            )
+
+
+def _adam(params: list[nn.Parameter], *, lr: float, weight_decay: float):
     """Adam, fused into one kernel per step where this torch has it for the parameters' device.
 
     The fused step (torch >= 2.4 on the CPU) is the same update up to rounding; with gradient clipping and the
     EMA it takes 0.63 instead of 1.01 ms per step of the default EB fit's two networks, and the default EB fit's
-    training loop 7.1 instead of 7.8 s (``docs/benchmarks/speed/adam.py``). Older torch versions take the
-    per-tensor ``foreach`` one.
+    training loop 7.1 instead of 7.8 s (``docs/benchmarks/speed/adam.py``). It runs as :class:`FusedAdam` (no
+    ``torch._dynamo`` import) where a trial step on the parameters' device works; else through ``torch.optim``;
+    older torch versions take the per-tensor ``foreach`` step.
     """
+    try:  # a trial step on a throwaway parameter: the kernel may be missing for this torch or device
+        probe = torch.zeros(1, device=params[0].device, dtype=params[0].dtype, requires_grad=True)
+        probe.grad = torch.ones_like(probe)
+        FusedAdam([probe], lr=1.0).step()
+        return FusedAdam(params, lr=lr, weight_decay=weight_decay)
+    except (AttributeError, NotImplementedError, RuntimeError, TypeError):
+        pass
     try:
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
     except (RuntimeError, TypeError, ValueError):
@@ -256,7 +324,6 @@ def train_action(
     nets = nn.ModuleList([net] if growth_net is None else [net, growth_net])
     ema = copy.deepcopy(nets).requires_grad_(False)
     optimizer = _adam(list(nets.parameters()), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: _lr_factor(i, config))
     history: dict[str, list[float]] = {"iteration": [], "loss": [], "kinetic": [], "val_iteration": [], "val_w1": []}
     logged = ["loss", "kinetic"]
     if growth_net is not None:
@@ -298,8 +365,9 @@ def train_action(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(nets.parameters(), config.grad_clip)
+            for group in optimizer.param_groups:  # warm-up and cosine decay, as LambdaLR(_lr_factor) would set it
+                group["lr"] = config.lr * _lr_factor(i, config)
             optimizer.step()
-            scheduler.step()
             decay = min(config.ema_decay, (1 + i) / (10 + i))
             with torch.no_grad():
                 for p_ema, p in zip(ema.parameters(), nets.parameters(), strict=True):
