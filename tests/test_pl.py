@@ -345,6 +345,34 @@ def test_bad_inputs_raise_and_leave_adata_unchanged(adata, call, match):
     snap.assert_unchanged(adata)
 
 
+@pytest.mark.parametrize(
+    "plot",
+    [
+        lambda a, ax: scam.pl.trajectories(a, basis="pca", ax=ax),
+        lambda a, ax: scam.pl.velocity(a, basis="umap", ax=ax),
+        lambda a, ax: scam.pl.growth(a, basis="umap", ax=ax),
+        lambda a, ax: scam.pl.history(a, ax=ax),
+    ],
+    ids=["trajectories", "velocity", "growth", "history"],
+)
+@pytest.mark.parametrize(
+    ("make_ax", "match"),
+    [
+        (lambda: plt.subplots(1, 2)[1], r"`ax` must be one matplotlib Axes, got ndarray; pass one of them.*axs\[0\]"),
+        (lambda: plt.figure(), r"got Figure; pass an Axes of it.*add_subplot"),
+        (lambda: "left", r"got str; pass one.*or `ax=None`"),
+    ],
+    ids=["array-of-axes", "figure", "string"],
+)
+def test_a_wrong_ax_names_the_fix(adata, plot, make_ax, match):
+    """``ax`` must be one Axes: the array of ``plt.subplots(1, 2)``, a Figure or anything else raises an error that
+    says what to pass (instead of an AttributeError from matplotlib), and ``adata`` is left as it was."""
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=match):
+        plot(adata, make_ax())
+    snap.assert_unchanged(adata)
+
+
 def test_missing_results_name_the_step(adata):
     del adata.uns["scam"]["trajectories"]
     snap = Snapshot.of(adata)

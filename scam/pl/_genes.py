@@ -8,7 +8,7 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _keys
-from ._utils import category_colors, finish
+from ._utils import category_colors, check_ax, finish
 
 
 def gene_trends(
@@ -94,6 +94,7 @@ def gene_trends(
         raise ValueError(f"`ncols` must be a positive integer, got {ncols!r}.")
 
     if ax is not None:
+        check_ax(ax)
         if len(genes) != 1:
             raise ValueError(f"`ax` draws one gene, but {len(genes)} were asked for; pass one gene or no `ax`.")
         fig, axes, ax_given = ax.figure, np.array([ax]), True

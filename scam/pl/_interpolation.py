@@ -11,7 +11,7 @@ from .. import _keys
 from .._time import get_time
 from .._validation import check_adata, check_key, check_positive_int, get_rep
 from ..tl._utils import embedding_coords, is_exact, knn_map, resolve_basis
-from ._utils import check_dimensions, chosen_conditions, condition_mask, finish
+from ._utils import check_ax, check_dimensions, chosen_conditions, condition_mask, finish
 
 
 def _w1(uns: dict, method: str, label: str, condition: str | None = None) -> float | None:
@@ -176,7 +176,7 @@ def interpolation(
             for spare in grid[r, len(row) :]:
                 spare.set_visible(False)
     else:
-        fig, axes, ax_given = ax.figure, [ax], True
+        fig, axes, ax_given = check_ax(ax).figure, [ax], True
     for a, (name, cells, preds, label) in zip(axes, panels, strict=True):
         time = times[name]
         at = np.flatnonzero(cells)[time.codes == time.labels.index(label)]

@@ -39,6 +39,21 @@ def check_dimensions(dimensions, n_cols: int, what: str) -> tuple[int, int]:
     return i, j
 
 
+def check_ax(ax):
+    """A given ``ax``, checked to be one matplotlib Axes; else a ``ValueError`` that says how to pass one."""
+    from matplotlib.axes import Axes
+
+    if isinstance(ax, Axes):
+        return ax
+    if isinstance(ax, np.ndarray | list | tuple):
+        hint = "pass one of them, e.g. `ax=axs[0]` after `fig, axs = plt.subplots(1, 2)`"
+    elif hasattr(ax, "add_subplot"):
+        hint = "pass an Axes of it, e.g. `ax=fig.add_subplot()`"
+    else:
+        hint = "pass one (`fig, ax = plt.subplots()`), or `ax=None` for a new figure"
+    raise ValueError(f"`ax` must be one matplotlib Axes, got {type(ax).__name__}; {hint}.")
+
+
 def new_axes(ax, figsize=(5.5, 4.5)):
     """``(fig, ax, ax_given)``: the given Axes and its figure, or a new figure."""
     import matplotlib.pyplot as plt
@@ -46,7 +61,7 @@ def new_axes(ax, figsize=(5.5, 4.5)):
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize)
         return fig, ax, False
-    return ax.figure, ax, True
+    return check_ax(ax).figure, ax, True
 
 
 def draw_background(adata: AnnData, obsm_key: str, color, dimensions, ax, **kwargs) -> None:
@@ -213,6 +228,7 @@ def panel_grid(n: int, ax, panel_size: tuple[float, float], *, what: str, ncols:
     import matplotlib.pyplot as plt
 
     if ax is not None:
+        check_ax(ax)
         if n > 1:
             raise ValueError(f"{what} need one panel each: pass `ax=None`, or choose one with `conditions=`.")
         return ax.figure, [ax], True

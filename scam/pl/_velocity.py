@@ -9,7 +9,7 @@ from .. import _keys
 from .._validation import check_nonnegative, check_positive, check_positive_int
 from ..tl import velocity_embedding
 from ..tl._utils import basis_name, embedding_coords, fit_uns, resolve_basis
-from ._utils import check_dimensions, default_color, draw_background, finish, new_axes
+from ._utils import check_ax, check_dimensions, default_color, draw_background, finish, new_axes
 
 KINDS = ("stream", "grid", "arrows")
 
@@ -145,6 +145,8 @@ def velocity(
     min_mass = check_nonnegative("min_mass", min_mass)
     n_arrows = check_positive_int("n_arrows", n_arrows)
     density = check_positive("density", density)
+    if ax is not None:  # before the projection below writes into adata
+        check_ax(ax)
     obsm_key = resolve_basis(adata, basis)
     E = embedding_coords(adata, obsm_key)
     i, j = check_dimensions(dimensions, E.shape[1], f"adata.obsm[{obsm_key!r}]")
