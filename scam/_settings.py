@@ -300,7 +300,8 @@ settings = Settings()
 def torch_threads(n_threads: int | None = None) -> Iterator[int]:
     """Run a block with torch using ``n_threads`` threads (default :attr:`Settings.n_threads`), then put back.
 
-    The caller's torch thread count is restored afterwards. With ``n_threads`` given, :attr:`Settings.n_threads`
+    NumPy's and SciPy's BLAS run with the same count inside the block (``threadpoolctl``). The caller's torch and
+    BLAS thread counts are restored afterwards. With ``n_threads`` given, :attr:`Settings.n_threads`
     reads ``n_threads`` inside the block too (so the scam calls in it use the same count) and is put back as
     well. torch's thread count is per process: blocks running in several threads of one process share it.
 
@@ -308,6 +309,8 @@ def torch_threads(n_threads: int | None = None) -> Iterator[int]:
     ------
     The thread count in use.
     """
+    from threadpoolctl import threadpool_limits
+
     n = settings.n_threads if n_threads is None else check_n_threads(n_threads)
     saved_setting, saved = settings._n_threads, torch.get_num_threads()
     if n_threads is not None:
@@ -315,7 +318,11 @@ def torch_threads(n_threads: int | None = None) -> Iterator[int]:
     if n != saved:
         torch.set_num_threads(n)
     try:
-        yield n
+        # NumPy's and SciPy's BLAS (the chains' plans, the cost matrices of exact W1) at the same count, not one
+        # thread per core whatever scam chose; one costs nothing on a quiet machine (EB spline path 5.1-5.4 s with
+        # one BLAS thread, 5.2-5.6 s with two; docs/benchmarks/threads/results.md)
+        with threadpool_limits(limits=n, user_api="blas"):
+            yield n
     finally:
         if n_threads is not None:
             settings._n_threads = saved_setting

@@ -181,6 +181,26 @@ def test_torch_threads_puts_back_the_callers_count_and_the_setting():
     assert torch.get_num_threads() == 2
 
 
+def test_torch_threads_also_caps_numpys_blas_and_puts_it_back():
+    """NumPy's BLAS (the chains' plans) runs at scam's count inside the block, so its threads do not spin beside busy
+    processes; the count it had is put back after the block, also when the block fails."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    with threadpool_limits(limits=2, user_api="blas"):  # the caller's count
+        before = blas_threads()
+        if not before or set(before.values()) != {2}:
+            pytest.skip("NumPy's BLAS here does not run two threads")
+        with torch_threads(1):
+            assert set(blas_threads().values()) == {1}
+        assert blas_threads() == before
+        with pytest.raises(RuntimeError), torch_threads(1):
+            raise RuntimeError("a failing fit")
+        assert blas_threads() == before
+
+
 def test_fit_and_simulate_use_the_setting_and_restore_torch(monkeypatch):
     import scam.trainer
 
