@@ -186,11 +186,12 @@ def _step_loss(net, interpolant, marginals, times, masses, config, generator, *,
 class FusedAdam:
     """Adam with torch's fused kernel, the update of ``torch.optim.Adam(fused=True)``, without ``torch.optim``.
 
-    Constructing any ``torch.optim`` optimiser imports ``torch._dynamo`` (with sympy and the inductor) the first
-    time in a process: 1.1 s of the first fit (EB: 14.6 s against 11.2 s for the second fit in the same process,
-    ``docs/benchmarks/speed/first_fit.py``). This class calls the same kernel (``torch._fused_adam_``) on the same
-    state (first and second moments, a float32 step count per parameter, as torch keeps them), so a fit is
-    identical, bit for bit, to one with ``torch.optim.Adam(fused=True)`` (``tests/test_train.py``). The learning
+    Constructing any ``torch.optim`` optimiser imports ``torch._dynamo`` (with sympy and the inductor; 1.1-1.2 s
+    alone) the first time in a process: the first default EB fit of a fresh process took 14.70 s with it and
+    12.89 s with this class (``docs/benchmarks/speed/first_fit.py``). This class calls the same kernel
+    (``torch._fused_adam_``) on the same state (first and second moments, a float32 step count per parameter, as
+    torch keeps them), so a fit is identical, bit for bit, to one with ``torch.optim.Adam(fused=True)``
+    (``tests/test_core.py``). The learning
     rate is read from ``param_groups[0]["lr"]`` at each step, as a scheduler of ``torch.optim`` would set it.
     Parameters without a gradient are skipped, as there. Default betas (0.9, 0.999) and eps (1e-8).
     """
@@ -202,12 +203,9 @@ class FusedAdam:
         self.state: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Drop the gradients (``set_to_none``) or zero them."""
+        """Drop the gradients (``set_to_none`` is accepted as ``torch.optim`` takes it; they are always dropped)."""
         for p in self.params:
-            if set_to_none:
-                p.grad = None
-            elif p.grad is not None:
-                p.grad.zero_()
+            p.grad = None
 
     @torch.no_grad()
     def step(self) -> None:
