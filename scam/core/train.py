@@ -191,9 +191,9 @@ class FusedAdam:
     12.89 s with this class (``docs/benchmarks/speed/first_fit.py``). This class calls the same kernel
     (``torch._fused_adam_``) on the same state (first and second moments, a float32 step count per parameter, as
     torch keeps them), so a fit is identical, bit for bit, to one with ``torch.optim.Adam(fused=True)``
-    (``tests/test_core.py``). The learning
-    rate is read from ``param_groups[0]["lr"]`` at each step, as a scheduler of ``torch.optim`` would set it.
-    Parameters without a gradient are skipped, as there. Default betas (0.9, 0.999) and eps (1e-8).
+    (``tests/test_core.py``). The learning rate is read from ``param_groups[0]["lr"]`` at each step, as a scheduler
+    of ``torch.optim`` would set it. Parameters without a gradient are skipped, as there. Default betas
+    (0.9, 0.999) and eps (1e-8).
     """
 
     def __init__(self, params, *, lr: float, weight_decay: float = 0.0):
