@@ -7,7 +7,9 @@ The suite's data sets are what the defaults were chosen on; these are not:
 - ``arc``: a Gaussian blob moving along half a circle (radius 4, 6 time points, 400 cells each) in 2 dimensions,
   with 10 dimensions of noise;
 - ``eb_small``: EB (5 PCs) with days 6-9 and 18-21 cut to 250 and 300 cells;
-- ``gaussian20``: :func:`scam.datasets.gaussian_path` in 20 dimensions at times 0, 0.3, 1, 1.5, 3.
+- ``gaussian20``: :func:`scam.datasets.gaussian_path` in 20 dimensions at times 0, 0.3, 1, 1.5, 3;
+- ``eb100_30_uneven``: the 100-PC EB subset of the suite (read from ``../shared/data/eb``), its first 30 PCs, without
+  its middle day, so that the days are 0, 1, 3, 4.
 
 Usage (from the repository root; one torch thread, one process)::
 
@@ -67,10 +69,18 @@ def load(name: str):
         return adata[keep].copy(), "time", "X_pca"
     if name == "gaussian20":
         return scam.datasets.gaussian_path(n_dims=20, times=(0, 0.3, 1, 1.5, 3), random_state=0), "time", "X_pca"
+    if name == "eb100_30_uneven":
+        from scam.benchmark.suite import load as load_suite
+
+        loaded = load_suite("eb100_30")
+        if loaded is None:
+            raise FileNotFoundError("the 100-PC EB subset is not in ../shared/data/eb (see data_scripts/README.md)")
+        adata, key, rep = loaded
+        return adata[adata.obs[key] != 2].copy(), key, rep
     raise ValueError(f"unknown data set {name!r}")
 
 
-DATA = ("branching30", "arc", "eb_small", "gaussian20")
+DATA = ("branching30", "arc", "eb_small", "gaussian20", "eb100_30_uneven")
 
 
 def main() -> None:

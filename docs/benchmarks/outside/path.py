@@ -1,11 +1,12 @@
-"""The spline path itself (no network) at the held-out times of ``branching30``: its ratio to exact OT.
+"""The spline path itself (no network) at the held-out times of ``outside.py``'s data: its ratio to exact OT.
 
-For held-out days 0.5 and 1 of ``outside.py``'s ``branching30``, the straight (γ = 0, which ``curvature="auto"``
-chooses there) mass-carrying chains through the other days are placed at the held-out day and scored by weighted
-exact W1 against the held-out cells, over the exact-OT interpolation's W1; three chain seeds, with and without
-growth. Compare with the default fit's push in ``results.txt``.
+For each held-out day of one of ``outside.py``'s data sets (``branching30`` by default), the straight chains
+(γ = 0, which ``curvature="auto"`` chooses there) through the other days are placed at the held-out day and scored
+by weighted exact W1 against the held-out cells, over the exact-OT interpolation's W1; three chain seeds, with and
+without growth. Compare with the default fit's push in ``results.txt``.
 
-Run from the repository root: ``python docs/benchmarks/outside/path.py`` (one thread, about a minute).
+Run from the repository root: ``python docs/benchmarks/outside/path.py [data]`` (``branching30`` by default; any
+data set of ``outside.py``; one thread, about a minute). Held out: every interior day.
 """
 
 import warnings
@@ -19,14 +20,16 @@ from scam.core.spline import SplineInterpolant
 from scam.lot.baselines import ot_midpoint
 
 if __name__ == "__main__":
+    import sys
+
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)
-    adata, key, rep = load("branching30")
+    adata, key, rep = load(sys.argv[1] if len(sys.argv) > 1 else "branching30")
     X, t = np.asarray(adata.obsm[rep], dtype=np.float32), adata.obs[key].to_numpy(float)
     times = np.unique(t)
     print("| held out | growth | path ratio to exact OT (mean ± std over 3 chain seeds) |")
     print("|---|---|---|")
-    for k in (1, 2):
+    for k in range(1, len(times) - 1):
         keep = [j for j in range(len(times)) if j != k]
         target = X[t == times[k]].astype(np.float64)
         mid, _ = ot_midpoint(X[t == times[k - 1]], X[t == times[k + 1]], times[k - 1], times[k + 1], times[k])
