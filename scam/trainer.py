@@ -26,11 +26,10 @@ from ._validation import (
     check_hidden,
     check_nonnegative,
     check_positive,
-    check_positive_int,
     check_seed,
 )
 from .core import ActionNet, TrainConfig, TrainResult, get_interpolant, train_action
-from .core.interpolants import INTERPOLANTS, Interpolant
+from .core.interpolants import INTERPOLANTS, MAX_POOL, Interpolant
 from .core.network import GrowthNet, check_quadratic
 from .core.spline import check_curvature, check_sigma
 from .core.train import check_growth
@@ -131,9 +130,10 @@ class FitConfig(TrainConfig):
         ``"auto"``, ``"cpu"``, ``"cuda"`` or a :class:`torch.device`.
     """
 
-    # 500 steps at a peak learning rate of 5e-3 (the core's TrainConfig: 2,000 at 1e-3): the same ratios to exact
-    # OT on five time courses over three seeds at a quarter of the steps (docs/benchmarks/network/lr_seeds.txt)
-    n_iters: int = 500
+    # "auto": 500 steps below 20 dimensions, 2,000 from 20 on (resolve_n_iters). 500 steps at a peak learning rate of
+    # 5e-3 (the core's TrainConfig: 2,000 at 1e-3): the same ratios to exact OT on five time courses over three seeds
+    # at a quarter of the steps (docs/benchmarks/network/lr_seeds.txt)
+    n_iters: int | str = "auto"
     lr: float = 5e-3
     batch_size: int | str = "auto"
     interpolant: str | Interpolant = "spline"
@@ -177,7 +177,7 @@ class FitConfig(TrainConfig):
             growth_penalty=growth_penalty,
             sigma=check_sigma(self.sigma),
             lam=lam,
-            n_iters=check_positive_int("n_iters", self.n_iters),
+            n_iters=check_auto_or_positive_int("n_iters", self.n_iters),
             batch_size=check_auto_or_positive_int("batch_size", self.batch_size),
             hidden=check_hidden(self.hidden),
             growth_hidden=check_hidden(self.growth_hidden),
@@ -233,6 +233,37 @@ def resolve_batch_size(batch_size: int | str, n_dims: int) -> int:
     if batch_size == "auto":
         return BATCH_AUTO_SMALL if n_dims < BATCH_AUTO_MIN_DIMS else BATCH_AUTO_LARGE
     return int(batch_size)
+
+
+#: From this many dimensions on, ``n_iters="auto"`` takes :data:`STEPS_AUTO_LARGE` steps instead of
+#: :data:`STEPS_AUTO_SMALL`, and the spline path draws :data:`CHAINS_PER_CELL_LARGE` chains per cell of the largest
+#: snapshot instead of :data:`~scam.core.paths.POOL_PER_CELL` (the same threshold as ``batch_size="auto"``).
+LARGE_DIMS = 20
+STEPS_AUTO_SMALL, STEPS_AUTO_LARGE = 500, 2000
+CHAINS_PER_CELL_LARGE = 16
+
+
+def resolve_n_iters(n_iters: int | str, n_dims: int) -> int:
+    """``"auto"``: 500 steps below 20 dimensions, 2,000 from 20 on; an integer as it is.
+
+    From 20 dimensions on the push of a trained network strays from the path it was trained on: on 30 PCs of the
+    EB subset at uneven days the path itself scores 0.995-1.001 of exact OT at the held-out days, the push 1.021-1.048
+    (``docs/benchmarks/outside/push_gap.txt``: its spread is 15 % above the path's). With two chains per cell the
+    network fits each chain's own partner; more steps alone, or more chains alone, do not help (1.034 with 1,000
+    steps; 1.028 with 8 chains per cell), the two together do (16 chains per cell and 2,000 steps: 1.018), as on the
+    suite's 20- and 50-PC rows (``docs/benchmarks/network/pool.md``). Below 20 dimensions 1,000 steps buy nothing
+    over 500 (``docs/benchmarks/network/lr_seeds.txt``).
+    """
+    if n_iters == "auto":
+        return STEPS_AUTO_SMALL if n_dims < LARGE_DIMS else STEPS_AUTO_LARGE
+    return int(n_iters)
+
+
+def spline_pool_size(sizes: Sequence[int], n_dims: int) -> int | None:
+    """Chains of the default spline path: ``None`` (the path's own default) below 20 dimensions, else 16 per cell."""
+    if n_dims < LARGE_DIMS:
+        return None
+    return min(CHAINS_PER_CELL_LARGE * max(sizes), MAX_POOL)
 
 
 def seeded_net(n_dims: int, hidden: Sequence[int], seed: int, cls: type[ActionNet] = ActionNet, **kwargs) -> ActionNet:
@@ -304,7 +335,11 @@ def _train(X, time, mass, config, *, use_rep, progress_bar, prior_growth) -> tup
     )
     if config.growth_penalty > 0 and prior_growth is None:
         raise ValueError("`growth_penalty > 0` needs a growth prior; run `scam.pp.growth_prior(adata)` first.")
-    config = dataclasses.replace(config, batch_size=resolve_batch_size(config.batch_size, X.shape[1]))
+    config = dataclasses.replace(
+        config,
+        batch_size=resolve_batch_size(config.batch_size, X.shape[1]),
+        n_iters=resolve_n_iters(config.n_iters, X.shape[1]),
+    )
     units = Units.from_data(X, time.values)
     tau = units.tau(time.values)
     Z = torch.as_tensor(units.to_internal(X), dtype=torch.float32)
@@ -317,7 +352,10 @@ def _train(X, time, mass, config, *, use_rep, progress_bar, prior_growth) -> tup
         Z[(time.codes == k) & val_mask].to(device) if (val_mask & (time.codes == k)).any() else None
         for k in range(time.n_times)
     ]
-    spline = {"curvature": config.curvature} if config.interpolant == "spline" else {}
+    spline = {}
+    if config.interpolant == "spline":
+        pool_size = spline_pool_size([len(m) for m in train_marg], X.shape[1])
+        spline = {"curvature": config.curvature, "pool_size": pool_size}
     # sigma="auto": the spline path chooses σ by leave-one-snapshot-out; it means 0 on any other path
     sigma_auto = config.sigma == "auto"
     path_sigma = 0.0 if sigma_auto and config.interpolant != "spline" else config.sigma

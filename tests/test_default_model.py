@@ -262,6 +262,41 @@ def test_automatic_choice_is_recorded_and_deterministic():
     np.testing.assert_array_equal(outs[0].obsm["scam_velocity"], outs[1].obsm["scam_velocity"])
 
 
+@pytest.mark.parametrize(("n_dims", "steps", "chains"), [(19, 500, 2 * 60), (20, 2000, 16 * 60)])
+def test_auto_steps_and_chains_follow_the_dimension(monkeypatch, n_dims, steps, chains):
+    """``n_iters="auto"``: 500 steps and 2 chains per cell below 20 dimensions, 2,000 and 16 from 20 on; recorded."""
+    sizes, paths = [], []
+    sample, fit = SplineInterpolant.sample, SplineInterpolant.fit
+
+    def counting(self, n, *, generator):
+        sizes.append(n)
+        return sample(self, n, generator=generator)
+
+    def keeping(self, *args, **kwargs):
+        paths.append(self)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(SplineInterpolant, "sample", counting)
+    monkeypatch.setattr(SplineInterpolant, "fit", keeping)
+    adata = scam.datasets.gaussian_path(n_cells=60, times=(0.0, 1.0, 2.0), n_dims=n_dims, random_state=0)
+    scam.tl.fit(adata, "time", hidden=(8,), batch_size=8, progress_bar=False)
+    assert len(sizes) == steps and adata.uns["scam"]["params"]["n_iters"] == steps
+    assert paths[0].knots_idx.shape[0] == chains
+    # an explicit number of steps is used as given
+    sizes.clear()
+    scam.tl.fit(adata, "time", n_iters=3, hidden=(8,), batch_size=8, progress_bar=False)
+    assert len(sizes) == 3 and adata.uns["scam"]["params"]["n_iters"] == 3
+
+
+@pytest.mark.parametrize("bad", ["many", 0, -5, 2.5, True])
+def test_n_iters_rejects_anything_but_auto_or_a_positive_integer(bad):
+    adata = scam.datasets.gaussian_path(n_cells=60, times=(0.0, 1.0, 2.0), n_dims=2, random_state=0)
+    before = adata.copy()
+    with pytest.raises(ValueError, match="n_iters"):
+        scam.tl.fit(adata, "time", n_iters=bad, progress_bar=False)
+    assert set(adata.obsm) == set(before.obsm) and set(adata.uns) == set(before.uns)
+
+
 @pytest.mark.parametrize(("n_dims", "expected"), [(5, 384), (19, 384), (20, 512)])
 def test_auto_batch_size_follows_the_dimension(monkeypatch, n_dims, expected):
     """``batch_size="auto"``: each step samples 384 path points below 20 dimensions, 512 from 20 on; recorded."""

@@ -18,7 +18,7 @@ from .._time import TimeInfo, get_masses, get_time, masses_from_growth
 from .._validation import check_adata, check_key_added, get_growth_prior, get_rep, writable
 from ..core.interpolants import Interpolant
 from ..model import ActionModel
-from ..trainer import FitConfig, resolve_batch_size, train
+from ..trainer import FitConfig, resolve_batch_size, resolve_n_iters, train
 from ._conditions import _condition_groups, _condition_params, _condition_seed, _where
 
 logger = logging.getLogger("scam")
@@ -41,7 +41,7 @@ def fit(
     growth_prior_key: str = _keys.GROWTH_PRIOR,
     interpolant: str | Interpolant = _D.interpolant,
     curvature: float | str = _D.curvature,
-    n_iters: int = _D.n_iters,
+    n_iters: int | str = _D.n_iters,
     batch_size: int | str = _D.batch_size,
     hidden: Sequence[int] = _D.hidden,
     quadratic: str = _D.quadratic,
@@ -144,7 +144,11 @@ def fit(
         lines win on many dimensions and unevenly spaced times. The choice is recorded in
         ``uns[key_added]['params']['spline_curvature']``.
     n_iters
-        Optimisation steps.
+        Optimisation steps, or ``"auto"`` (default): 500 below 20 dimensions, and from 20 on 2,000, with
+        16 chains of the spline path per cell of the largest time point instead of 2
+        (:func:`~scam.trainer.resolve_n_iters`: in many dimensions the push of the network strays from
+        its path unless both grow; ``docs/benchmarks/network/pool.md``). Recorded in
+        ``params['n_iters']`` as resolved.
     batch_size
         Path samples per step, or ``"auto"`` (default): 384 below 20 dimensions, where it predicts held-out
         time points as well as 512 at three quarters of the training time, 512 from 20 on
@@ -267,7 +271,11 @@ def fit(
     else:
         groups = _condition_groups(adata, condition_key, time_key, masses)
     X = get_rep(adata, use_rep, n_dims)
-    config = dataclasses.replace(config, batch_size=resolve_batch_size(config.batch_size, X.shape[1]))
+    config = dataclasses.replace(
+        config,
+        batch_size=resolve_batch_size(config.batch_size, X.shape[1]),
+        n_iters=resolve_n_iters(config.n_iters, X.shape[1]),
+    )
     needs_prior = (isinstance(masses, str) and masses == "growth_prior") or config.growth_penalty > 0
     prior_growth = get_growth_prior(adata, growth_prior_key) if needs_prior else None
     inputs = {"obs": [time_key] + ([growth_prior_key] if needs_prior else []), "obsm": [use_rep]}
