@@ -248,7 +248,7 @@ def resolve_n_iters(n_iters: int | str, n_dims: int) -> int:
 
     From 20 dimensions on the push of a trained network strays from the path it was trained on: on 30 PCs of the
     EB subset at uneven days the path itself scores 0.995-1.001 of exact OT at the held-out days, the push 1.021-1.048
-    (``docs/benchmarks/outside/push_gap.txt``: its spread is 15 % above the path's). With two chains per cell the
+    (``docs/benchmarks/outside/push_gap_500.txt``: its spread is 15 % above the path's). With two chains per cell the
     network fits each chain's own partner; more steps alone, or more chains alone, do not help (1.034 with 1,000
     steps; 1.028 with 8 chains per cell), the two together do (16 chains per cell and 2,000 steps: 1.018), as on the
     suite's 20- and 50-PC rows (``docs/benchmarks/network/pool.md``). Below 20 dimensions 1,000 steps buy nothing
