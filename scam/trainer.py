@@ -238,7 +238,7 @@ def resolve_batch_size(batch_size: int | str, n_dims: int) -> int:
 #: From this many dimensions on, ``n_iters="auto"`` takes :data:`STEPS_AUTO_LARGE` steps instead of
 #: :data:`STEPS_AUTO_SMALL`, and the spline path draws :data:`CHAINS_PER_CELL_LARGE` chains per cell of the largest
 #: snapshot instead of :data:`~scam.core.paths.POOL_PER_CELL` (the same threshold as ``batch_size="auto"``).
-LARGE_DIMS = 20
+LARGE_DIMS = BATCH_AUTO_MIN_DIMS
 STEPS_AUTO_SMALL, STEPS_AUTO_LARGE = 500, 2000
 CHAINS_PER_CELL_LARGE = 16
 

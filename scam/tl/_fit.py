@@ -144,11 +144,11 @@ def fit(
         lines win on many dimensions and unevenly spaced times. The choice is recorded in
         ``uns[key_added]['params']['spline_curvature']``.
     n_iters
-        Optimisation steps, or ``"auto"`` (default): 500 below 20 dimensions, and from 20 on 2,000, with
-        16 chains of the spline path per cell of the largest time point instead of 2
-        (:func:`~scam.trainer.resolve_n_iters`: in many dimensions the push of the network strays from
-        its path unless both grow; ``docs/benchmarks/network/pool.md``). Recorded in
-        ``params['n_iters']`` as resolved.
+        Optimisation steps, or ``"auto"`` (default): 500 below 20 dimensions, 2,000 from 20 on
+        (:func:`~scam.trainer.resolve_n_iters`). From 20 dimensions on the default spline path also
+        draws 16 chains per cell of the largest time point instead of 2, whatever ``n_iters`` is: in
+        many dimensions the push of the network strays from its path unless both grow
+        (``docs/benchmarks/network/pool.md``). Recorded in ``params['n_iters']`` as resolved.
     batch_size
         Path samples per step, or ``"auto"`` (default): 384 below 20 dimensions, where it predicts held-out
         time points as well as 512 at three quarters of the training time, 512 from 20 on
