@@ -186,6 +186,14 @@ class FitConfig(TrainConfig):
             device=resolve_device(self.device),
         )
 
+    def for_dims(self, n_dims: int) -> FitConfig:
+        """The settings with ``batch_size`` and ``n_iters`` resolved for data in ``n_dims`` dimensions."""
+        return dataclasses.replace(
+            self,
+            batch_size=resolve_batch_size(self.batch_size, n_dims),
+            n_iters=resolve_n_iters(self.n_iters, n_dims),
+        )
+
     def warn_free_growth_path(self, stacklevel: int = 2) -> None:
         """Warn when a free growth head gets a path that changes every sample's mass alike."""
         if self.growth == "free" and self.growth_penalty == 0 and self.interpolant in _BALANCED_PATHS:
@@ -335,11 +343,7 @@ def _train(X, time, mass, config, *, use_rep, progress_bar, prior_growth) -> tup
     )
     if config.growth_penalty > 0 and prior_growth is None:
         raise ValueError("`growth_penalty > 0` needs a growth prior; run `scam.pp.growth_prior(adata)` first.")
-    config = dataclasses.replace(
-        config,
-        batch_size=resolve_batch_size(config.batch_size, X.shape[1]),
-        n_iters=resolve_n_iters(config.n_iters, X.shape[1]),
-    )
+    config = config.for_dims(X.shape[1])
     units = Units.from_data(X, time.values)
     tau = units.tau(time.values)
     Z = torch.as_tensor(units.to_internal(X), dtype=torch.float32)

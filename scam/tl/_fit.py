@@ -18,7 +18,7 @@ from .._time import TimeInfo, get_masses, get_time, masses_from_growth
 from .._validation import check_adata, check_key_added, get_growth_prior, get_rep, writable
 from ..core.interpolants import Interpolant
 from ..model import ActionModel
-from ..trainer import FitConfig, resolve_batch_size, resolve_n_iters, train
+from ..trainer import FitConfig, train
 from ._conditions import _condition_groups, _condition_params, _condition_seed, _where
 
 logger = logging.getLogger("scam")
@@ -271,11 +271,7 @@ def fit(
     else:
         groups = _condition_groups(adata, condition_key, time_key, masses)
     X = get_rep(adata, use_rep, n_dims)
-    config = dataclasses.replace(
-        config,
-        batch_size=resolve_batch_size(config.batch_size, X.shape[1]),
-        n_iters=resolve_n_iters(config.n_iters, X.shape[1]),
-    )
+    config = config.for_dims(X.shape[1])  # batch_size and n_iters as resolved, for params
     needs_prior = (isinstance(masses, str) and masses == "growth_prior") or config.growth_penalty > 0
     prior_growth = get_growth_prior(adata, growth_prior_key) if needs_prior else None
     inputs = {"obs": [time_key] + ([growth_prior_key] if needs_prior else []), "obsm": [use_rep]}
