@@ -24,7 +24,10 @@ PUBLISHED_EB_W1 = {
 #: Caveats of quoted rows, shown in the table's source column: how each number was obtained where it
 #: differs from the protocol of the rows re-run here (full held-out snapshots, seeds averaged).
 PUBLISHED_EB_NOTES = {
-    "WLF-OT": "second-hand: quoted in a third-party reproducibility report (code necludov/wl-mechanics)",
+    "WLF-OT": (
+        "second-hand: quoted in a third-party reproducibility report; the public code (necludov/wl-mechanics "
+        "@ 8c4d525) trains on all five days, the held-out one included (docs/benchmarks/eb_variants/published.md)"
+    ),
     "OTP-FM W2": "W1 on 2,000-cell subsamples (folds 0.618 / 0.657 / 0.654), best checkpoint on fold 1",
     "Cell-MNN": "early stopping watches the held-out marginal",
 }
