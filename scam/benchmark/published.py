@@ -28,6 +28,9 @@ PUBLISHED_EB_NOTES = {
         "second-hand: quoted in a third-party reproducibility report; the public code (necludov/wl-mechanics "
         "@ 8c4d525) trains on all five days, the held-out one included (docs/benchmarks/eb_variants/published.md)"
     ),
-    "OTP-FM W2": "W1 on 2,000-cell subsamples (folds 0.618 / 0.657 / 0.654), best checkpoint on fold 1",
+    "OTP-FM W2": (
+        "W1 on 2,000-cell subsamples (folds 0.618 / 0.657 / 0.654); its code (Bexorg-Inc/OTP-FM @ 2d283b9) pushes "
+        "day 0, not the previous day, and picks the epoch by a score that includes the held-out day in folds 1 and 3"
+    ),
     "Cell-MNN": "early stopping watches the held-out marginal",
 }
