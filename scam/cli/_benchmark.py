@@ -194,9 +194,10 @@ def _run_growth_benchmark(args: argparse.Namespace, out: Path, machine: str) -> 
         df, facts = run_growth(seeds=seeds, quick=args.quick)
     total = time.perf_counter() - start
     notes = f"Machine: {machine}. Total time {total / 60:.1f} min. " + (
-        "Quick mode: 3 methods, 600 steps per fit (32x32 networks), day 2 held out. "
+        "Quick mode: 4 methods, 600 steps per fit (32x32 networks) but for the default row, day 2 held out. "
         if args.quick
-        else "1,500 steps per fit, 64x64 networks, 400 cells per day. "
+        else "1,500 steps per fit, 64x64 networks, 400 cells per day, but for the default row, which is "
+        "`scam.tl.fit` with its own defaults and the true masses. "
     )
     with _writing(f"the growth results into {out}"):
         paths = write_results(df, facts, out, notes=notes)
