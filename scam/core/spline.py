@@ -311,9 +311,9 @@ class SplineInterpolant(Interpolant):
 
         For each interior snapshot left out in turn, :data:`CURVATURE_CV_CELLS` growth chains through the others,
         with and without the shift (the same draws: a local stream seeded by :data:`SHIFT_SEED`), are placed at
-        the left-out time (the spline with bend ``gamma``; log-weights interpolated linearly) and scored by exact
-        W1 to the left-out cells, weighted by the chains' weights. The shift is kept if its sum is lower
-        (``docs/benchmarks/growth/attribution.md``).
+        the left-out time (the spline with bend ``gamma``; log-weights splined as the path's, with
+        :data:`MASS_CURVATURE`) and scored by exact W1 to the left-out cells, weighted by the chains' weights. The
+        shift is kept if its sum is lower (``docs/benchmarks/growth/attribution.md``).
         """
         from .metrics import wasserstein
 
@@ -326,7 +326,9 @@ class SplineInterpolant(Interpolant):
                 y = self.x[torch.as_tensor(idx, device=self.device)].double()
                 linear, bend, a, _ = self._at_left_out(y, ks, j)
                 position = linear + gamma * bend
-                lw = a * logw[:, j - 1] + (1 - a) * logw[:, j]  # the kept knots around t_j
+                # the log-weights at t_j as the path has them: the spline through the kept knots (MASS_CURVATURE)
+                lw_linear, lw_bend, _, _ = self._at_left_out(torch.as_tensor(logw)[:, :, None], ks, j)
+                lw = (lw_linear + MASS_CURVATURE * lw_bend)[:, 0].numpy()
                 weights = np.exp(lw - lw.max())
                 scores[shift] += wasserstein(
                     position.cpu().numpy(),
