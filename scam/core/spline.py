@@ -54,6 +54,17 @@ def _is_real(value) -> bool:
     return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
+def _cubic_at(y0, y1, m0, m1, a, b, h):
+    """Value and time derivative of a cubic spline between two knots.
+
+    ``y0``, ``y1``: the knots; ``m0``, ``m1``: their second derivatives; ``h``: the gap; ``a`` and ``b = 1 - a``:
+    the weights of ``y0`` and ``y1`` at the point.
+    """
+    value = a * y0 + b * y1 + ((a**3 - a) * m0 + (b**3 - b) * m1) * h**2 / 6
+    slope = (y1 - y0) / h + ((1 - 3 * a**2) * m0 + (3 * b**2 - 1) * m1) * h / 6
+    return value, slope
+
+
 def check_sigma(sigma):
     """``"auto"`` or a number ``≥ 0`` (raises ``ValueError`` naming the choices)."""
     if not (sigma == "auto" or (_is_real(sigma) and np.isfinite(sigma) and float(sigma) >= 0.0)):
@@ -503,8 +514,7 @@ class SplineInterpolant(Interpolant):
         jd, kd = j.to(self.device), k.to(self.device)
         y0, y1 = self.x[self.knots_idx[jd, kd]], self.x[self.knots_idx[jd, kd + 1]]
         m0, m1 = self.second_derivatives[jd, kd], self.second_derivatives[jd, kd + 1]
-        x_t = a * y0 + b * y1 + ((a**3 - a) * m0 + (b**3 - b) * m1) * hd**2 / 6
-        dx_t = (y1 - y0) / hd + ((1 - 3 * a**2) * m0 + (3 * b**2 - 1) * m1) * hd / 6
+        x_t, dx_t = _cubic_at(y0, y1, m0, m1, a, b, hd)
         stein = None
         if self.sigma_ > 0:
             tau = (t - self.times[k]) / h
@@ -516,9 +526,7 @@ class SplineInterpolant(Interpolant):
         if self.knots_logw is not None:  # each chain carries its own mass: a cubic spline in log-weight
             lw0, lw1 = self.knots_logw[jd, kd], self.knots_logw[jd, kd + 1]
             n0, n1 = self.logw_second_derivatives[jd, kd], self.logw_second_derivatives[jd, kd + 1]
-            a1, b1, h1 = a[:, 0], b[:, 0], hd[:, 0]
-            log_w = a1 * lw0 + b1 * lw1 + ((a1**3 - a1) * n0 + (b1**3 - b1) * n1) * h1**2 / 6
-            dlogw = (lw1 - lw0) / h1 + ((1 - 3 * a1**2) * n0 + (3 * b1**2 - 1) * n1) * h1 / 6
+            log_w, dlogw = _cubic_at(lw0, lw1, n0, n1, a[:, 0], b[:, 0], hd[:, 0])
             return PathSample(x_t, t.to(self.device, self.dtype), torch.exp(log_w), dx_t, dlogw, stein)
         log_m = torch.log(self.masses)
         dlogw = ((log_m[k + 1] - log_m[k]) / h).to(self.device, self.dtype)
