@@ -29,14 +29,14 @@ def test_growth_chains_carry_growth_not_transport():
     x = interp.x[interp.knots_idx].numpy()  # (chains, knots, 2)
     w = np.exp(interp.knots_logw.numpy())
     in_a = x[:, :, 0] < 0
-    # mostly growth, not transport from B to A: balanced OT chains cross for 1/6 of the mass (measured 0.155),
-    # these for 0.056 (the source relaxation CHAIN_REG_M = 3 lets some of the growth be explained by transport)
-    assert np.mean(in_a[:, 0] != in_a[:, 1]) < 0.08
+    # growth, not transport from B to A: balanced OT chains cross for 1/6 of the mass (measured 0.155), these for
+    # none (measured 0; 0.056 with the source relaxation 3, which let transport explain some of the growth)
+    assert np.mean(in_a[:, 0] != in_a[:, 1]) < 0.02
     # the weighted end knots follow the later snapshot (A: 2/3), each knot's mean weight is its mass
     assert abs(np.sum(w[:, 1] * in_a[:, 1]) / np.sum(w[:, 1]) - 2 / 3) < 0.05
     np.testing.assert_allclose(w.mean(0), [1.0, 1.0], rtol=1e-5)
     ratio = w[in_a[:, 1], 1].mean() / w[~in_a[:, 1], 1].mean()
-    assert 1.3 < ratio < 2.5  # A's chains gained more weight than B's (measured 1.56; the truth is 2)
+    assert 1.7 < ratio < 2.4  # A's chains gained more weight than B's (measured 2.04, 1.56 with 3; the truth is 2)
 
 
 def _drifting_gaussian(seed: int = 0, n: int = 1000):
@@ -51,8 +51,8 @@ def test_shift_drift_keeps_a_drift_out_of_the_chains_growth():
     """A Gaussian that drifts without growth: with ``shift_drift`` the chains carry (almost) no growth.
 
     On the raw cost (the default) the semi-relaxed plans give the front of the population more mass than its
-    back (measured: chain growth std 0.149, correlation 0.997 with the position along the drift); the shifted
-    cost (:func:`scam.core.couplings.transport_shift`) gives std 0.021, correlation -0.15 (minibatches of 256).
+    back (measured: chain growth std 0.363, correlation 0.996 with the position along the drift); the shifted
+    cost (:func:`scam.core.couplings.transport_shift`) gives std 0.052, correlation -0.27 (minibatches of 256).
     """
     marg, times = _drifting_gaussian(n=300)
     for shift in (False, True):
@@ -63,9 +63,9 @@ def test_shift_drift_keeps_a_drift_out_of_the_chains_growth():
         slope = np.diff(interp.knots_logw.numpy(), axis=1)
         corr = np.corrcoef(slope[:, 0], x[:, 0, 0])[0, 1]
         if shift:
-            assert slope.std() < 0.05 and abs(corr) < 0.3
+            assert slope.std() < 0.08 and abs(corr) < 0.4
         else:
-            assert slope.std() > 0.1 and corr > 0.9
+            assert slope.std() > 0.25 and corr > 0.9
 
 
 def _chain_fit(marg, times, shift, seed=0):
@@ -99,24 +99,32 @@ def test_shift_drift_auto_is_the_fit_with_or_without_the_shift():
     assert _chain_fit(marg, times, False).shift_drift_ is False and fixed.shift_drift_ is True
 
 
-def test_shift_drift_auto_refuses_the_shift_where_it_loses():
-    """Two clusters in place, one growing: there is no drift to remove, and the shift (the population's mean moves
-    toward the growing cluster, so the shift drags both sources that way) turns growth into transport. The check
-    sees it: the weighted W1 sum is about 30 % higher with the shift (measured 29-38 % over data seeds 0-3)."""
+def test_shift_drift_keeps_the_growth_of_clusters_in_place():
+    """Two clusters in place, A growing 1.5x a step, B steady: there is no drift to remove, and the shift must not
+    turn A's growth into transport. With the source relaxation 1 the chains' growth explains the mass change, so
+    the shift's fixed point (target mean minus the *grown* source mean) is close to 0: the chains with and without
+    it cross no cluster, A's share of the weighted mass follows the snapshots (measured 0.527 / 0.61 / 0.682 / 0.763
+    against 0.5 / 0.6 / 0.692 / 0.771) and A's chains outweigh B's 2.89:1 at the last knot (truth 3.375), and the
+    automatic check scores both within 2 % (measured 0.5-1.5 % over data seeds 0-3). With the relaxation 3 the
+    growth was damped, the shift dragged both sources toward A and scored 29-38 % worse."""
     rng = np.random.default_rng(1)
     a, b = np.array([-3.0, 0.0]), np.array([3.0, 0.0])
     times = [0.0, 1.0, 2.0, 3.0]
-    marg = []
+    marg, share = [], []
     for k in range(4):
         n_a, n_b = int(200 * 1.5**k), 200
         x = np.concatenate([a + 0.3 * rng.standard_normal((n_a, 2)), b + 0.3 * rng.standard_normal((n_b, 2))])
         marg.append(torch.as_tensor(x, dtype=torch.float32))
+        share.append(n_a / (n_a + n_b))
     auto = _chain_fit(marg, times, "auto")
-    assert auto.shift_drift_ is False
-    assert auto.shift_scores_["true"] > 1.2 * auto.shift_scores_["false"]
-    fixed = _chain_fit(marg, times, False)
-    torch.testing.assert_close(fixed.knots_idx, auto.knots_idx, rtol=0, atol=0)
-    torch.testing.assert_close(fixed.knots_logw, auto.knots_logw, rtol=0, atol=0)
+    assert abs(auto.shift_scores_["true"] / auto.shift_scores_["false"] - 1) < 0.02
+    for shift in (False, True):
+        fit = _chain_fit(marg, times, shift)
+        x, w = fit.x[fit.knots_idx].numpy(), np.exp(fit.knots_logw.numpy())
+        in_a = x[:, :, 0] < 0
+        assert not np.any(in_a[:, 1:] != in_a[:, :-1])
+        np.testing.assert_allclose([w[in_a[:, k], k].sum() / w[:, k].sum() for k in range(4)], share, atol=0.04)
+        assert w[in_a[:, 3], 3].mean() / w[~in_a[:, 3], 3].mean() > 2.5
 
 
 def test_shift_drift_auto_without_growth_or_interior_snapshots_is_off():
@@ -386,3 +394,23 @@ def test_suite_ratio_table():
     table = ratios(pd.DataFrame(rows + floors))
     assert list(table["method"]) == ["scam"] and table["true_sample"].iloc[0] == pytest.approx(0.9)
     assert "| 0.900 (1: 0.800, 2: 1.000) |" in markdown(table)
+
+
+def test_default_fit_sends_early_cells_to_their_true_branch():
+    """Fates from days 0 and 1 of :func:`scam.datasets.branching` (branch A proliferates, B dies), default fit.
+
+    Before the split the two fates differ only in where a cell sits along the branch axis. Chains whose plans
+    must balance the mass (source relaxation 3) paired some cells bound for B with A's many cells and learned
+    a flow that sends them there: accuracy 0.69 / 0.74 / 0.78 (data seeds 0-2, 300 cells a day). With the
+    relaxation 1 the plans read A's gain as growth: 0.82 / 0.82 / 0.86.
+    """
+    adata = scam.datasets.branching(n_cells=300, random_state=0)
+    masses = list(adata.uns["ground_truth"]["masses"])
+    model = scam.tl.fit(adata, "day", use_rep="X_latent", masses=masses, random_state=0, progress_bar=False)
+    correct = []
+    for day in (0.0, 1.0):
+        scam.tl.fate(adata, model, source=day, target=4.0, groupby="branch", random_state=0)
+        rows = adata.obs["day"].to_numpy() == day
+        classes = np.asarray(adata.uns["scam_fate"]["classes"])
+        correct.append(classes[adata.obsm["scam_fate"][rows].argmax(1)] == adata.obs["fate"].to_numpy()[rows])
+    assert np.concatenate(correct).mean() >= 0.78

@@ -178,8 +178,8 @@ def test_spline_curvature_is_recorded(tmp_path):
 
 
 def test_spline_shift_drift_choice_is_recorded_only_where_automatic(tmp_path):
-    # SplineInterpolant(shift_drift="auto") records its choice in the params and the saved model; a fixed
-    # setting (the default False) records nothing
+    # SplineInterpolant(shift_drift="auto"), the default, records its choice in the params and the saved model;
+    # a fixed setting records nothing
     a = gaussian_path(n_cells=100, times=(0.0, 1.0, 2.0, 3.0), n_dims=2)
     auto = scam.core.SplineInterpolant(growth=True, shift_drift="auto")
     model = scam.tl.fit(a, "time", n_iters=20, interpolant=auto, **LARGE_NET)
@@ -188,6 +188,9 @@ def test_spline_shift_drift_choice_is_recorded_only_where_automatic(tmp_path):
     model.save(tmp_path / "m")
     assert scam.ActionModel.load(tmp_path / "m").metadata["spline_shift_drift"] is auto.shift_drift_
     scam.tl.fit(a, "time", n_iters=20, **LARGE_NET)
+    assert a.uns["scam"]["params"]["spline_shift_drift"] in (True, False)  # the default fit: automatic
+    fixed = scam.core.SplineInterpolant(growth=True, shift_drift=False)
+    scam.tl.fit(a, "time", n_iters=20, interpolant=fixed, **LARGE_NET)
     assert "spline_shift_drift" not in a.uns["scam"]["params"]
 
 

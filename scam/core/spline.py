@@ -11,8 +11,12 @@ from .couplings import MASS_FLOOR, exact_plan
 from .paths import Interpolant, PathSample, _minibatch, _pool_target, bridge_noise_scale, bridge_noise_slope
 
 #: Chains that carry mass: entropic regularisation (relative to the mean cost) and the marginal relaxations
-#: (earlier snapshot free, later one held) of their plans, as the pairing plan of the ``"growth"`` path.
-CHAIN_EPSILON, CHAIN_REG_M = 0.01, (3.0, 50.0)
+#: (earlier snapshot free, later one held) of their plans, as the pairing plan of the ``"growth"`` path. The source
+#: relaxation 1 (not 3) lets a plan read a cell's mass change as growth instead of pairing it across branches: on
+#: :func:`scam.datasets.branching` (seeds 0 and 1) fate accuracy 0.79 -> 0.88, and the quick suite's LOT ratios to
+#: exact OT improved (EB 0.936 -> 0.931, the uneven course 0.968 -> 0.930); the drift it reads as growth at a moving
+#: population's front is what ``shift_drift="auto"`` removes (``docs/benchmarks/growth/chain_pairing.md``).
+CHAIN_EPSILON, CHAIN_REG_M = 0.01, (1.0, 50.0)
 #: Over-relaxation ω of the chains' plans (:func:`~scam.core.couplings.semi_relaxed_plans`). On 12 EB plans
 #: (512 × 512, one thread) ω = 1.5 stops after 151 iterations instead of 404 (14 against 42 ms a plan) at
 #: the same distance from the converged plan: rows within 0.16 % (total variation; 0.29 % with ω = 1),
@@ -137,20 +141,15 @@ class SplineInterpolant(Interpolant):
     shift_drift
         With ``growth``: shift each link's source by the displacement that transport explains
         (:func:`~scam.core.couplings.transport_shift`) before its plan, so a population that moves
-        as a whole is not read as growing at its front. Off by default: it removes that artefact
-        (a Gaussian drifting without growth: chain growth std 0.147 -> 0.017) and lifts the growth
-        correlation on evenly spaced :func:`scam.datasets.branching` (default fit 0.82 -> 0.89),
-        but where branches diverge over a long interval the mean displacement is no translation of
-        either branch: on the suite's unevenly spaced simulation the held-out W1 got worse (ratio
-        to exact OT 0.995 -> 1.013 over 3 seeds) and the weights over the 1 -> 7 day link turned
-        against the true growth (``docs/benchmarks/growth/attribution.md``).
-        ``"auto"``: chosen by the leave-one-snapshot-out check of ``curvature`` (:meth:`_choose_shift`,
-        the choice in :attr:`shift_drift_`, the scores in :attr:`shift_scores_`). Opt-in, not the
-        default: in the quick suite (one seed) it lifted the growth correlation on branching from
-        0.824 to 0.893 (true masses) and 0.854 to 0.908 (``masses="counts"``), refused the shift
-        on the uneven course in every fold (ratio unchanged, 0.981), but cost 30-60 % of the fit time
-        (EB 5 PCs, one thread: 9.2 -> 13.6 s a fold) for an EB ratio of 0.948 against 0.943
-        (``docs/benchmarks/growth/shift_auto.py``).
+        as a whole is not read as growing at its front. It removes that artefact (a Gaussian drifting
+        without growth: chain growth std 0.147 -> 0.017) and lifts the growth correlation on evenly
+        spaced :func:`scam.datasets.branching`, but where branches diverge over a long interval the mean
+        displacement is no translation of either branch: on the suite's unevenly spaced simulation the
+        held-out W1 got worse and the weights over the 1 -> 7 day link turned against the true growth
+        (``docs/benchmarks/growth/attribution.md``). ``"auto"`` (the default): chosen by the
+        leave-one-snapshot-out check of ``curvature`` (:meth:`_choose_shift`, the choice in
+        :attr:`shift_drift_`, the scores in :attr:`shift_scores_`): it takes the shift on branching and
+        refuses it on the uneven course in every fold (``docs/benchmarks/growth/chain_pairing.md``).
     """
 
     name = "spline"
@@ -166,7 +165,7 @@ class SplineInterpolant(Interpolant):
         momentum: float = 0.0,
         curvature: float | str = "auto",
         growth: bool = False,
-        shift_drift: bool | str = False,
+        shift_drift: bool | str = "auto",
     ):
         self.growth = bool(growth)
         self.shift_drift = check_shift_drift(shift_drift)
@@ -454,21 +453,19 @@ class SplineInterpolant(Interpolant):
         auto_shift = self.growth and self.shift_drift == "auto" and len(self.sizes) >= 4
         self.curvature_scores_, self.sigma_scores_, self.shift_scores_ = {}, {}, {}
         self.shift_drift_ = self.shift_drift is True
-        if self.growth:
-            chain_state = generator.get_state()  # to redraw the same chains with the shift, if it is chosen
-            idx, logw = self._growth_chains(target, generator)
-        else:
-            idx = self._chains(list(range(len(self.sizes))), target, generator)
+        # the automatic choices first (γ and σ from chains of the fit's stream, the shift from its own stream),
+        # then the path's chains, drawn once with the chosen shift
         folds = self._loso_folds(generator) if (auto_bend or auto_sigma) and len(self.sizes) >= 4 else None
         if auto_bend:
             self.curvature_ = self._choose_curvature(folds) if folds else float(CURVATURE_ANCHOR)
         else:
             self.curvature_ = float(self.curvature)
-        if auto_shift and self._choose_shift(self.curvature_):
-            # the same draws (the shift consumes no random numbers), then the fit's stream goes on as without it
-            self.shift_drift_, state = True, generator.get_state()
-            idx, logw = self._growth_chains(target, generator.set_state(chain_state))
-            generator.set_state(state)
+        if auto_shift:
+            self.shift_drift_ = self._choose_shift(self.curvature_)
+        if self.growth:
+            idx, logw = self._growth_chains(target, generator)
+        else:
+            idx = self._chains(list(range(len(self.sizes))), target, generator)
         self.logw_second_derivatives = None
         if self.growth:
             self.knots_logw = torch.as_tensor(logw, device=self.device, dtype=self.dtype)
