@@ -110,7 +110,7 @@ def transport_shift(
     clusters 10 apart, five source cells in each, eight and two target cells, ε = 0.2: rates 1.13 / 0.85
     instead of 1.23 / 0.75, where the truth is 1.6 / 0.4), and where branches diverge over a long interval the mean
     displacement translates neither branch. Used by the spline's chains with ``shift_drift=True``
-    (:class:`~scam.core.SplineInterpolant`; off by default), not by the pairwise growth path.
+    (:class:`~scam.core.SplineInterpolant`, where ``shift_drift="auto"`` chooses it), not by the pairwise growth path.
 
     Parameters
     ----------
