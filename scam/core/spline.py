@@ -12,10 +12,11 @@ from .paths import Interpolant, PathSample, _minibatch, _pool_target, bridge_noi
 
 #: Chains that carry mass: entropic regularisation (relative to the mean cost) and the marginal relaxations
 #: (earlier snapshot free, later one held) of their plans, as the pairing plan of the ``"growth"`` path. The source
-#: relaxation 1 (not 3) lets a plan read a cell's mass change as growth instead of pairing it across branches: on
-#: :func:`scam.datasets.branching` (seeds 0 and 1) fate accuracy 0.79 -> 0.88, and the quick suite's LOT ratios to
-#: exact OT improved (EB 0.936 -> 0.931, the uneven course 0.968 -> 0.930); the drift it reads as growth at a moving
-#: population's front is what ``shift_drift="auto"`` removes (``docs/benchmarks/growth/chain_pairing.md``).
+#: relaxation 1 (not 3) lets a plan read a cell's mass change as growth instead of pairing it across branches. With
+#: ``shift_drift="auto"``, which removes the drift such a plan reads as growth at a moving population's front, over
+#: seeds 0-2: on :func:`scam.datasets.branching` fate accuracy 0.790 -> 0.885 and growth correlation 0.798 -> 0.840;
+#: LOT ratio to exact OT on EB 0.939 -> 0.932 and on the uneven course 0.984 -> 0.943
+#: (``docs/benchmarks/growth/chain_pairing.md``).
 CHAIN_EPSILON, CHAIN_REG_M = 0.01, (1.0, 50.0)
 #: Over-relaxation ω of the chains' plans (:func:`~scam.core.couplings.semi_relaxed_plans`). On 12 EB plans
 #: (512 × 512, one thread) ω = 1.5 stops after 151 iterations instead of 404 (14 against 42 ms a plan) at
@@ -142,7 +143,7 @@ class SplineInterpolant(Interpolant):
         With ``growth``: shift each link's source by the displacement that transport explains
         (:func:`~scam.core.couplings.transport_shift`) before its plan, so a population that moves
         as a whole is not read as growing at its front. It removes that artefact (a Gaussian drifting
-        without growth: chain growth std 0.147 -> 0.017) and lifts the growth correlation on evenly
+        without growth: chain growth std 0.36 -> 0.05) and lifts the growth correlation on evenly
         spaced :func:`scam.datasets.branching`, but where branches diverge over a long interval the mean
         displacement is no translation of either branch: on the suite's unevenly spaced simulation the
         held-out W1 got worse and the weights over the 1 -> 7 day link turned against the true growth
