@@ -69,6 +69,11 @@ def main() -> None:
         print(lines[-1], flush=True)
     lines.append(f"mean | {np.mean(corr):.3f} | {np.mean(fates):.3f} |")
     lines.append("")
+    write_with_suite(lines, f"chain_pairing_{name}.txt")
+
+
+def write_with_suite(lines: list[str], filename: str) -> None:
+    """Append the suite's ``eb5`` and ``uneven`` rows (fit seeds 0-2) to ``lines``; print and write them here."""
     table = ratios(run_suite(["eb5", "uneven"], n_seeds=3, n_jobs=1))
     for _, row in table.iterrows():
         lines.append(
@@ -77,7 +82,7 @@ def main() -> None:
         )
     text = "\n".join(lines) + "\n"
     print(text)
-    (Path(__file__).parent / f"chain_pairing_{name}.txt").write_text(text)
+    (Path(__file__).parent / filename).write_text(text)
 
 
 if __name__ == "__main__":

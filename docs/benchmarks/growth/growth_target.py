@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import sys
 import warnings
-from pathlib import Path
+
+from chain_pairing import write_with_suite  # this script's neighbour (run from the repository root)
 
 import scam.core.spline as spline
 from scam import settings
 from scam.benchmark.growth import DEFAULT_METHOD, run_growth
-from scam.benchmark.suite import ratios, run_suite
 
 SETTINGS = {
     "default": (0.0, "spline"),
@@ -55,15 +55,7 @@ def main() -> None:
         + f", {df['seconds'].mean():.0f} s per seed"
     )
     lines.append("")
-    table = ratios(run_suite(["eb5", "uneven"], n_seeds=3, n_jobs=1))
-    for _, row in table.iterrows():
-        lines.append(
-            f"{row['data']}: ratio {row['ratio']:.3f} (worst {row['worst_ratio']:.3f}; {row['per_time']}), "
-            f"{row['fit_seconds']:.1f} s / fold"
-        )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    (Path(__file__).parent / f"growth_target_{name}.txt").write_text(text)
+    write_with_suite(lines, f"growth_target_{name}.txt")
 
 
 if __name__ == "__main__":
