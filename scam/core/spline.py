@@ -329,11 +329,12 @@ class SplineInterpolant(Interpolant):
                 cdf = rows.cumsum(2)
                 uniform = torch.rand(count, b, 1, generator=generator, dtype=torch.float64).to(self.device)
                 pick = torch.searchsorted(cdf, uniform * cdf[:, :, -1:]).clamp_max(b - 1)[:, :, 0]
-                logw = logw + torch.log(rho.clamp_min(MASS_FLOOR))
+                log_rho = torch.log(rho.clamp_min(MASS_FLOOR))
+                logw = logw + log_rho
                 if smoothing > 0:  # the growth head's target: the link's growth averaged over nearby links
                     k_near = max(1, round(smoothing * b))
                     link = torch.cat([xa, torch.gather(xb, 1, pick[:, :, None].expand(-1, -1, xb.shape[2]))], dim=2)
-                    target_logw = target_logw + _knn_mean(torch.log(rho.clamp_min(MASS_FLOOR)), link, k_near)
+                    target_logw = target_logw + _knn_mean(log_rho, link, k_near)
                     target_lw.append(target_logw)
                 current = torch.gather(nxt, 1, pick.cpu())
                 chain.append(current + offsets[k + 1])
