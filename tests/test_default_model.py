@@ -428,9 +428,10 @@ def _target_fit(marg, times, monkeypatch, smoothing=0.0, slopes="spline"):
 
 def test_growth_target_smoothing_denoises_what_the_growth_head_learns_and_keeps_the_path(monkeypatch):
     """A static Gaussian has no growth: the chains' link growth is the semi-relaxed plans reading sampling noise as
-    growth (std 0.055 / 0.070 / 0.084 per link, data seed 0). Averaged over a quarter of each link's source cells
-    the target's noise falls to 0.013 / 0.044 / 0.053 (seeds 0-3: to 0.28-0.53 of it, summed over links), its
-    mean stays 0, and the path (cells and weights) is the default's, draw for draw."""
+    growth (std 0.055 / 0.070 / 0.084 per link, data seed 0). Averaged over the nearest quarter of each link's
+    minibatch of chains (in source-and-partner space), the target's noise falls to 0.013 / 0.044 / 0.053 (seeds 0-3:
+    to 0.28-0.53 of it, summed over links), its mean stays 0, and the path (cells and weights) is the default's,
+    draw for draw."""
     times = [0.0, 1.0, 2.0, 3.0]
     marg = _static_gaussians(times)
     plain = _target_fit(marg, times, monkeypatch)
