@@ -243,7 +243,12 @@ class SplineInterpolant(Interpolant):
         return np.concatenate(chains)[:target]
 
     def _growth_chains(
-        self, target: int, generator: torch.Generator, ks: Sequence[int] | None = None, shift: bool | None = None
+        self,
+        target: int,
+        generator: torch.Generator,
+        ks: Sequence[int] | None = None,
+        shift: bool | None = None,
+        growth_target: bool = True,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Chains through every snapshot that carry mass: ``(target, K+1)`` cell indices and log-weights.
 
@@ -251,7 +256,9 @@ class SplineInterpolant(Interpolant):
         it is the log-weights themselves.
 
         ``ks``: the snapshots to chain through (all by default; a subset for the leave-one-snapshot-out
-        choice of the shift); ``shift``: whether to apply the transport shift (by default the fit's choice).
+        choice of the shift); ``shift``: whether to apply the transport shift (by default the fit's choice);
+        ``growth_target``: whether to compute the growth head's target (off for the choice, which scores the
+        chains' own weights). The random draws are the same either way.
 
         Each link ``k → k+1`` of a minibatch of chains solves a sharp semi-relaxed unbalanced plan
         ``Q`` (the pairing plan of the growth path, :class:`~scam.core.pairs.GrowthInterpolant`:
@@ -281,7 +288,7 @@ class SplineInterpolant(Interpolant):
         b = min(self.batch_size, *sizes)
         n_batches = -(-target // b)
         shifts: dict[int, torch.Tensor] = {}  # each link's transport shift (shift_drift), from its first minibatch
-        smoothing = GROWTH_TARGET_SMOOTHING
+        smoothing = GROWTH_TARGET_SMOOTHING if growth_target else 0.0
         chains, logws, target_logws = [], [], []
         for start in range(0, n_batches, CHAIN_CHUNK):  # minibatches in chunks, each link's plans in one call
             count = min(CHAIN_CHUNK, n_batches - start)
@@ -394,7 +401,7 @@ class SplineInterpolant(Interpolant):
             ks = [k for k in range(len(self.sizes)) if k != j]
             for shift in (False, True):
                 local = torch.Generator().manual_seed(SHIFT_SEED + j)
-                idx, logw, _ = self._growth_chains(CURVATURE_CV_CELLS, local, ks=ks, shift=shift)
+                idx, logw, _ = self._growth_chains(CURVATURE_CV_CELLS, local, ks=ks, shift=shift, growth_target=False)
                 y = self.x[torch.as_tensor(idx, device=self.device)].double()
                 linear, bend, a, _ = self._at_left_out(y, ks, j)
                 position = linear + gamma * bend
