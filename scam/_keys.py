@@ -149,6 +149,10 @@ TRANSITIONS = "scam.tl.transition_matrix"
 GENE_VELOCITY = "scam.tl.gene_velocity"
 GENE_TRENDS = "scam.tl.gene_trends"
 VELOCITY_GRAPH = "scam.tl.velocity_graph"
+LOT = "scam.tl.leave_one_timepoint_out"
+GROWTH_PRIOR_TOOL = "scam.pp.growth_prior"
+#: The parts of the growth prior :func:`scam.pp.growth_prior` writes besides the rate (:func:`growth_prior_part`).
+GROWTH_PRIOR_PARTS = ("proliferation", "apoptosis", "birth", "death")
 
 #: Read-outs whose results are named after a ``key_added``: a refit with that key makes them stale.
 DERIVED = (FATE, TRANSITIONS, GENE_VELOCITY, GENE_TRENDS, VELOCITY_GRAPH)
@@ -173,6 +177,11 @@ def written_by(tool: str, key: str = DEFAULT_KEY) -> dict[str, list[str]]:
         },
         GENE_TRENDS: {"uns": [gene_trends(key)]},
         VELOCITY_GRAPH: {"uns": [velocity_params(key), velocity_graph(key), velocity_graph_neg(key)]},
+        LOT: {"uns": [key]},
+        GROWTH_PRIOR_TOOL: {
+            "obs": [growth_prior(key), *(growth_prior_part(part, key) for part in GROWTH_PRIOR_PARTS)],
+            "uns": [key],
+        },
     }[tool]
 
 

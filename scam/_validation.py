@@ -39,9 +39,9 @@ def get_rep(adata: AnnData, use_rep: str, n_dims: int | None) -> np.ndarray:
     if sparse.issparse(rep):
         rep = rep.toarray()
     rep = np.asarray(rep)
-    if rep.ndim != 2 or not np.issubdtype(rep.dtype, np.number):
+    if rep.ndim != 2 or not np.issubdtype(rep.dtype, np.number) or np.issubdtype(rep.dtype, np.complexfloating):
         raise ValueError(
-            f"adata.obsm[{use_rep!r}] must be a numeric (n_cells, n_dims) array, got {rep.dtype} {rep.shape}."
+            f"adata.obsm[{use_rep!r}] must be a real-valued (n_cells, n_dims) array, got {rep.dtype} {rep.shape}."
         )
     if n_dims is not None:
         if not isinstance(n_dims, (int, np.integer)) or isinstance(n_dims, bool) or n_dims < 1:

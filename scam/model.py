@@ -150,6 +150,11 @@ class ActionModel:
     def _x(self, X) -> torch.Tensor:
         if sparse.issparse(X):
             X = X.toarray()
+        if np.iscomplexobj(X):
+            raise ValueError(
+                f"Expected the cells as a real-valued array (n_cells, >= {self.n_dims}), got complex numbers; pass "
+                "the representation's real coordinates (e.g. adata.obsm['X_pca'])."
+            )
         try:
             X = np.asarray(X, dtype=np.float64)
         except (TypeError, ValueError):

@@ -113,6 +113,11 @@ BAD_ADATA = {
     "missing-X_pca": (_drop_pca, {}, r"`use_rep='X_pca'` is not in adata\.obsm.*Run `sc\.pp\.pca\(adata\)`"),
     "missing-custom-rep": (lambda a: a, {"use_rep": "X_umap"}, r"`use_rep='X_umap'` is not in.*available: 'X_pca'"),
     "use_rep-X": (lambda a: a, {"use_rep": "X"}, r"`use_rep='X'` is not in.*not adata\.X.*obsm\['X_genes'\]"),
+    "complex-rep": (
+        lambda a: (a.obsm.__setitem__("X_pca", a.obsm["X_pca"].astype(complex)), a)[1],
+        {},
+        r"adata\.obsm\['X_pca'\] must be a real-valued \(n_cells, n_dims\) array, got complex128",
+    ),
     "nan-rep": (_nonfinite_rep(np.nan), {}, r"NaN or infinite values in 1 cells; remove or impute"),
     "inf-rep": (_nonfinite_rep(np.inf), {}, r"NaN or infinite values in 1 cells; remove or impute"),
     "nan-time": (_set_obs(_nan_time), {}, r"1 NaN or infinite values; drop those cells or fill"),
@@ -399,6 +404,7 @@ BAD_MODEL_X = {
     "3d": (np.zeros((4, 2, 1)), r"Expected an array of shape \(n_cells, >= 2\)"),
     "nan": (X_NAN, r"coordinates contain NaN or infinite values"),
     "inf": (X_INF, r"coordinates contain NaN or infinite values"),
+    "complex": (X_OK.astype(complex), r"real-valued array \(n_cells, >= 2\), got complex numbers"),
 }
 
 

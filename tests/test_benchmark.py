@@ -89,6 +89,57 @@ def test_lot_never_sees_the_held_out_cells():
     assert (out["dirty"][0]["value"] > 100).all() and (out["clean"][0]["value"] < 10).all()
 
 
+def test_lot_with_a_growth_prior_never_sees_the_held_out_cells_prior():
+    """``growth_penalty`` and ``masses="growth_prior"``: each fold's fit gets its kept cells' prior only.
+
+    Changing the prior of the held-out cells changes the masses of the whole course after it, never the prediction.
+    """
+    clean = _course()
+    clean.obs["growth_prior"] = 0.2 + 0.1 * clean.obsm["X_pca"][:, 0]
+    dirty = clean.copy()
+    held = dirty.obs["time"].to_numpy() == 1.0
+    dirty.obs.loc[held, "growth_prior"] = 3.0
+    out = {}
+    for name, adata in (("clean", clean), ("dirty", dirty)):
+        obs = adata.obs.copy()
+        scam.tl.leave_one_timepoint_out(
+            adata,
+            held_out=[1.0],
+            methods=["scam"],
+            metrics=["w1"],
+            masses="growth_prior",
+            fit_kwargs={**LOT_FIT, "growth_penalty": 1.0},
+            progress_bar=False,
+        )
+        out[name] = adata.uns["scam_lot"]
+        pd.testing.assert_frame_equal(adata.obs, obs)  # the prior is read, not changed
+    np.testing.assert_array_equal(
+        out["clean"]["predictions"]["scam"]["1"]["X"], out["dirty"]["predictions"]["scam"]["1"]["X"]
+    )
+    np.testing.assert_array_equal(
+        out["clean"]["predictions"]["scam"]["1"]["weights"], out["dirty"]["predictions"]["scam"]["1"]["weights"]
+    )
+    values = {k: dict(zip(v["results"]["metric"], v["results"]["value"], strict=True)) for k, v in out.items()}
+    assert values["clean"]["w1"] == values["dirty"]["w1"]
+    # the dirty prior matters: the masses of the whole course, which a fold's fit must not take, differ by e^2.8
+    from scam._time import get_time, masses_from_growth
+
+    time = get_time(clean, "time")
+    full = {k: masses_from_growth(a.obs["growth_prior"].to_numpy(), time) for k, a in (("c", clean), ("d", dirty))}
+    assert full["d"][2] / full["c"][2] > 10
+
+
+def test_leave_one_timepoint_out_takes_fit_arguments_of_its_own_only_as_its_own():
+    adata = _course()
+    snap = Snapshot.of(adata)
+    for key in ("time_key", "masses", "growth_prior_key"):
+        with pytest.raises(ValueError, match=rf"`fit_kwargs` may not set \['{key}'\]: pass `{key}=` to "):
+            scam.tl.leave_one_timepoint_out(adata, fit_kwargs={key: "x"}, progress_bar=False)
+    with pytest.raises(ValueError, match=r"no growth prior column 'growth_prior'; run `scam\.pp\.growth_prior"):
+        scam.tl.leave_one_timepoint_out(adata, fit_kwargs={"growth_penalty": 1.0}, progress_bar=False)
+    snap.assert_unchanged(adata)
+
+
 def test_leave_one_timepoint_out_table_and_uns(tmp_path):
     adata = _course()
     adata.obs["stage"] = adata.obs["time"].map({0.0: "a", 1.0: "b", 2.0: "c", 3.0: "d"}).astype("category")

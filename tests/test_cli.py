@@ -243,6 +243,10 @@ def test_user_errors_are_one_line_with_exit_code_2(course, tmp_path, capsys):
         (["benchmark", "suite-of-nothing"], r"^scam benchmark: argument what: invalid choice"),
         (["fitt"], r"^scam: argument COMMAND: invalid choice: 'fitt'"),
         ([*args, "--n-iters", "-4", "--out", str(out), "--model-dir", str(model_dir)], r"^scam fit: .*n_iters"),
+        (  # a fit that diverges: one line naming the settings to change, not a traceback
+            [*args, "--lam", "1e308", "--out", str(out), "--model-dir", str(model_dir)],
+            r"^scam fit: Training diverged at iteration \d+: .*Lower the learning rate",
+        ),
     ]
     before = _files(out, model_dir)
     for argv, match in cases:

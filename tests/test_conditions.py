@@ -361,6 +361,16 @@ def test_trajectories_plot_one_panel_per_condition(readouts):
         scam.pl.trajectories(adata, basis="X_latent", conditions=["mutant"])
 
 
+def test_trajectories_plot_per_condition_with_an_integer_time_column(readouts):
+    """scanpy greys the other conditions' cells by setting their colour to NaN: an integer column cannot hold it."""
+    adata = readouts[0].copy()
+    adata.obs["day"] = adata.obs["day"].astype(np.int64)
+    snap = adata.obs["day"].copy()
+    axes = scam.pl.trajectories(adata, basis="X_latent", show=False)
+    assert len(axes) == 2
+    pd.testing.assert_series_equal(adata.obs["day"], snap)  # the user's column is left as it was
+
+
 def test_history_one_panel_per_condition(readouts):
     adata, _, _ = readouts
     fig = scam.pl.history(adata, return_fig=True)

@@ -249,6 +249,40 @@ def test_spline_curvature_scales_the_bend():
         assert torch.allclose(getattr(paths[0.5], field), mean, atol=1e-4)
 
 
+def _chain_ranges(values: torch.Tensor, idx: torch.Tensor, path_j: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per path sample: the smallest and largest knot of its chain (``values`` per knot, ``(n_chains, K+1)``)."""
+    return values.min(1).values[path_j], values.max(1).values[path_j]
+
+
+def test_spline_bend_is_limited_on_unevenly_spaced_snapshots():
+    """Gaps 500× apart: the spline may not carry chains (positions, log-weights) far past their knots."""
+    from scam.core import spline
+    from scam.datasets import gaussian_path
+
+    adata = gaussian_path(n_cells=200, times=(0.0, 0.002, 1.0), masses=[1.0, 1.001, 2.0], random_state=0)
+    x, t = adata.obsm["X_pca"], adata.obs["time"].to_numpy()
+    marg = [torch.tensor(x[t == tt], dtype=torch.float32) for tt in (0.0, 0.002, 1.0)]
+    interp = SplineInterpolant(growth=True).fit(marg, [0.0, 0.002, 1.0], [1.0, 1.001, 2.0], generator=_gen())
+    assert interp.bend_scale is not None and interp.logw_bend_scale is not None
+    assert float(interp.logw_bend_scale.min()) < 0.1  # the natural spline would go 10× past the knots
+    # draw the path's chain indices as sample() does, to compare each sample with its own chain
+    path = interp.sample(20_000, generator=_gen())
+    gen = _gen()
+    interp._times_and_intervals(20_000, gen)
+    j = torch.randint(0, interp.knots_idx.shape[0], (20_000,), generator=gen)
+    lo, hi = _chain_ranges(interp.knots_logw.double(), interp.knots_idx, j)
+    log_w = torch.log(path.w).double()
+    assert bool((log_w >= lo - spline.BEND_LIMIT * (hi - lo) - 1e-4).all())
+    assert bool((log_w <= hi + spline.BEND_LIMIT * (hi - lo) + 1e-4).all())
+    knots = interp.x[interp.knots_idx].double()  # (n, K+1, d)
+    diameter = torch.cdist(knots, knots).amax((1, 2))[j]
+    nearest = (path.x.double()[:, None, :] - knots[j]).norm(dim=-1).min(1).values
+    assert bool((nearest <= (1 + spline.BEND_LIMIT) * diameter + 1e-4).all())
+    # evenly spaced snapshots: no chain comes near the limit, so the path is the natural spline's
+    even = SplineInterpolant(growth=True).fit(marg, [0.0, 0.5, 1.0], [1.0, 1.001, 2.0], generator=_gen())
+    assert even.bend_scale is None and even.logw_bend_scale is None
+
+
 def test_spline_curvature_auto_follows_signal_and_noise():
     # a curved path seen with little noise keeps the full bend; pure noise in 30 dimensions,
     # where OT chains are random, gets straight lines

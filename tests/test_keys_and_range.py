@@ -173,6 +173,17 @@ READOUT_COLLISIONS = {
         r"`key='scam'` would overwrite adata\.obsm\['scam_velocity_pca'\], which scam\.tl\.fit did not write.*"
         r"rename or delete it, or fit with another `key_added` and pass that as `key`",
     ),
+    "leave_one_timepoint_out": (
+        lambda a: None,  # the fit's own uns['scam']
+        lambda a, m: scam.tl.leave_one_timepoint_out(a, key_added="scam", methods="previous", progress_bar=False),
+        r"`key_added='scam'` would overwrite adata\.uns\['scam'\], which scam\.tl\.leave_one_timepoint_out did "
+        r"not write",
+    ),
+    "leave_one_timepoint_out_pca": (
+        _scanpy_pca,
+        lambda a, m: scam.tl.leave_one_timepoint_out(a, key_added="pca", methods="previous", progress_bar=False),
+        r"adata\.uns\['pca'\], which scam\.tl\.leave_one_timepoint_out did not write",
+    ),
     "trajectories": (
         _scanpy_pca,
         lambda a, m: scam.tl.trajectories(a, m, key_added="pca"),
@@ -199,6 +210,37 @@ def test_readouts_rerun_over_their_own_results(fitted):
     _readouts(adata, model)
     scam.tl.velocity_embedding(adata, basis="pca")
     scam.tl.velocity_embedding(adata, basis="pca")
+    for _ in range(2):
+        scam.tl.leave_one_timepoint_out(adata, methods="previous", progress_bar=False)
+    assert "scam" in adata.uns and "scam_lot" in adata.uns  # the fit's results are still there
+
+
+@pytest.mark.parametrize(
+    ("prepare", "key", "match"),
+    [
+        (lambda a: None, "day", r"adata\.obs\['day'\], which scam\.pp\.growth_prior did not write"),
+        (lambda a: a.obs.__setitem__("growth_prior", 0.1), "growth_prior", r"adata\.obs\['growth_prior'\]"),
+        (_scanpy_pca, "pca", r"adata\.uns\['pca'\], which scam\.pp\.growth_prior did not write"),
+    ],
+    ids=["time-column", "user-column", "scanpy-pca"],
+)
+def test_growth_prior_refuses_a_key_added_that_overwrites_the_users_keys(prepare, key, match):
+    adata = scam.datasets.branching(n_cells=40, random_state=0)
+    prepare(adata)
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=match + r".*choose another `key_added`"):
+        scam.pp.growth_prior(adata, key_added=key)
+    snap.assert_unchanged(adata)
+
+
+def test_growth_prior_reruns_over_its_own_results(tmp_path):
+    adata = scam.datasets.branching(n_cells=40, random_state=0)
+    scam.pp.growth_prior(adata)
+    first = adata.obs["growth_prior"].copy()
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    back = ad.read_h5ad(tmp_path / "a.h5ad")
+    scam.pp.growth_prior(back)  # the record survives the file
+    np.testing.assert_allclose(back.obs["growth_prior"], first)
 
 
 # --------------------------------------------------------------------------------------------

@@ -38,10 +38,14 @@ class _Parser(argparse.ArgumentParser):
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """``ValueError``/``TypeError`` from scam (its messages name the fix) end the command with exit code 2."""
+    """``ValueError``/``TypeError`` from scam (its messages name the fix) end the command with exit code 2.
+
+    So does a ``FloatingPointError`` (a fit that diverged or an OT solve that failed): its message names the
+    settings to change.
+    """
     try:
         yield
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, FloatingPointError) as e:
         raise CommandError(str(e)) from e
 
 

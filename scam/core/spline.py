@@ -63,6 +63,17 @@ MASS_CURVATURE = 1.0
 #: exact OT gets worse: the uneven course 0.943 -> 0.959, EB's held-out days 12-15 0.945 -> 0.980
 #: (``docs/benchmarks/growth/growth_target.md``). So both stay off.
 GROWTH_TARGET_SMOOTHING, GROWTH_TARGET_SLOPES = 0.0, "spline"
+#: A chain's cubic may leave the straight line between two knots by at most this multiple of the spread of its knots
+#: (the largest distance between two of them; for log-weights, their range). Snapshots unevenly spaced by orders of
+#: magnitude (times 0, 0.002, 1) turn the finite sample's noise over the short gap into steep slopes that the
+#: natural spline carries across the long one: positions 12× and log-weights 10× past every knot, and the fit
+#: diverged or learned the wrong sign of growth. The limit scales such a bend down; on the suite's data sets
+#: (evenly and unevenly spaced, 5-100 PCs) and on branching no chain comes within a factor 1.6 of it, so the limit
+#: changes nothing there (``tests/test_core.py``).
+BEND_LIMIT = 2.0
+#: The largest ``|a³ − a|`` on ``[0, 1]`` (at ``a = 1/√3``): the cubic bend of an interval reaches at most
+#: ``_MAX_CUBIC (|m0| + |m1|) h² / 6`` from its chord.
+_MAX_CUBIC = 2.0 / (3.0 * np.sqrt(3.0))
 #: Seed of the Gaussian noise the σ choice draws (its own stream, not the fit's).
 SIGMA_SEED = 0
 #: Seed of the chains the ``shift_drift="auto"`` choice draws (its own stream, not the fit's; the same draws with
@@ -110,6 +121,30 @@ def _knn_mean(values: torch.Tensor, x: torch.Tensor, k: int) -> torch.Tensor:
         return values
     nearest = torch.cdist(x, x).topk(min(k, x.shape[1]), dim=2, largest=False).indices
     return torch.gather(values[:, None, :].expand(-1, x.shape[1], -1), 2, nearest).mean(2)
+
+
+def _bend_cap(y: torch.Tensor, start: torch.Tensor, end: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+    """The largest factor of each interval's bend that :data:`BEND_LIMIT` allows, ``(n, K)`` (``inf``: no bend).
+
+    ``y``: the chains' knots ``(n, K+1, d)``; ``start``, ``end``: each interval's second derivatives at its two
+    ends ``(n, K, d)``, as the path uses them; ``times``: the knots' times.
+    """
+    h = torch.diff(times).to(y)
+    norm = torch.linalg.vector_norm(start, dim=-1) + torch.linalg.vector_norm(end, dim=-1)
+    reach = _MAX_CUBIC * norm * h**2 / 6
+    spread = torch.cdist(y, y).amax((1, 2))[:, None]
+    return torch.where(reach > 0, BEND_LIMIT * spread / reach.clamp_min(torch.finfo(reach.dtype).tiny), torch.inf)
+
+
+def _bend_scale(y: torch.Tensor, start: torch.Tensor, end: torch.Tensor, times: torch.Tensor) -> torch.Tensor | None:
+    """Each interval's factor ``≤ 1`` on its bend (:func:`_bend_cap`), ``(n, K)``; ``None`` when no bend is limited."""
+    cap = _bend_cap(y, start, end, times)
+    return cap.clamp_max(1.0) if bool((cap < 1).any()) else None
+
+
+def _bent(linear: torch.Tensor, bend: torch.Tensor, cap: torch.Tensor, gamma: float) -> torch.Tensor:
+    """``linear + γ · bend``, each chain's ``γ`` capped at its ``cap`` (:func:`_bend_cap`)."""
+    return linear + torch.minimum(cap, torch.as_tensor(gamma, dtype=cap.dtype))[:, None] * bend
 
 
 def check_sigma(sigma):
@@ -369,11 +404,12 @@ class SplineInterpolant(Interpolant):
 
     def _at_left_out(
         self, y: torch.Tensor, ks: Sequence[int], j: int
-    ) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float, float]:
         """Chains ``y`` (``(n, len(ks), d)``, knots at the kept snapshots ``ks``) at the left-out time ``t_j``.
 
-        Returns the straight-line point, the cubic bend (``γ = 1``), the weight ``a`` of the kept knot before
-        ``t_j`` (``1 - a``: after it) and the gap ``h`` of the kept times that spans it.
+        Returns the straight-line point, the cubic bend (``γ = 1``), the largest ``γ`` each chain's bend may take
+        (:func:`_bend_cap`; place the chains with :func:`_bent`), the weight ``a`` of the kept knot before ``t_j``
+        (``1 - a``: after it) and the gap ``h`` of the kept times that spans it.
         """
         times = self.times[ks].to(y.device, y.dtype)
         m = self._natural_spline(y, times)
@@ -383,7 +419,8 @@ class SplineInterpolant(Interpolant):
         b = 1.0 - a
         linear = a * y[:, i] + b * y[:, i + 1]
         bend = ((a**3 - a) * m[:, i] + (b**3 - b) * m[:, i + 1]) * h**2 / 6
-        return linear, bend, a, h
+        cap = _bend_cap(y, m[:, i : i + 1], m[:, i + 1 : i + 2], times[i : i + 2])[:, 0]
+        return linear, bend, cap, a, h
 
     def _choose_shift(self, gamma: float) -> bool:
         """Whether the growth chains with the transport shift predict the left-out snapshots better than without.
@@ -403,11 +440,11 @@ class SplineInterpolant(Interpolant):
                 local = torch.Generator().manual_seed(SHIFT_SEED + j)
                 idx, logw, _ = self._growth_chains(CURVATURE_CV_CELLS, local, ks=ks, shift=shift, growth_target=False)
                 y = self.x[torch.as_tensor(idx, device=self.device)].double()
-                linear, bend, a, _ = self._at_left_out(y, ks, j)
-                position = linear + gamma * bend
+                linear, bend, cap, _, _ = self._at_left_out(y, ks, j)
+                position = _bent(linear, bend, cap, gamma)
                 # the log-weights at t_j as the path has them: the spline through the kept knots (MASS_CURVATURE)
-                lw_linear, lw_bend, _, _ = self._at_left_out(torch.as_tensor(logw)[:, :, None], ks, j)
-                lw = (lw_linear + MASS_CURVATURE * lw_bend)[:, 0].numpy()
+                lw_linear, lw_bend, lw_cap, _, _ = self._at_left_out(torch.as_tensor(logw)[:, :, None], ks, j)
+                lw = _bent(lw_linear, lw_bend, lw_cap, MASS_CURVATURE)[:, 0].numpy()
                 weights = np.exp(lw - lw.max())
                 scores[shift] += wasserstein(
                     position.cpu().numpy(),
@@ -422,16 +459,17 @@ class SplineInterpolant(Interpolant):
     def _loso_folds(self, generator: torch.Generator) -> list[tuple]:
         """Leave-one-snapshot-out folds: each interior snapshot left out in turn, chains through the others.
 
-        Per fold: the chains' straight-line point and cubic bend at the left-out time, the Brownian-bridge
-        standard deviation per unit σ there (the gap of the kept times spans it), and the left-out cells.
+        Per fold: the chains' straight-line point, cubic bend and bend cap at the left-out time
+        (:meth:`_at_left_out`), the Brownian-bridge standard deviation per unit σ there (the gap of the kept
+        times spans it), and the left-out cells.
         """
         n_times = len(self.sizes)
         folds = []
         for j in self._left_out_snapshots():
             ks = [k for k in range(n_times) if k != j]
             idx = torch.as_tensor(self._chains(ks, CURVATURE_CV_CELLS, generator), device=self.device)
-            linear, bend, a, h = self._at_left_out(self.x[idx].double(), ks, j)
-            folds.append((linear, bend, float(np.sqrt(a * (1.0 - a) * h)), self._marginals_np[j]))
+            linear, bend, cap, a, h = self._at_left_out(self.x[idx].double(), ks, j)
+            folds.append((linear, bend, cap, float(np.sqrt(a * (1.0 - a) * h)), self._marginals_np[j]))
         return folds
 
     def _choose_curvature(self, folds: list[tuple]) -> float:
@@ -453,9 +491,12 @@ class SplineInterpolant(Interpolant):
                 gamma = CURVATURE_GRID[g]
                 scores[g] = sum(
                     wasserstein(
-                        (linear + gamma * bend).cpu().numpy(), target, max_points=CURVATURE_CV_CELLS, random_state=0
+                        _bent(linear, bend, cap, gamma).cpu().numpy(),
+                        target,
+                        max_points=CURVATURE_CV_CELLS,
+                        random_state=0,
                     )
-                    for linear, bend, _, target in folds
+                    for linear, bend, cap, _, target in folds
                 )
             return scores[g]
 
@@ -498,12 +539,12 @@ class SplineInterpolant(Interpolant):
                 continue
             scores[sigma] = sum(
                 wasserstein(
-                    (linear + gamma * bend + sigma * bridge * xi).cpu().numpy(),
+                    (_bent(linear, bend, cap, gamma) + sigma * bridge * xi).cpu().numpy(),
                     target,
                     max_points=CURVATURE_CV_CELLS,
                     random_state=0,
                 )
-                for (linear, bend, bridge, target), xi in zip(folds, noise, strict=True)
+                for (linear, bend, cap, bridge, target), xi in zip(folds, noise, strict=True)
             )
             if scores[sigma] >= previous:
                 break
@@ -536,12 +577,14 @@ class SplineInterpolant(Interpolant):
             idx, logw, target_logw = self._growth_chains(target, generator)
         else:
             idx = self._chains(list(range(len(self.sizes))), target, generator)
-        self.logw_second_derivatives = None
+        self.logw_second_derivatives = self.logw_bend_scale = None
         if self.growth:
             self.knots_logw = torch.as_tensor(logw, device=self.device, dtype=self.dtype)
             # each chain's log-weight: a natural cubic spline through its knots (in float64, then the path's dtype)
-            bend = self._natural_spline(torch.as_tensor(logw, device=self.device)[:, :, None], self.times)[..., 0]
-            self.logw_second_derivatives = (MASS_CURVATURE * bend).to(self.dtype)
+            y = torch.as_tensor(logw, device=self.device)[:, :, None]
+            bend = MASS_CURVATURE * self._natural_spline(y, self.times)
+            self.logw_bend_scale = _bend_scale(y, bend[:, :-1], bend[:, 1:], self.times)
+            self.logw_second_derivatives = bend[..., 0].to(self.dtype)
             if target_logw is not None or GROWTH_TARGET_SLOPES != "spline":
                 self.growth_target_ = self._growth_target(logw if target_logw is None else target_logw)
         idx = torch.as_tensor(idx, device=self.device)
@@ -551,6 +594,8 @@ class SplineInterpolant(Interpolant):
         else:
             self.sigma_ = float(self.sigma)
         self.second_derivatives = self.curvature_ * self._natural_spline(self.x[idx], self.times)
+        m = self.second_derivatives
+        self.bend_scale = _bend_scale(self.x[idx], m[:, :-1], m[:, 1:], self.times)
 
     def _growth_target(self, logw: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The growth head's target: knots and each interval's second derivatives at its start and end."""
@@ -562,6 +607,9 @@ class SplineInterpolant(Interpolant):
             start, end = bend[:, :-1], bend[:, 1:]
         else:
             raise ValueError(f"GROWTH_TARGET_SLOPES must be 'spline' or 'local', got {GROWTH_TARGET_SLOPES!r}.")
+        scale = _bend_scale(y[:, :, None], start[..., None], end[..., None], self.times)
+        if scale is not None:
+            start, end = start * scale, end * scale
         return y.to(self.dtype), start.to(self.dtype), end.to(self.dtype)
 
     @staticmethod
@@ -595,6 +643,9 @@ class SplineInterpolant(Interpolant):
         jd, kd = j.to(self.device), k.to(self.device)
         y0, y1 = self.x[self.knots_idx[jd, kd]], self.x[self.knots_idx[jd, kd + 1]]
         m0, m1 = self.second_derivatives[jd, kd], self.second_derivatives[jd, kd + 1]
+        if self.bend_scale is not None:  # bends that would carry a chain far past its knots (BEND_LIMIT)
+            scale = self.bend_scale[jd, kd].to(self.dtype)[:, None]
+            m0, m1 = m0 * scale, m1 * scale
         x_t, dx_t = _cubic_at(y0, y1, m0, m1, a, b, hd)
         stein = None
         if self.sigma_ > 0:
@@ -607,6 +658,9 @@ class SplineInterpolant(Interpolant):
         if self.knots_logw is not None:  # each chain carries its own mass: a cubic spline in log-weight
             lw0, lw1 = self.knots_logw[jd, kd], self.knots_logw[jd, kd + 1]
             n0, n1 = self.logw_second_derivatives[jd, kd], self.logw_second_derivatives[jd, kd + 1]
+            if self.logw_bend_scale is not None:
+                scale = self.logw_bend_scale[jd, kd].to(self.dtype)
+                n0, n1 = n0 * scale, n1 * scale
             log_w, dlogw = _cubic_at(lw0, lw1, n0, n1, a[:, 0], b[:, 0], hd[:, 0])
             if self.growth_target_ is not None:  # what the growth head regresses on, apart from the weights
                 y, start, end = self.growth_target_

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from .._settings import settings, torch_threads
 from .._simulate import check_steps
-from .._time import TimeInfo
+from .._time import TimeInfo, masses_from_growth
 from ..core.metrics import mmd_rbf, wasserstein
 from ..trainer import FitConfig, train
 from .baselines import BASELINES
@@ -53,10 +53,27 @@ class ScamFitter:
         Name of the representation (recorded in the models).
     fit_kwargs
         Settings of :class:`scam.trainer.FitConfig` on top of its defaults; a variant overrides them.
+    prior_growth
+        Prior growth rate per cell (``growth_penalty``, ``masses_from_prior``), or ``None``; each fit gets its kept
+        cells' rates.
+    masses_from_prior
+        Give each fit the masses of its kept cells' prior (:func:`scam._time.masses_from_growth`) instead of
+        ``mass``, which then only scores the predictions.
     """
 
-    def __init__(self, X, time: TimeInfo, mass, use_rep: str, fit_kwargs: Mapping):
+    def __init__(
+        self,
+        X,
+        time: TimeInfo,
+        mass,
+        use_rep: str,
+        fit_kwargs: Mapping,
+        *,
+        prior_growth: np.ndarray | None = None,
+        masses_from_prior: bool = False,
+    ):
         self.X, self.time, self.mass, self.use_rep, self.fit_kwargs = X, time, mass, use_rep, dict(fit_kwargs)
+        self.prior_growth, self.masses_from_prior = prior_growth, bool(masses_from_prior)
 
     def __call__(self, keep: np.ndarray, variant: Mapping, seed: int):
         """Fit on the cells in ``keep`` only, with ``variant`` on top of the settings and seed ``seed``."""
@@ -72,8 +89,16 @@ class ScamFitter:
         )
         config = FitConfig(**{**self.fit_kwargs, **variant, "random_state": seed})
         has_growth = config.has_growth
-        sub_mass = mass[kept] / mass[kept][0] if (mass is not None and has_growth) else np.ones(len(kept))
-        model, _ = train(self.X[keep], sub_time, sub_mass, config, use_rep=self.use_rep, progress_bar=False)
+        prior = None if self.prior_growth is None else self.prior_growth[keep]
+        if self.masses_from_prior and has_growth:  # from the kept cells' prior, as a fit on them alone would
+            sub_mass = masses_from_growth(prior, sub_time)
+        elif mass is not None and has_growth:
+            sub_mass = mass[kept] / mass[kept][0]
+        else:
+            sub_mass = np.ones(len(kept))
+        model, _ = train(
+            self.X[keep], sub_time, sub_mass, config, use_rep=self.use_rep, progress_bar=False, prior_growth=prior
+        )
         return model
 
 

@@ -76,6 +76,12 @@ def draw_background(adata: AnnData, obsm_key: str, color, dimensions, ax, **kwar
     kwargs.setdefault("frameon", True)
     # never scanpy's own `save`: it would write the figure before scam draws on it (see `finish`)
     kwargs.pop("save", None)
+    if kwargs.get("mask_obs") is not None and isinstance(color, str) and color in adata.obs:
+        column = adata.obs[color]
+        if pd.api.types.is_integer_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+            # scanpy masks cells by setting their colour value to NaN, which an integer column cannot hold: draw
+            # from a float copy of that one column (and the embedding), not of the whole AnnData
+            adata = AnnData(obs=column.astype(np.float64).to_frame(), obsm={obsm_key: adata.obsm[obsm_key]})
     sc.pl.embedding(adata, basis=basis, color=color, dimensions=tuple(dimensions), ax=ax, show=False, **kwargs)
 
 

@@ -293,6 +293,7 @@ def growth_prior(
     """
     check_adata(adata)
     key_added = check_key_added(key_added)
+    _keys.check_free(adata, _keys.GROWTH_PRIOR_TOOL, key_added)
     if organism not in ORGANISMS:
         raise ValueError(f"`organism` must be 'human' or 'mouse', got {organism!r}.")
     random_state = check_seed(random_state)
@@ -330,5 +331,6 @@ def growth_prior(
             "custom_apoptosis_genes": apoptosis_genes is not None,
         },
         **{f"{kind}_genes": np.asarray(genes, dtype=object) for kind, genes in gene_sets.items()},
+        _keys.WRITTEN: _keys.record(_keys.GROWTH_PRIOR_TOOL, key_added),
     }
     return adata if copy else None

@@ -12,8 +12,8 @@ from anndata import AnnData
 
 from .. import _keys
 from .._simulate import check_steps
-from .._time import get_masses, get_time
-from .._validation import check_adata, check_key_added, check_positive_int, get_rep
+from .._time import get_masses, get_time, masses_from_growth
+from .._validation import check_adata, check_key_added, check_positive_int, get_growth_prior, get_rep
 from ..lot import ScamFitter, run_lot
 from ..lot.engine import check_client
 from ..trainer import FIT_ARGS, FitConfig
@@ -64,6 +64,7 @@ def leave_one_timepoint_out(
     use_rep: str = "X_pca",
     n_dims: int | None = None,
     masses: None | str | Mapping | Sequence[float] = None,
+    growth_prior_key: str = _keys.GROWTH_PRIOR,
     n_steps: int | str = "auto",
     n_jobs: int = 1,
     client=None,
@@ -118,6 +119,12 @@ def leave_one_timepoint_out(
         True relative masses per time point (as in :func:`scam.tl.fit`); the held-out time's mass
         is used only to score the prediction. With ``condition_key``, the same for every condition
         or a mapping from every condition to its masses (``{"wt": [1, 2, 4], "ko": "counts"}``).
+        ``"growth_prior"``: each fold's fit gets the masses its kept cells' prior rates give (the held-out
+        cells' prior is used only for the mass that scores the prediction).
+    growth_prior_key
+        Column of ``adata.obs`` with the prior growth rates (:func:`scam.pp.growth_prior`), for
+        ``masses="growth_prior"`` and a ``growth_penalty`` in ``fit_kwargs``; each fold's fit sees the prior of
+        its kept cells only.
     n_steps
         Steps of the push: ``"auto"`` (scam: RK4 with as many steps as step doubling finds needed, as
         :meth:`scam.ActionModel.simulate`, or 100 Euler–Maruyama steps when the fit chose σ > 0; the
@@ -155,28 +162,46 @@ def leave_one_timepoint_out(
     """
     check_adata(adata)
     key_added = check_key_added(key_added)
+    _keys.check_free(adata, _keys.LOT, key_added)
     n_seeds = check_positive_int("n_seeds", n_seeds)
     n_steps = check_steps(n_steps)
     n_jobs = check_positive_int("n_jobs", n_jobs)
     client = check_client(client)
-    runs, skipped = _runs(adata, time_key, condition_key, held_out, masses)
-    X = get_rep(adata, use_rep, n_dims)
     methods = [methods] if isinstance(methods, str) else list(methods)  # one name, not its letters
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     fit_kwargs = dict(fit_kwargs or {})
-    for reserved in ("use_rep", "n_dims", "random_state", "copy", "key_added", "masses", "progress_bar"):
+    for reserved in ("use_rep", "n_dims", "random_state", "copy", "key_added", "progress_bar"):
         if reserved in fit_kwargs:
             raise ValueError(f"`fit_kwargs` may not set {reserved!r}; it is set by the benchmark.")
+    own = sorted(set(fit_kwargs) & {"time_key", "condition_key", "masses", "growth_prior_key"})
+    if own:
+        raise ValueError(
+            f"`fit_kwargs` may not set {own}: pass {' and '.join(f'`{k}=`' for k in own)} to "
+            "scam.tl.leave_one_timepoint_out itself, which gives each fold's fit its cells."
+        )
     unknown = set(fit_kwargs) - set(FIT_ARGS)
     if unknown:
         raise ValueError(f"Unknown `fit_kwargs` {sorted(unknown)}; use arguments of scam.tl.fit.")
-    FitConfig(**fit_kwargs).checked()
+    config = FitConfig(**fit_kwargs).checked()
+    specs = masses.values() if isinstance(masses, Mapping) else [masses]
+    needs_prior = any(_from_prior(spec) for spec in specs) or config.growth_penalty > 0
+    prior = get_growth_prior(adata, growth_prior_key) if needs_prior else None
+    runs, skipped = _runs(adata, time_key, condition_key, held_out, masses, prior)
+    X = get_rep(adata, use_rep, n_dims)
 
     tables, entries = [], {}
     for name, rows, time, mass, ks in runs:  # each condition alone: its cells, time points and masses
         if name is not None:
             logger.info("condition %r: %d cells, held out %s", name, len(rows), ", ".join(time.labels[k] for k in ks))
-        fit_scam = ScamFitter(X[rows], time, mass, use_rep, fit_kwargs)
+        fit_scam = ScamFitter(
+            X[rows],
+            time,
+            mass,
+            use_rep,
+            fit_kwargs,
+            prior_growth=None if prior is None else prior[rows],
+            masses_from_prior=_from_prior(masses),
+        )
         df, predictions = run_lot(
             X[rows],
             time.codes,
@@ -221,6 +246,7 @@ def leave_one_timepoint_out(
         }
         if skipped:
             uns["params"]["skipped"] = skipped
+    uns[_keys.WRITTEN] = _keys.record(_keys.LOT, key_added)
     adata.uns[key_added] = uns
     return df
 
@@ -237,7 +263,21 @@ def _first_seed(predictions: dict) -> dict:
     }
 
 
-def _runs(adata: AnnData, time_key: str, condition_key: str | None, held_out, masses) -> tuple[list, list[str]]:
+def _from_prior(spec) -> bool:
+    """Whether a ``masses`` spec asks for the masses of the growth prior."""
+    return isinstance(spec, str) and spec == "growth_prior"
+
+
+def _masses(spec, time, prior: np.ndarray | None) -> np.ndarray | None:
+    """The masses that score the predictions: given, from the counts, or from the prior of every cell."""
+    if spec is None:
+        return None
+    return masses_from_growth(prior, time) if _from_prior(spec) else get_masses(spec, time)
+
+
+def _runs(
+    adata: AnnData, time_key: str, condition_key: str | None, held_out, masses, prior: np.ndarray | None
+) -> tuple[list, list[str]]:
     """The LOT runs, checked before any starts, and the conditions skipped.
 
     Each run is ``(condition, rows, TimeInfo, masses, held-out indices)``: without ``condition_key`` one
@@ -247,7 +287,7 @@ def _runs(adata: AnnData, time_key: str, condition_key: str | None, held_out, ma
     if condition_key is None:
         time = get_time(adata, time_key)
         ks = _held_out_indices(held_out, time)
-        return [(None, np.arange(adata.n_obs), time, None if masses is None else get_masses(masses, time), ks)], []
+        return [(None, np.arange(adata.n_obs), time, _masses(masses, time, prior), ks)], []
     with warnings.catch_warnings():  # its warnings are given per condition below
         warnings.simplefilter("ignore")
         get_time(adata, time_key, min_cells=0)  # the column itself, the same for every condition
@@ -267,7 +307,7 @@ def _runs(adata: AnnData, time_key: str, condition_key: str | None, held_out, ma
             try:
                 time = get_time(adata[idx], time_key)
                 ks = _held_out_indices(held_out, time)
-                mass = None if per_condition[name] is None else get_masses(per_condition[name], time)
+                mass = _masses(per_condition[name], time, None if prior is None else prior[idx])
             except ValueError as err:
                 raise ValueError(f"{_where(condition_key, name)}{err}") from None
         runs.append((name, idx, time, mass, ks))

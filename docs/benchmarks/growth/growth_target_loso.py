@@ -47,12 +47,12 @@ def _scores(interp, gamma: float, shift: bool, smoothing: float) -> list[float]:
             local = torch.Generator().manual_seed(spline.SHIFT_SEED + j)
             idx, logw, smoothed = interp._growth_chains(spline.CURVATURE_CV_CELLS, local, ks=ks, shift=shift)
             logw = logw if smoothed is None else smoothed
-            linear, bend, _, _ = interp._at_left_out(interp.x[torch.as_tensor(idx)].double(), ks, j)
-            lw_linear, lw_bend, _, _ = interp._at_left_out(torch.as_tensor(logw)[:, :, None], ks, j)
-            lw = (lw_linear + spline.MASS_CURVATURE * lw_bend)[:, 0].numpy()
+            linear, bend, cap, _, _ = interp._at_left_out(interp.x[torch.as_tensor(idx)].double(), ks, j)
+            lw_linear, lw_bend, lw_cap, _, _ = interp._at_left_out(torch.as_tensor(logw)[:, :, None], ks, j)
+            lw = spline._bent(lw_linear, lw_bend, lw_cap, spline.MASS_CURVATURE)[:, 0].numpy()
             out.append(
                 wasserstein(
-                    (linear + gamma * bend).cpu().numpy(),
+                    spline._bent(linear, bend, cap, gamma).cpu().numpy(),
                     interp._marginals_np[j],
                     x_weights=np.exp(lw - lw.max()),
                     max_points=spline.CURVATURE_CV_CELLS,
