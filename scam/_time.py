@@ -263,6 +263,12 @@ def align_time(time: TimeInfo, fit_labels, fit_values) -> TimeInfo:
     )
 
 
+#: The largest ratio between two given masses: the path's weights are float32 (up to 3e38), and a chain's weight may
+#: exceed its snapshot's mass many times over. A population that grows 10^12-fold between its first and last
+#: snapshot is beyond any single-cell time course.
+MAX_MASS_RATIO = 1e12
+
+
 def get_masses(masses, time: TimeInfo) -> np.ndarray:
     """Relative masses per time point, normalised so that the first is 1.
 
@@ -293,6 +299,12 @@ def get_masses(masses, time: TimeInfo) -> np.ndarray:
             )
     if not np.all(np.isfinite(m)) or np.any(m <= 0):
         raise ValueError(f"`masses` must be positive and finite, got {m.tolist()}.")
+    if m.max() / m.min() > MAX_MASS_RATIO:
+        raise ValueError(
+            f"`masses` span a factor of {m.max() / m.min():.3g} (from {m.min():.3g} to {m.max():.3g}), beyond the "
+            f"{MAX_MASS_RATIO:.0e} that scam's single-precision weights hold. Give relative population sizes (e.g. "
+            "cell counts or estimated totals, not their exponentials), or masses=None to learn relative growth only."
+        )
     return m / m[0]
 
 

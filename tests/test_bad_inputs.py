@@ -172,6 +172,10 @@ BAD_ARGS = {
     "masses-zero": ({"lam": 1.0, "masses": [1.0, 0.0, 1.0]}, r"`masses` must be positive and finite"),
     "masses-negative": ({"lam": 1.0, "masses": {0: 1.0, 1: -2.0, 2: 1.0}}, r"`masses` must be positive and finite"),
     "masses-nan": ({"lam": 1.0, "masses": [1.0, np.nan, 1.0]}, r"`masses` must be positive and finite"),
+    "masses-span": (  # 2^500: a loss of NaN at the first step before
+        {"masses": [1.0, 2.0, 2.0**500]},
+        r"`masses` span a factor of 3\.27e\+150.*single-precision.*masses=None to learn relative growth only",
+    ),
     "masses-missing-time": (
         {"lam": 1.0, "masses": {0: 1.0, 1: 2.0}},
         r"`masses` has no entry for time '2'; give one mass per observed time",

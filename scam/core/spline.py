@@ -67,9 +67,10 @@ GROWTH_TARGET_SMOOTHING, GROWTH_TARGET_SLOPES = 0.0, "spline"
 #: (the largest distance between two of them; for log-weights, their range). Snapshots unevenly spaced by orders of
 #: magnitude (times 0, 0.002, 1) turn the finite sample's noise over the short gap into steep slopes that the
 #: natural spline carries across the long one: positions 12× and log-weights 10× past every knot, and the fit
-#: diverged or learned the wrong sign of growth. The limit scales such a bend down; on the suite's data sets
-#: (evenly and unevenly spaced, 5-100 PCs) and on branching no chain comes within a factor 1.6 of it, so the limit
-#: changes nothing there (``tests/test_core.py``).
+#: diverged or learned the wrong sign of growth. The limit scales such a bend down. On the suite's data sets (evenly
+#: and unevenly spaced, 5-100 PCs) and on branching no chain comes within a factor 1.6 of it; only two of the uneven
+#: course's leave-one-timepoint-out folds cap 0.2 % and 0.9 % of their log-weight intervals, which moved their W1 by
+#: a relative 4e-5 at most (``docs/benchmarks/spline/bend_limit.md``).
 BEND_LIMIT = 2.0
 #: The largest ``|a³ − a|`` on ``[0, 1]`` (at ``a = 1/√3``): the cubic bend of an interval reaches at most
 #: ``_MAX_CUBIC (|m0| + |m1|) h² / 6`` from its chord.
