@@ -116,8 +116,9 @@ def test_semi_relaxed_plan_stops_close_to_the_converged_plan():
 def test_batched_semi_relaxed_plans_are_pots_plans():
     """The batched torch iteration (the chains' solver on a GPU) gives POT's plan for each problem of a batch.
 
-    The problems stop at different iterations (different sizes of drift and weights), and the third one has a
-    target cell no source reaches (its kernel column underflows): POT stops there at once, and so must the batch.
+    The problems stop at different iterations (different sizes of drift and weights). The third one has a target
+    cell no source reaches (its kernel column underflows): POT stops there at once and returns its unscaled kernel
+    (total mass 0.05, the target marginal 99.9 % off); every solver now solves it in the log domain instead.
     """
     rng = np.random.default_rng(4)
     xa = rng.standard_normal((3, 60, 4))
@@ -129,9 +130,14 @@ def test_batched_semi_relaxed_plans_are_pots_plans():
     cost = np.stack([relative_cost(xa[i], xb[i]) for i in range(3)])
     expected = np.stack([semi_relaxed_plan(a[i], b[i], cost[i], epsilon=0.01, reg_m=(3.0, 50.0)) for i in range(3)])
     args = [torch.as_tensor(v) for v in (a, b, cost)]
+    logged = couplings._log_domain_plans(*[v[2:] for v in args], epsilon=0.01, reg_m=(3.0, 50.0), stop_thr=1e-4)
     for solver in ("torch", "pot", "auto"):
         plans = semi_relaxed_plans(*args, epsilon=0.01, reg_m=(3.0, 50.0), solver=solver).numpy()
-        np.testing.assert_allclose(plans, expected, rtol=1e-9, atol=1e-15)
+        np.testing.assert_allclose(plans[:2], expected[:2], rtol=1e-9, atol=1e-15)
+        np.testing.assert_allclose(plans[2], logged[0].numpy(), rtol=1e-9, atol=1e-15)
+    # the log-domain plan holds the target at every reachable cell (POT's stopped plan misses it by 99.9 %)
+    np.testing.assert_allclose(logged[0].numpy().sum(0)[1:], b[2, 1:], rtol=0.01)
+    assert np.abs(expected[2].sum(0)[1:] / b[2, 1:] - 1).max() > 0.9
     assert not np.allclose(growth_rates(expected[0], a[0]), 1.0, atol=0.05)  # not a trivial plan
     with pytest.raises(ValueError, match="'auto', 'torch' or 'pot'"):
         semi_relaxed_plans(*args, epsilon=0.01, reg_m=(3.0, 50.0), solver="cuda")
@@ -183,8 +189,12 @@ def test_over_relaxed_plans_reach_the_same_plan_in_fewer_iterations():
 
 
 @pytest.mark.filterwarnings("ignore:Numerical errors:UserWarning", "ignore:divide by zero:RuntimeWarning")
-def test_a_failing_over_relaxed_plan_falls_back_to_pots_iteration():
-    """An unreachable target cell makes the iteration fail at once: both solvers return POT's plan."""
+def test_an_unreachable_cell_is_solved_in_the_log_domain():
+    """An unreachable target cell makes the scaling iterations fail at once; both solvers solve it in the log domain.
+
+    The log-domain iteration has the same fixed point: on a problem without underflow it gives POT's plan up to the
+    solvers' tolerances.
+    """
     rng = np.random.default_rng(6)
     xa, xb = rng.standard_normal((2, 50, 3)), rng.standard_normal((2, 50, 3))
     xb[1, 0] = 40.0  # unreachable at ε = 0.01
@@ -193,10 +203,15 @@ def test_a_failing_over_relaxed_plan_falls_back_to_pots_iteration():
     expected = np.stack([semi_relaxed_plan(a[i], a[i], cost[i], epsilon=0.01, reg_m=(3.0, 50.0)) for i in range(2)])
     assert _relaxed_plan(a[1], a[1], cost[1], epsilon=0.01, reg_m=(3.0, 50.0), stop_thr=1e-4, relaxation=1.5)[2]
     args = [torch.as_tensor(v) for v in (a, a, cost)]
+    logged = couplings._log_domain_plans(*args, epsilon=0.01, reg_m=(3.0, 50.0), stop_thr=1e-4).numpy()
     for solver in ("torch", "pot"):
         plans = semi_relaxed_plans(*args, epsilon=0.01, reg_m=(3.0, 50.0), relaxation=1.5, solver=solver).numpy()
-        np.testing.assert_allclose(plans[1], expected[1], rtol=1e-9, atol=1e-15)
+        np.testing.assert_allclose(plans[1], logged[1], rtol=1e-9, atol=1e-15)
         assert np.isfinite(plans).all()
+    np.testing.assert_allclose(logged[1].sum(0)[1:], a[1, 1:], rtol=0.01)  # the reachable target cells held
+    # without underflow, the same fixed point as POT's iteration (both stop at a tolerance of 1e-4)
+    assert np.abs(logged[0] - expected[0]).sum() < 0.01 * expected[0].sum()
+    np.testing.assert_allclose(logged[0].sum(1), expected[0].sum(1), rtol=0.02)
 
 
 def test_transport_shift_keeps_drift_out_of_the_growth():

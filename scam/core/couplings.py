@@ -411,6 +411,49 @@ def _relaxed_plan(
     return u[:, None] * kernel * v[None, :], i + 1, failed
 
 
+#: A kernel row or column whose largest entry is below this (its costs all above about 665 ε) underflows in the
+#: scaling iterations; such problems are solved in the log domain (:func:`_log_domain_plans`).
+KERNEL_FLOOR = 1e-289
+
+
+def _underflows(kernel: torch.Tensor) -> torch.Tensor:
+    """``(B,)``: whether a problem's kernel ``(B, n, m)`` has a row or a column too small for the scaling iterations."""
+    return (kernel.amax(2) < KERNEL_FLOOR).any(1) | (kernel.amax(1) < KERNEL_FLOOR).any(1)
+
+
+def _log_domain_plans(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    cost: torch.Tensor,
+    *,
+    epsilon: float,
+    reg_m: tuple[float, float],
+    stop_thr: float,
+) -> torch.Tensor:
+    """The plans of :func:`semi_relaxed_plans` by unbalanced Sinkhorn in the log domain (no underflow).
+
+    The fixed point of POT's iteration (``u = (a / Kv)^{ρ1/(ρ1+ε)}``, ``v = (b / Kᵀu)^{ρ2/(ρ2+ε)}`` with
+    ``K = a bᵀ e^{−C/ε}``), iterated on ``log u`` and ``log v`` with log-sum-exp, so a cell whose costs to every
+    cell of the other side exceed a few hundred ε (a far outlier of a small snapshot) does not turn the plan into
+    NaN. Slower than the translation-invariant iteration, so only the problems that need it are solved here.
+    """
+    fi_1, fi_2 = (float(r) / (float(r) + float(epsilon)) for r in reg_m)
+    log_a, log_b = torch.log(a), torch.log(b)
+    log_k = log_a[:, :, None] + log_b[:, None, :] - cost / float(epsilon)
+    log_u, log_v = torch.zeros_like(a), torch.zeros_like(b)
+    active = torch.ones(a.shape[0], dtype=torch.bool, device=a.device)  # each problem stops at its own iteration
+    for _ in range(UNBALANCED_MAX_ITER):
+        new_u = fi_1 * (log_a - torch.logsumexp(log_k + log_v[:, None, :], dim=2))
+        new_v = fi_2 * (log_b - torch.logsumexp(log_k + new_u[:, :, None], dim=1))
+        change = torch.maximum((new_u - log_u).abs().amax(1), (new_v - log_v).abs().amax(1))
+        log_u = torch.where(active[:, None], new_u, log_u)
+        log_v = torch.where(active[:, None], new_v, log_v)
+        active = active & ~(change < stop_thr)
+        if not bool(active.any()):
+            break
+    return torch.exp(log_u[:, :, None] + log_k + log_v[:, None, :])
+
+
 def semi_relaxed_plans(
     a: torch.Tensor,
     b: torch.Tensor,
@@ -469,6 +512,11 @@ def semi_relaxed_plans(
     if solver == "pot" or (solver == "auto" and a.device.type == "cpu"):
         plans = []
         for ai, bi, ci in zip(a, b, cost, strict=True):
+            kernel = ai[:, None] * bi[None, :] * torch.exp(-ci / float(epsilon))
+            if bool(_underflows(kernel[None])[0]):  # a row or column of the kernel underflows: the log domain
+                args = (ai[None], bi[None], ci[None])
+                plans.append(_log_domain_plans(*args, epsilon=epsilon, reg_m=reg_m, stop_thr=stop_thr)[0].cpu().numpy())
+                continue
             ai, bi, ci = ai.cpu().numpy(), bi.cpu().numpy(), ci.cpu().numpy()
             failed = True  # until the relaxed iteration, if asked for, succeeds
             if relaxation != 1.0:
@@ -514,11 +562,15 @@ def semi_relaxed_plans(
         if not bool(active.any()):
             break
     plans = u[:, :, None] * kernel * v[:, None, :]
-    if relaxation != 1.0 and bool(failed.any()):  # POT's iteration where the relaxed one failed
-        redo = failed.nonzero()[:, 0]
+    underflow = _underflows(kernel)
+    if relaxation != 1.0 and bool((failed & ~underflow).any()):  # POT's iteration where the relaxed one failed
+        redo = (failed & ~underflow).nonzero()[:, 0]
         plans[redo] = semi_relaxed_plans(
             a[redo], b[redo], cost[redo], epsilon=epsilon, reg_m=reg_m, stop_thr=stop_thr, solver="torch"
         )
+    if bool(underflow.any()):  # a row or column of the kernel underflows: the log domain
+        redo = underflow.nonzero()[:, 0]
+        plans[redo] = _log_domain_plans(a[redo], b[redo], cost[redo], epsilon=epsilon, reg_m=reg_m, stop_thr=stop_thr)
     return plans
 
 

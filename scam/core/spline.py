@@ -362,7 +362,10 @@ class SplineInterpolant(Interpolant):
                 rho = mass / a  # each chain's growth over the link (growth_rates)
                 # the plan's entries are non-negative: any non-finite one makes its row's mass non-finite
                 if not (bool(torch.isfinite(rho).all()) and bool(torch.isfinite(mass).all())):
-                    raise FloatingPointError("Unbalanced OT failed on the spline's chains; use growth=False.")
+                    raise FloatingPointError(
+                        "Unbalanced OT failed on the spline's chains; fit with growth='none' (no growth), or check "
+                        "the representation for extreme values."
+                    )
                 rows = plan / mass.clamp_min(MASS_FLOOR)[:, :, None]
                 dead = mass <= 0  # a row that underflowed: its nearest cell
                 if bool(dead.any()):
