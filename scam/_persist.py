@@ -144,6 +144,24 @@ def _params_problem(params: dict) -> str | None:
             return problem
     if not isinstance(params["metadata"], dict):
         return f"`metadata` must be a dict, got {type(params['metadata']).__name__}"
+    return _time_metadata_problem(params["metadata"])
+
+
+def _time_metadata_problem(metadata: dict) -> str | None:
+    """Why the fit's time points in ``metadata`` (labels and values, read by the read-outs) are damaged; None if not."""
+    labels, values = metadata.get("time_labels"), metadata.get("time_values")
+    if labels is None and values is None:
+        return None
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        return f"`metadata.time_labels` must be a list of strings, got {str(labels)[:80]}"
+    if not isinstance(values, list) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values
+    ):
+        return f"`metadata.time_values` must be a list of finite numbers, got {str(values)[:80]}"
+    if len(labels) != len(values):
+        return f"`metadata` has {len(labels)} `time_labels` but {len(values)} `time_values`"
+    if any(b <= a for a, b in zip(values[:-1], values[1:], strict=True)):
+        return f"`metadata.time_values` must increase, got {str(values)[:80]}"
     return None
 
 

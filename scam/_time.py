@@ -47,8 +47,8 @@ class TimeInfo:
 TIME_RTOL = float(np.finfo(np.float32).eps)
 
 
-#: A number inside a time label ("day10", "D3.5", "E12.5").
-_NUMBER_IN_LABEL = re.compile(r"\d+(?:\.\d+)?")
+#: A number inside a time label ("day10", "D3.5", "E12.5"), with the minus sign or hyphen right before it.
+_NUMBER_IN_LABEL = re.compile(r"([-−]?)(\d+(?:\.\d+)?)")
 
 
 def same_time(a, b) -> np.ndarray:
@@ -172,14 +172,21 @@ def _numbers(cats: pd.Index) -> np.ndarray | None:
 
 
 def _label_numbers(labels: list[str]) -> np.ndarray | None:
-    """The number in each label, when every label has exactly one, all differ, and the text around it is the same."""
+    """The number in each label, when every label has exactly one, all differ, and the text around it is the same.
+
+    A minus directly before the number is its sign when only some labels have one there ("D-1", "D0", "D3": days
+    −1, 0 and 3, say before and after a treatment); when every label has one, it separates ("day-1", "day-2").
+    """
+    found = [_NUMBER_IN_LABEL.findall(label) for label in labels]
+    if any(len(f) != 1 for f in found):
+        return None
+    minus = [bool(f[0][0]) for f in found]
+    signed = any(minus) and not all(minus)
     texts, numbers = set(), []
-    for label in labels:
-        found = _NUMBER_IN_LABEL.findall(label)
-        if len(found) != 1:
-            return None
-        texts.add(re.sub(r"[\s_-]+", "", _NUMBER_IN_LABEL.sub("#", label)).lower())  # 'Day 1' = 'day_2' = 'day3'
-        numbers.append(float(found[0]))
+    for label, ((sign, digits),) in zip(labels, found, strict=True):
+        number = _NUMBER_IN_LABEL.sub(lambda m: "#" if signed else m.group(1) + "#", label)
+        texts.add(re.sub(r"[\s_-]+", "", number).lower())  # 'Day 1' = 'day_2' = 'day3'
+        numbers.append(-float(digits) if signed and sign else float(digits))
     if len(texts) != 1 or len(set(numbers)) != len(numbers):
         return None
     return np.array(numbers)

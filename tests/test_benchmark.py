@@ -129,6 +129,41 @@ def test_lot_with_a_growth_prior_never_sees_the_held_out_cells_prior():
     assert full["d"][2] / full["c"][2] > 10
 
 
+def _interrupt_training_at(monkeypatch, step: int) -> None:
+    """Ctrl-C at the ``step``-th training step of the session (the trainer keeps its best model and returns)."""
+    import scam.core.train as core_train
+
+    real, count = core_train._step_loss, [0]
+
+    def step_loss(*args, **kwargs):
+        count[0] += 1
+        if count[0] == step:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(core_train, "_step_loss", step_loss)
+
+
+def test_ctrl_c_stops_a_leave_one_timepoint_out_sweep(monkeypatch):
+    """A fold cut short by Ctrl-C is not scored as a finished one: the sweep stops and adata is left unchanged."""
+    adata = _course()
+    snap = Snapshot.of(adata)
+    _interrupt_training_at(monkeypatch, 5)
+    with pytest.warns(UserWarning, match="training interrupted"), pytest.raises(KeyboardInterrupt):
+        scam.tl.leave_one_timepoint_out(adata, methods=["scam", "ot_midpoint"], fit_kwargs=LOT_FIT, progress_bar=False)
+    snap.assert_unchanged(adata)
+
+
+def test_ctrl_c_stops_a_per_condition_fit(monkeypatch):
+    adata = ad.concat([_course(seed=0), _course(seed=1)], index_unique="-")
+    adata.obs["geno"] = ["wt"] * (adata.n_obs // 2) + ["ko"] * (adata.n_obs // 2)
+    snap = Snapshot.of(adata)
+    _interrupt_training_at(monkeypatch, 5)
+    with pytest.warns(UserWarning, match="training interrupted"), pytest.raises(KeyboardInterrupt, match="'ko'"):
+        scam.tl.fit(adata, condition_key="geno", **QUICK_FIT)
+    snap.assert_unchanged(adata)
+
+
 def test_leave_one_timepoint_out_takes_fit_arguments_of_its_own_only_as_its_own():
     adata = _course()
     snap = Snapshot.of(adata)

@@ -200,6 +200,13 @@ def _drop(key):
     return damage
 
 
+def _meta(key, change):
+    def damage(params):
+        params["metadata"][key] = change(params["metadata"][key])
+
+    return damage
+
+
 def _center_too_long(params):
     params["center"] = [*params["center"], 0.0]
 
@@ -226,6 +233,16 @@ PARAM_DAMAGE = {
     "center-number": (_set("center", 0.0), r"`center` must be a list of finite numbers"),
     "metadata-missing": (_drop("metadata"), r"lacks \['metadata'\]"),
     "metadata-list": (_set("metadata", []), r"`metadata` must be a dict, got list"),
+    "time_values-short": (
+        _meta("time_values", lambda v: v[:-1]),
+        r"`metadata` has 3 `time_labels` but 2 `time_values`",
+    ),
+    "time_labels-int": (_meta("time_labels", lambda v: 5), r"`metadata\.time_labels` must be a list of strings, got 5"),
+    "time_values-text": (
+        _meta("time_values", lambda v: ["a"] * len(v)),
+        r"`metadata\.time_values` must be a list of finite numbers",
+    ),
+    "time_values-reversed": (_meta("time_values", lambda v: v[::-1]), r"`metadata\.time_values` must increase"),
     "net-list": (_set("net", [2, 8]), r"`net` must be a dict of network settings"),
     "net-n_dims": (_net("n_dims", 0), r"`net.n_dims` must be an integer in \[1, 1048576\], got 0"),
     "net-hidden": (_net("hidden", [8, -1]), r"`net.hidden` must be a list of at most 64 integers in \[1, 1048576\]"),

@@ -127,14 +127,28 @@ def test_day_labels_without_an_order_are_ordered_by_their_number_and_logged(orde
     [
         ({0.0: "E12.5", 1.0: "E13.5", 2.0: "E15.5"}, ["E12.5", "E13.5", "E15.5"], [12.5, 13.5, 15.5]),
         ({0.0: "D3.5", 1.0: "D 4", 2.0: "d_10"}, ["D3.5", "D 4", "d_10"], [3.5, 4.0, 10.0]),
+        # a minus on some labels only is a sign (days before a treatment); on every label, a separator
+        ({0.0: "D-1", 1.0: "D0", 2.0: "D3"}, ["D-1", "D0", "D3"], [-1.0, 0.0, 3.0]),
+        ({0.0: "day -2", 1.0: "day -1", 2.0: "day 3"}, ["day -2", "day -1", "day 3"], [-2.0, -1.0, 3.0]),
+        ({0.0: "day-1", 1.0: "day-2", 2.0: "day-10"}, ["day-1", "day-2", "day-10"], [1.0, 2.0, 10.0]),
     ],
-    ids=["E12.5", "D3.5-mixed-spelling"],
+    ids=["E12.5", "D3.5-mixed-spelling", "D-1-sign", "day -2-sign", "day-1-separator"],
 )
 def test_labels_with_decimal_numbers_keep_their_spacing(mapping, labels, values):
     time = get_time(with_times(mapping), "time")
     assert time.labels == labels
     assert time.values.tolist() == values
     assert not time.ordinal
+
+
+def test_an_ordered_categorical_with_negative_day_labels_keeps_its_order(recwarn):
+    """'day -1' < 'day 0' < 'day 3', declared in that order: no reordering, no warning."""
+    order = ["day -1", "day 0", "day 3"]
+    adata = small_path()
+    adata.obs["time"] = pd.Categorical(adata.obs["time"].map(dict(enumerate(order))), order, ordered=True)
+    time = get_time(adata, "time")
+    assert time.labels == order and time.values.tolist() == [-1.0, 0.0, 3.0] and not time.ordinal
+    assert not [w for w in recwarn if "category order" in str(w.message)]
 
 
 def test_ordered_plain_labels_keep_the_category_order_and_subsets_map_back():

@@ -96,9 +96,11 @@ class ScamFitter:
             sub_mass = mass[kept] / mass[kept][0]
         else:
             sub_mass = np.ones(len(kept))
-        model, _ = train(
+        model, result = train(
             self.X[keep], sub_time, sub_mass, config, use_rep=self.use_rep, progress_bar=False, prior_growth=prior
         )
+        if result.interrupted:  # Ctrl-C stops the sweep: a fold cut short must not be scored as a finished one
+            raise KeyboardInterrupt("a leave-one-timepoint-out fit was interrupted (Ctrl-C); the sweep stops")
         return model
 
 

@@ -316,6 +316,11 @@ def fit(
             prior_growth=None if prior_growth is None else prior_growth[idx],
         )
         train_seconds = _time.perf_counter() - t0
+        if name is not None and result.interrupted:  # one condition cut short is no per-condition fit: write nothing
+            raise KeyboardInterrupt(
+                f"the fit of condition {name!r} was interrupted (Ctrl-C); a per-condition fit is written only when "
+                "every condition finished, so adata was left unchanged"
+            )
         if name is not None:  # the read-outs find each condition's model and column from these
             model.metadata.update(condition_key=condition_key, condition=name)
         pot, v, g, w, learned_mass, weight_steps = _readouts(model, X[idx], time)
