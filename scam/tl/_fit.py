@@ -81,7 +81,9 @@ def fit(
         dynamics from one condition into another, and each condition gets its own velocity and
         growth (a treatment that spares a dying branch shows in ``scam_growth``); they share
         nothing, so every condition needs its own time course: at least two time points with 10
-        cells or more each (else a ``ValueError`` naming the condition). See Notes.
+        cells or more each (else a ``ValueError`` naming the condition). See Notes. Ctrl-C during a
+        per-condition fit stops it with ``KeyboardInterrupt`` and writes nothing (one model alone
+        keeps its best state so far, with a warning).
     use_rep
         Key of ``adata.obsm`` with the coordinates (default ``"X_pca"``).
     n_dims

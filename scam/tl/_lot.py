@@ -77,7 +77,8 @@ def leave_one_timepoint_out(
     are removed before anything is fitted, sampled, coupled, normalised or validated), and all
     cells observed at ``t_{k−1}`` are pushed to ``t_k`` (see ``n_steps``) and
     compared with all cells observed at ``t_k``. This is the protocol of TrajectoryNet, TorchCFM
-    and the Action Matching note §6.
+    and the Action Matching note §6. Ctrl-C stops the whole sweep with ``KeyboardInterrupt`` and
+    leaves ``adata`` unchanged: a fit cut short is never scored as a finished one.
 
     Parameters
     ----------
