@@ -371,17 +371,20 @@ def _relaxed_plan(
     reg_m: tuple[float, float],
     stop_thr: float,
     relaxation: float,
+    kernel: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int, bool]:
     """One over-relaxed translation-invariant plan in NumPy: ``(plan, iterations, failed)``.
 
     POT's iteration with each half-step's scaling moved ``relaxation`` times as far in log space
     (after :data:`RELAXATION_START` plain iterations); ``relaxation = 1`` is POT's iteration. On a
-    numerical failure the previous iterate is kept and ``failed`` is set.
+    numerical failure the previous iterate is kept and ``failed`` is set. ``kernel``: ``a bᵀ e^{−C/ε}``
+    if the caller has it already.
     """
     fi_1, fi_2, k_rho1, k_rho2, xi_rho1, xi_rho2, fi_12, ratio1, ratio2 = _translation_invariant_constants(
         float(epsilon), reg_m
     )
-    kernel = a[:, None] * b[None, :] * np.exp(-cost / epsilon)
+    if kernel is None:
+        kernel = _kernel(a, b, cost, epsilon)
     u, v = np.ones_like(a), np.ones_like(b)
     u_, v_ = u, v
     failed, i = False, -1
@@ -414,6 +417,11 @@ def _relaxed_plan(
 #: A kernel row or column whose largest entry is below this (its costs all above about 665 ε) underflows in the
 #: scaling iterations; such problems are solved in the log domain (:func:`_log_domain_plans`).
 KERNEL_FLOOR = 1e-289
+
+
+def _kernel(a: np.ndarray, b: np.ndarray, cost: np.ndarray, epsilon: float) -> np.ndarray:
+    """The scaling iterations' kernel ``a bᵀ e^{−C/ε}`` of one problem."""
+    return a[:, None] * b[None, :] * np.exp(-cost / epsilon)
 
 
 def _underflows(kernel: torch.Tensor) -> torch.Tensor:
@@ -512,16 +520,16 @@ def semi_relaxed_plans(
     if solver == "pot" or (solver == "auto" and a.device.type == "cpu"):
         plans = []
         for ai, bi, ci in zip(a, b, cost, strict=True):
-            kernel = ai[:, None] * bi[None, :] * torch.exp(-ci / float(epsilon))
-            if bool(_underflows(kernel[None])[0]):  # a row or column of the kernel underflows: the log domain
-                args = (ai[None], bi[None], ci[None])
-                plans.append(_log_domain_plans(*args, epsilon=epsilon, reg_m=reg_m, stop_thr=stop_thr)[0].cpu().numpy())
-                continue
             ai, bi, ci = ai.cpu().numpy(), bi.cpu().numpy(), ci.cpu().numpy()
+            kernel = _kernel(ai, bi, ci, epsilon)
+            if bool(_underflows(torch.as_tensor(kernel[None]))[0]):  # a row or column underflows: the log domain
+                args = [torch.as_tensor(v[None]) for v in (ai, bi, ci)]
+                plans.append(_log_domain_plans(*args, epsilon=epsilon, reg_m=reg_m, stop_thr=stop_thr)[0].numpy())
+                continue
             failed = True  # until the relaxed iteration, if asked for, succeeds
             if relaxation != 1.0:
                 plan, _, failed = _relaxed_plan(
-                    ai, bi, ci, epsilon=epsilon, reg_m=reg_m, stop_thr=stop_thr, relaxation=relaxation
+                    ai, bi, ci, epsilon=epsilon, reg_m=reg_m, stop_thr=stop_thr, relaxation=relaxation, kernel=kernel
                 )
             if failed:  # POT's own iteration (and its warning) where the relaxed one failed, or was not asked for
                 plan = semi_relaxed_plan(ai, bi, ci, epsilon=epsilon, reg_m=reg_m, stop_thr=stop_thr)

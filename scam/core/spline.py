@@ -597,9 +597,9 @@ class SplineInterpolant(Interpolant):
             self.sigma_ = self._choose_sigma(folds, self.curvature_) if folds else 0.0
         else:
             self.sigma_ = float(self.sigma)
-        self.second_derivatives = self.curvature_ * self._natural_spline(self.x[idx], self.times)
-        m = self.second_derivatives
-        self.bend_scale = _bend_scale(self.x[idx], m[:, :-1], m[:, 1:], self.times)
+        knots = self.x[idx]
+        self.second_derivatives = m = self.curvature_ * self._natural_spline(knots, self.times)
+        self.bend_scale = _bend_scale(knots, m[:, :-1], m[:, 1:], self.times)
 
     def _growth_target(self, logw: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The growth head's target: knots and each interval's second derivatives at its start and end."""
