@@ -214,6 +214,19 @@ def test_an_unreachable_cell_is_solved_in_the_log_domain():
     np.testing.assert_allclose(logged[0].sum(1), expected[0].sum(1), rtol=0.02)
 
 
+def test_log_domain_plans_take_a_weightless_source_cell():
+    """A chain whose weight underflowed to 0 sends no mass; the log domain does not turn its row into NaN."""
+    rng = np.random.default_rng(7)
+    xa, xb = torch.as_tensor(rng.standard_normal((1, 50, 3))), torch.as_tensor(rng.standard_normal((1, 50, 3)))
+    xb[0, 0] = 40.0  # unreachable: the plan is solved in the log domain
+    a = torch.full((1, 50), 1 / 49, dtype=torch.float64)
+    a[0, 3] = 0.0
+    b = torch.full((1, 50), 1 / 50, dtype=torch.float64)
+    plan = semi_relaxed_plans(a, b, couplings.relative_costs(xa, xb), epsilon=0.01, reg_m=(1.0, 50.0), solver="torch")
+    assert bool(torch.isfinite(plan).all()) and float(plan[0, 3].sum()) < 1e-250
+    np.testing.assert_allclose(plan[0].sum(0)[1:].numpy(), b[0, 1:].numpy(), rtol=0.01)
+
+
 def test_transport_shift_keeps_drift_out_of_the_growth():
     """A cloud that only moves: the shift is its displacement, and the plan on the shifted cost grows no cell."""
     rng = np.random.default_rng(0)

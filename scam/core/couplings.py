@@ -446,7 +446,7 @@ def _log_domain_plans(
     NaN. Slower than the translation-invariant iteration, so only the problems that need it are solved here.
     """
     fi_1, fi_2 = (float(r) / (float(r) + float(epsilon)) for r in reg_m)
-    log_a, log_b = torch.log(a), torch.log(b)
+    log_a, log_b = torch.log(a.clamp_min(MASS_FLOOR)), torch.log(b.clamp_min(MASS_FLOOR))  # a weightless cell: finite
     log_k = log_a[:, :, None] + log_b[:, None, :] - cost / float(epsilon)
     log_u, log_v = torch.zeros_like(a), torch.zeros_like(b)
     active = torch.ones(a.shape[0], dtype=torch.bool, device=a.device)  # each problem stops at its own iteration
