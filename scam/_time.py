@@ -358,6 +358,16 @@ def _time_point(key, time: TimeInfo) -> int | None:
     return int(hit[0]) if len(hit) else None
 
 
+def from_growth_prior(masses) -> bool:
+    """Whether a ``masses`` argument asks for the masses of the growth prior (``"growth_prior"``)."""
+    return isinstance(masses, str) and masses == "growth_prior"
+
+
+def resolve_masses(masses, time: TimeInfo, prior_rates: np.ndarray | None) -> np.ndarray:
+    """:func:`get_masses`, or with ``masses="growth_prior"`` :func:`masses_from_growth` of the cells' prior rates."""
+    return masses_from_growth(prior_rates, time) if from_growth_prior(masses) else get_masses(masses, time)
+
+
 def masses_from_growth(rates: np.ndarray, time: TimeInfo) -> np.ndarray:
     """Relative masses from per-cell growth rates (note §5): ``m_{k+1} / m_k = mean over X_k of exp(g Δt)``.
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._time import get_time
+from .._time import from_growth_prior, get_time
 from ..model import ActionModel
 from ..trainer import FitConfig
 
@@ -105,7 +105,7 @@ def _masses_per_condition(masses, names: list[str]) -> dict:
                 f"`masses` maps conditions to masses but does not match the conditions {names} (missing: {missing}, "
                 f"unknown: {extra}); give one entry per condition, or one set of masses for all."
             )
-        if any(isinstance(v, str) and v == "growth_prior" for v in given.values()):
+        if any(from_growth_prior(v) for v in given.values()):
             raise ValueError("`masses='growth_prior'` applies to every condition; pass it alone, not per condition.")
         return given
     return dict.fromkeys(names, masses)

@@ -14,7 +14,7 @@ from anndata import AnnData
 from .. import _keys
 from .._settings import torch_threads
 from .._simulate import choose_steps
-from .._time import TimeInfo, get_masses, get_time, masses_from_growth
+from .._time import TimeInfo, from_growth_prior, get_time, resolve_masses
 from .._validation import check_adata, check_key_added, get_growth_prior, get_rep, writable
 from ..core.interpolants import Interpolant
 from ..model import ActionModel
@@ -274,7 +274,7 @@ def fit(
         groups = _condition_groups(adata, condition_key, time_key, masses)
     X = get_rep(adata, use_rep, n_dims)
     config = config.for_dims(X.shape[1])  # batch_size and n_iters as resolved, for params
-    needs_prior = (isinstance(masses, str) and masses == "growth_prior") or config.growth_penalty > 0
+    needs_prior = from_growth_prior(masses) or config.growth_penalty > 0
     prior_growth = get_growth_prior(adata, growth_prior_key) if needs_prior else None
     inputs = {"obs": [time_key] + ([growth_prior_key] if needs_prior else []), "obsm": [use_rep]}
     if condition_key is not None:
@@ -283,10 +283,7 @@ def fit(
     mass = []
     for name, idx, time, spec in groups:
         try:
-            if isinstance(spec, str) and spec == "growth_prior":
-                mass.append(masses_from_growth(prior_growth[idx], time))
-            else:
-                mass.append(get_masses(spec, time))
+            mass.append(resolve_masses(spec, time, None if prior_growth is None else prior_growth[idx]))
         except ValueError as err:
             raise ValueError(f"{_where(condition_key, name)}{err}") from None
     if not config.has_growth and not all(np.allclose(m, 1.0) for m in mass):

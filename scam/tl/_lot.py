@@ -12,7 +12,7 @@ from anndata import AnnData
 
 from .. import _keys
 from .._simulate import check_steps
-from .._time import get_masses, get_time, masses_from_growth
+from .._time import from_growth_prior, get_time, resolve_masses
 from .._validation import check_adata, check_key_added, check_positive_int, get_growth_prior, get_rep
 from ..lot import ScamFitter, run_lot
 from ..lot.engine import check_client
@@ -184,8 +184,7 @@ def leave_one_timepoint_out(
     if unknown:
         raise ValueError(f"Unknown `fit_kwargs` {sorted(unknown)}; use arguments of scam.tl.fit.")
     config = FitConfig(**fit_kwargs).checked()
-    specs = masses.values() if isinstance(masses, Mapping) else [masses]
-    needs_prior = any(_from_prior(spec) for spec in specs) or config.growth_penalty > 0
+    needs_prior = from_growth_prior(masses) or config.growth_penalty > 0
     prior = get_growth_prior(adata, growth_prior_key) if needs_prior else None
     runs, skipped = _runs(adata, time_key, condition_key, held_out, masses, prior)
     X = get_rep(adata, use_rep, n_dims)
@@ -201,7 +200,7 @@ def leave_one_timepoint_out(
             use_rep,
             fit_kwargs,
             prior_growth=None if prior is None else prior[rows],
-            masses_from_prior=_from_prior(masses),
+            masses_from_prior=from_growth_prior(masses),
         )
         df, predictions = run_lot(
             X[rows],
@@ -264,16 +263,9 @@ def _first_seed(predictions: dict) -> dict:
     }
 
 
-def _from_prior(spec) -> bool:
-    """Whether a ``masses`` spec asks for the masses of the growth prior."""
-    return isinstance(spec, str) and spec == "growth_prior"
-
-
 def _masses(spec, time, prior: np.ndarray | None) -> np.ndarray | None:
-    """The masses that score the predictions: given, from the counts, or from the prior of every cell."""
-    if spec is None:
-        return None
-    return masses_from_growth(prior, time) if _from_prior(spec) else get_masses(spec, time)
+    """The masses that score the predictions (``None``: none given): as given, or from the prior of every cell."""
+    return None if spec is None else resolve_masses(spec, time, prior)
 
 
 def _runs(
