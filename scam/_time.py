@@ -57,7 +57,9 @@ def same_time(a, b) -> np.ndarray:
     return np.abs(a - b) <= TIME_RTOL * np.maximum(np.abs(a), np.abs(b))
 
 
-def get_time(adata: AnnData, time_key: str, *, min_cells: int = MIN_CELLS_PER_TIME) -> TimeInfo:
+def get_time(
+    adata: AnnData, time_key: str, *, min_cells: int = MIN_CELLS_PER_TIME, rows: np.ndarray | None = None
+) -> TimeInfo:
     """Read and check the time column ``adata.obs[time_key]``; the one place where times are parsed.
 
     The rules (documented for users under ``time_key`` in :func:`scam.tl.fit`):
@@ -70,11 +72,16 @@ def get_time(adata: AnnData, time_key: str, *, min_cells: int = MIN_CELLS_PER_TI
       ``UserWarning`` says so when it overrides the category order of an ordered categorical;
     * other labels need an ordered categorical: their values are positions among its categories
       (0, 1, 2, …; ``TimeInfo.ordinal``, see :func:`align_time`).
+
+    ``rows`` (integer positions) reads only those cells, with the column's categories kept, so that the positions
+    of ordered labels are those of the whole column (a condition that lacks a time point keeps the others' values).
     """
     if not isinstance(time_key, str) or time_key not in adata.obs.columns:
         cols = ", ".join(map(repr, adata.obs.columns)) or "none"
         raise ValueError(f"`time_key={time_key!r}` is not a column of adata.obs. Available columns: {cols}.")
     col = adata.obs[time_key]
+    if rows is not None:  # pandas keeps every category (an AnnData view drops the unused ones, which would
+        col = col.iloc[rows]  # renumber an ordered categorical's positions: one condition's time axis squeezed)
     where = f"adata.obs[{time_key!r}]"
     fix_hint = (
         f"Make it numeric (e.g. `adata.obs[{time_key!r}] = adata.obs[{time_key!r}].astype(float)`) or an ordered "

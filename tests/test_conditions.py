@@ -283,6 +283,38 @@ def test_lot_bad_conditions(tiny, make, kwargs, match):
     snap.assert_unchanged(adata)
 
 
+def test_ordered_stage_labels_keep_their_positions_in_a_condition_that_lacks_one(tiny):
+    """Ordered labels without numbers take their position among the column's categories, in every condition.
+
+    An AnnData subset drops unused categories, so a condition without 'mid' once read 'late' as 1, not 2: its
+    velocities and growth came out in another unit of time than the other condition's, in the same columns.
+    """
+    adata = _drop_day(tiny, "treated", [0.0, 2.0, 3.0, 4.0])
+    names = ["early", "mid", "late", "later", "end"]
+    adata.obs["stage"] = pd.Categorical([names[int(d)] for d in adata.obs["day"]], categories=names, ordered=True)
+    by_stage, by_day = adata.copy(), adata.copy()
+    stage = {**LATENT, "time_key": "stage"}
+    models = scam.tl.fit(by_stage, condition_key="condition", random_state=0, **stage, **SMALL_FIT)
+    scam.tl.fit(by_day, condition_key="condition", random_state=0, **LATENT, **SMALL_FIT)
+    assert models["treated"].observed_times == [0.0, 2.0, 3.0, 4.0]
+    fitted_time = by_stage.uns["scam"]["conditions"]["treated"]["time"]
+    assert dict(zip(fitted_time["labels"], fitted_time["values"], strict=True)) == {
+        "early": 0,
+        "late": 2,
+        "later": 3,
+        "end": 4,
+    }
+    np.testing.assert_array_equal(by_stage.obsm["scam_velocity"], by_day.obsm["scam_velocity"])
+    np.testing.assert_array_equal(by_stage.obs["scam_growth"], by_day.obs["scam_growth"])
+    # leave-one-timepoint-out reads each condition's times the same way: the same scores as on the days
+    kwargs = {**LOT_ARGS, "methods": ["ot_midpoint"], "condition_key": "condition"}
+    by_label = scam.tl.leave_one_timepoint_out(adata, "stage", **kwargs)
+    by_value = scam.tl.leave_one_timepoint_out(adata, "day", **kwargs)
+    treated = by_label[by_label["condition"] == "treated"]
+    assert list(treated["held_out"]) == ["late", "later"]
+    np.testing.assert_allclose(treated["value"], by_value[by_value["condition"] == "treated"]["value"], rtol=1e-6)
+
+
 # --- read-outs and plots per condition ----------------------------------------------------------
 
 #: A quick fit: few steps of a small net, σ and the spline's bend fixed.

@@ -5,6 +5,7 @@ The full build (``sphinx-build -W``) runs in CI; these checks need no Sphinx.
 
 import importlib
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,18 @@ def test_property_first_line_keeps_its_colon(conf):
     method = ["Returns x: a value."]
     conf.untyped_attributes(None, "method", "m", None, {}, method)
     assert method == ["Returns x: a value."]
+
+
+def test_no_install_hint_names_the_unrelated_scam_package():
+    """``pip install scam[...]`` would install another project (PyPI's ``scam``): every hint says ``scam-sc[...]``."""
+    root = Path(__file__).resolve().parents[1]
+    files = [root / "README.md", root / "pyproject.toml", *root.glob("docs/*.md"), *root.glob("scam/**/*.py")]
+    files += [*root.glob("tutorials/**/*.py"), *root.glob("tutorials/*.ipynb"), root / ".ci" / "run"]
+    wrong = [
+        f"{f.relative_to(root)}:{i}"
+        for f in files
+        for i, line in enumerate(f.read_text().splitlines(), 1)
+        if re.search(r"\bscam\[", line)
+    ]
+    assert len(files) > 50
+    assert not wrong, f"install hints naming the package `scam` instead of `scam-sc`: {wrong}"

@@ -8,6 +8,7 @@ names the fix. Errors leave ``adata`` unchanged.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import anndata as ad
 import numpy as np
@@ -67,6 +68,36 @@ def test_times_equal_up_to_float32_rounding_are_one_time_point():
     assert values == [0.0, 0.1, 2.0]
     assert labels == ["0", "0.1", "2"]
     assert adata.uns["scam"]["time"]["values"].shape == (3,)
+
+
+def test_a_float32_time_column_accepts_its_times_by_value_everywhere():
+    """``0.1`` names the float32 time 0.10000000149 in every read-out, as in ``masses`` (float32 rounding)."""
+    adata = small_path()
+    adata.obs["time"] = adata.obs["time"].map({0.0: 0.0, 1.0: 0.1, 2.0: 0.3}).astype(np.float32)
+    adata.obs["group"] = pd.Categorical(np.where(adata.obsm["X_pca"][:, 0] > 0, "a", "b"))
+    model = scam.tl.fit(adata, masses={0: 1.0, 0.1: 1.2, 0.3: 1.5}, **TINY_FIT)
+    by_value = scam.tl.transition_matrix(adata, model, source=0.1, target=0.3, groupby="group", n_steps=2)
+    by_label = scam.tl.transition_matrix(adata, model, source="0.1", target="0.3", groupby="group", n_steps=2)
+    pd.testing.assert_frame_equal(by_value, by_label)
+    scam.tl.fate(adata, model, source=0.1, target=0.3, groupby="group", n_steps=2)
+    df = scam.tl.leave_one_timepoint_out(adata, held_out=0.1, methods=["previous"], progress_bar=False)
+    assert list(df["held_out"].unique()) == ["0.1"]
+
+
+def test_trajectories_refuse_a_start_between_observed_times_whatever_the_time_origin():
+    """A start 0.1 day after day 0 is not an observed time, in days or in Unix seconds (tolerance relative to the
+    times' float32 rounding, not to their size, which once let 1.7e9 + 8640 s pass as 1.7e9)."""
+    for scale, origin in ((1.0, 0.0), (86400.0, 1.7e9)):
+        adata = small_path()
+        adata.obs["time"] = adata.obs["time"] * scale + origin
+        model = scam.tl.fit(adata, **TINY_FIT)
+        snap = Snapshot.of(adata)
+        with pytest.raises(ValueError, match="is not an observed time"):
+            scam.tl.trajectories(adata, model, t_start=origin + 0.1 * scale, n_cells=4, n_steps=2)
+        snap.assert_unchanged(adata)
+        with warnings.catch_warnings():  # the tiny fit's paths leave the cells (scam.tl.trajectories warns)
+            warnings.simplefilter("ignore", UserWarning)
+            scam.tl.trajectories(adata, model, t_start=origin + scale, n_cells=4, n_steps=2)
 
 
 @pytest.mark.parametrize(

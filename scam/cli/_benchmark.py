@@ -62,7 +62,7 @@ def _benchmark_parser(sub: argparse._SubParsersAction) -> None:
         "--scheduler",
         metavar="tcp://HOST:PORT",
         help="run the lot and suite jobs on this Dask scheduler's workers instead of local processes (needs "
-        "scam[distributed]; see the docs' 'Sweeps on a cluster' page)",
+        "scam-sc[distributed]; see the docs' 'Sweeps on a cluster' page)",
     )
     add_threads_argument(p)
     p.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000, 1_000_000], help="cells for 'scale'")
@@ -99,7 +99,9 @@ def _dask_client(address: str | None) -> Iterator:
     try:
         from distributed import Client
     except ImportError as e:
-        raise CommandError("--scheduler needs dask.distributed; install it with pip install 'scam[distributed]'") from e
+        raise CommandError(
+            "--scheduler needs dask.distributed; install it with pip install 'scam-sc[distributed]'"
+        ) from e
     try:
         client = Client(address)
     except (OSError, ValueError, TypeError) as e:

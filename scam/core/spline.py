@@ -60,8 +60,8 @@ MASS_CURVATURE = 1.0
 #:
 #: On :func:`scam.datasets.branching` (seeds 0-2) 0.125 and ``"local"`` lift the growth correlation from 0.840 to
 #: 0.912 (0.25: 0.935). But the push to a held-out time weights its cells by the growth head, and the LOT ratio to
-#: exact OT gets worse: the uneven course 0.943 -> 0.959, EB's held-out days 12-15 0.945 -> 0.980
-#: (``docs/benchmarks/growth/growth_target.md``). So both stay off.
+#: exact OT gets worse: the uneven course 0.943 -> 0.959, EB's held-out days 12-15 0.945 -> 0.980, and the 100-PC
+#: EB subset's middle day at 20, 50 and 100 PCs (``docs/benchmarks/growth/growth_target.md``). So both stay off.
 GROWTH_TARGET_SMOOTHING, GROWTH_TARGET_SLOPES = 0.0, "spline"
 #: A chain's cubic may leave the straight line between two knots by at most this multiple of the spread of its knots
 #: (the largest distance between two of them; for log-weights, their range). Snapshots unevenly spaced by orders of

@@ -210,7 +210,7 @@ def _predict_and_score(job, state: _LotState) -> tuple[list[dict], tuple | None]
     return rows, (pred, weights)
 
 
-_INSTALL_DISTRIBUTED = "Running on a Dask cluster needs dask.distributed: pip install 'scam[distributed]'."
+_INSTALL_DISTRIBUTED = "Running on a Dask cluster needs dask.distributed: pip install 'scam-sc[distributed]'."
 
 
 def check_client(client):
@@ -351,7 +351,7 @@ def run_lot(
     client
         A ``distributed.Client`` or a scheduler address (``"tcp://HOST:PORT"``): run the jobs on that Dask
         cluster instead (``n_jobs`` is then ignored; each job uses its worker's ``scam.settings.n_threads``).
-        Needs ``scam[distributed]``. With the same torch threads per job, the results do not depend on
+        Needs ``scam-sc[distributed]``. With the same torch threads per job, the results do not depend on
         where the jobs run.
     progress_bar
         Show progress.

@@ -160,7 +160,8 @@ def interpolation(
     times = {}  # each condition's time points (its own, as the benchmark read them)
     for name, cells, _, label in panels:
         if name not in times:
-            times[name] = get_time(adata[cells] if name is not None else adata, params["time_key"], min_cells=0)
+            rows = np.flatnonzero(cells) if name is not None else None
+            times[name] = get_time(adata, params["time_key"], min_cells=0, rows=rows)
         if label not in times[name].labels:
             of = "" if name is None else f" of condition {name!r}"
             raise ValueError(f"Held-out time {label!r}{of} is not in adata.obs[{params['time_key']!r}] any more.")

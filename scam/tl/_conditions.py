@@ -84,7 +84,7 @@ def _condition_groups(adata: AnnData, condition_key: str, time_key: str, masses)
     groups = []
     for name, idx in rows:
         try:
-            time = get_time(adata[idx], time_key)
+            time = get_time(adata, time_key, rows=idx)
         except ValueError as err:
             raise ValueError(
                 f"{_where(condition_key, name)}{err} Each condition is fitted alone (one model per condition), so "

@@ -138,7 +138,7 @@ def leave_one_timepoint_out(
     client
         A ``distributed.Client``, or the address of a Dask scheduler (``"tcp://HOST:PORT"``): run the
         jobs on that cluster instead of local processes (``n_jobs`` is then ignored). Needs
-        ``pip install 'scam[distributed]'``, and scam installed on the workers; see
+        ``pip install 'scam-sc[distributed]'``, and scam installed on the workers; see
         :doc:`/distributed`. A job's result depends only on its method, held-out time, seed and torch thread
         count, so with the same threads per job the table is the same wherever the jobs run.
     progress_bar
@@ -289,7 +289,7 @@ def _runs(
     runs, skipped = [], {}
     for name, idx in rows:
         try:
-            n_times = get_time(adata[idx], time_key, min_cells=0).n_times
+            n_times = get_time(adata, time_key, min_cells=0, rows=idx).n_times
         except ValueError:  # one time point (the column is fine: checked above)
             n_times = 1
         if n_times < 3:
@@ -298,7 +298,7 @@ def _runs(
         with warnings.catch_warnings():  # given by the call above
             warnings.simplefilter("ignore")
             try:
-                time = get_time(adata[idx], time_key)
+                time = get_time(adata, time_key, rows=idx)
                 ks = _held_out_indices(held_out, time)
                 mass = _masses(per_condition[name], time, None if prior is None else prior[idx])
             except ValueError as err:
