@@ -117,7 +117,18 @@ def simulate(model, X, t_start, t_end, *, n_steps, stochastic, return_weights, r
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, with advice
         positions = model.units.to_user(np.concatenate(xs, axis=axis)).astype(np.float32)
         weights = np.exp(np.concatenate(ws, axis=axis)).astype(np.float32)
-    _check_finite(model, positions, weights if return_weights else None, t_start, t_end)
+    far = _far_count(np.concatenate([x[-1] if return_path else x for x in xs]))  # the end points, internal units
+    _check_finite(model, positions, weights if return_weights else None, t_start, t_end, far=far)
+    if far:
+        warnings.warn(
+            f"{far} of {z.shape[0]} simulated cells ended more than {FAR_FACTOR:g} times the observed cells' typical "
+            f"distance from their centre ({_span(model, t_start, t_end)}): the action there is extrapolated, not "
+            "learned, and these positions (and weights) mean little. Simulate over shorter intervals between "
+            "observed times (backward across a long gap is the least stable), or check the fit "
+            "(`scam.pl.history`) and the data for outlier cells.",
+            UserWarning,
+            stacklevel=3,
+        )
     if not return_weights:
         return positions
     return positions, weights
@@ -141,7 +152,25 @@ def _warn_outside_range(model, t_start: float, t_end: float) -> None:
         )
 
 
-def _check_finite(model, positions: np.ndarray, weights: np.ndarray | None, t_start: float, t_end: float) -> None:
+#: A simulated cell more than this many times the observed cells' root-mean-square distance from their centre (``√d``
+#: in the network's units) has left the data: :meth:`~scam.ActionModel.simulate` warns.
+FAR_FACTOR = 10.0
+
+
+def _far_count(z: np.ndarray) -> int:
+    """How many internal positions ``z`` lie beyond :data:`FAR_FACTOR` × the observed cells' RMS distance (``√d``)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        dist = np.sqrt((z**2).sum(1))
+    return int(np.sum(~np.isfinite(dist) | (dist > FAR_FACTOR * np.sqrt(z.shape[1]))))
+
+
+def _span(model, t_start: float, t_end: float) -> str:
+    return f"from {t_start:g} to {t_end:g}, fitted range {_range_text(model)}"
+
+
+def _check_finite(
+    model, positions: np.ndarray, weights: np.ndarray | None, t_start: float, t_end: float, *, far: int = 0
+) -> None:
     """Raise when the simulated positions or weights are no longer finite numbers."""
     span = f"from {t_start:g} to {t_end:g} (fitted range {_range_text(model)})"
     if not np.all(np.isfinite(positions)):
@@ -150,8 +179,19 @@ def _check_finite(model, positions: np.ndarray, weights: np.ndarray | None, t_st
             "interval within the fitted range, or with more `n_steps`."
         )
     if weights is not None and not np.all(np.isfinite(weights)):
+        left = (
+            f" {far} of the {len(weights)} paths ended far outside the observed cells (more than {FAR_FACTOR:g} times "
+            "their typical distance from their centre), where the action and growth are extrapolated;"
+            if far
+            else ""
+        )
+        refit = (
+            "refit with a smaller `lam` (or a `growth_penalty` toward a growth prior)"
+            if model.growth_net is None
+            else "refit with a `growth_penalty` toward a growth prior (`scam.pp.growth_prior`) or `growth='none'`"
+        )
         raise ValueError(
-            f"The growth weights exp(∫ growth dt) overflowed (NaN or infinite values) {span}; simulate over a "
-            "shorter interval within the fitted range, or refit with a smaller `lam` (or a `growth_penalty` "
-            "toward a growth prior)."
+            f"The growth weights exp(∫ growth dt) overflowed (NaN or infinite values) {span};{left} simulate over "
+            "shorter intervals between observed times (backward across a long gap is the least stable), or "
+            f"{refit}."
         )

@@ -292,6 +292,17 @@ def split_validation(codes: np.ndarray, n_times: int, rng: np.random.Generator) 
     return val
 
 
+def _selection_scores(interp) -> dict:
+    """The spline's leave-one-snapshot-out scores per candidate, JSON- and h5ad-ready (``{}`` without a choice)."""
+    out = {}
+    for name in ("curvature", "sigma", "shift"):
+        scores = getattr(interp, f"{name}_scores_", None) or {}
+        name = "shift_drift" if name == "shift" else name
+        if scores:
+            out[name] = {f"{k:g}" if isinstance(k, float) else str(k): float(v) for k, v in scores.items()}
+    return out
+
+
 def train(
     X: np.ndarray,
     time: TimeInfo,
@@ -412,6 +423,8 @@ def _train(X, time, mass, config, *, use_rep, progress_bar, prior_growth) -> tup
             ),
             # whether σ was chosen by leave-one-snapshot-out (sigma="auto")
             "sigma_auto": sigma_auto,
+            # the leave-one-snapshot-out scores behind the automatic choices (summed W1; lower is better)
+            "selection_scores": _selection_scores(interp),
         },
         growth_net=result.growth_net,
     )

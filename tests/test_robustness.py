@@ -5,6 +5,8 @@ Complements ``test_bad_inputs.py``: each test here failed before the fix it guar
 
 from __future__ import annotations
 
+import warnings
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -296,3 +298,107 @@ def test_model_bad_calls(named, call, match):
     model, adata = named
     with pytest.raises(ValueError, match=match):
         call(model, adata.obsm["X_pca"][:5])
+
+
+# --- numerically hard but valid data (a fourth review pass) -----------------------------------------
+
+
+def _drifting(n: int = 300, *, points=(), outliers: float = 0.0) -> ad.AnnData:
+    """A 5-D Gaussian drifting 2 per unit time along x0 at times 0-3; ``points``: times whose cells are all one state;
+    ``outliers``: three cells of time 1 moved by +outliers and two of time 2 by −outliers in every coordinate."""
+    rng = np.random.default_rng(0)
+    blocks = [rng.normal(size=(n, 5)) + 2 * t * np.eye(5)[0] for t in range(4)]
+    for k in points:
+        blocks[k] = np.tile(2 * k * np.eye(5)[0], (n, 1))
+    blocks[1][:3] += outliers
+    blocks[2][:2] -= outliers
+    adata = ad.AnnData(obs=pd.DataFrame({"time": np.repeat(np.arange(4.0), n)}, index=[f"c{i}" for i in range(4 * n)]))
+    adata.obsm["X_pca"] = np.concatenate(blocks).astype(np.float32)
+    return adata
+
+
+def test_relative_costs_of_coinciding_points_are_zero_not_nan():
+    import torch
+
+    from scam.core.couplings import relative_cost, relative_costs
+
+    x = np.ones((4, 3))
+    np.testing.assert_array_equal(relative_cost(x, x), np.zeros((4, 4)))
+    batch = torch.ones(2, 4, 3, dtype=torch.float64)
+    batch[1] = torch.randn(4, 3, dtype=torch.float64)  # a normal problem beside it keeps its own scaling
+    out = relative_costs(batch, batch.clone())
+    np.testing.assert_array_equal(out[0].numpy(), np.zeros((4, 4)))
+    assert out[1].mean().item() == pytest.approx(1.0)
+
+
+def test_two_consecutive_snapshots_of_one_state_each_fit_by_default():
+    """A clonal or sorted population collapsed to one state at two times in a row: after the transport shift the
+    chains' minibatches coincide, their mean cost was 0 and the plans NaN ('Unbalanced OT failed')."""
+    adata = _drifting(60, points=(1, 2))
+    scam.tl.fit(adata, "time", n_iters=30, progress_bar=False)
+    assert np.isfinite(adata.obsm["scam_velocity"]).all()
+    assert np.isfinite(adata.obs["scam_growth"]).all()
+    assert np.isfinite(adata.uns["scam"]["learned_masses"]).all()
+
+
+def test_extreme_weights_warn_and_name_the_cells():
+    from scam._time import TimeInfo
+    from scam.tl._fit import _warn_extreme_weights
+
+    time = TimeInfo(key="t", labels=["0", "1"], values=np.array([0.0, 1.0]), codes=np.repeat([0, 1], 50))
+    X = np.random.default_rng(0).normal(size=(100, 3))
+    X[7] += 100.0
+    weight = np.r_[np.full(50, 1.1), np.full(50, np.nan)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_extreme_weights(weight, time, X, pd.Index([f"c{i}" for i in range(100)]), [1.0, 1.1], "")
+    weight[7] = 5e6
+    with pytest.warns(UserWarning, match=r"1 cell\(s\) carry .* up to 5e\+06; cells 'c7'.*outliers.*refit"):
+        _warn_extreme_weights(weight, time, X, pd.Index([f"c{i}" for i in range(100)]), [1.0, 1e5], "")
+
+
+def test_a_few_outlier_cells_far_away_warn_instead_of_silently_giving_absurd_masses():
+    """0.4 % of the cells 100 standard deviations away: the growth head extrapolates there (weights 1e7-1e8,
+    learned masses up to 1e11 for a course of constant mass); the default fit now says so and names the cells."""
+    adata = _drifting(outliers=100.0)
+    with pytest.warns(UserWarning, match=r"5 cell\(s\) carry an expected mass multiplier.*'c300', 'c301', 'c302'"):
+        scam.tl.fit(adata, "time", progress_bar=False)
+    clean = _drifting()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        scam.tl.fit(clean, "time", progress_bar=False)
+    assert np.nanmax(clean.obs["scam_weight"]) < 3
+
+
+def test_simulate_warns_when_cells_end_far_from_the_data_and_overflow_advice_fits_the_growth_kind():
+    from scam._simulate import _check_finite
+
+    adata = small_path()
+    model = scam.tl.fit(adata, **QUICK_FIT)
+    X = adata.obsm["X_pca"][:10]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model.simulate(X, 0, 1)
+    with pytest.warns(UserWarning, match=r"10 of 10 simulated cells ended more than 10 times"):
+        model.simulate(X * 1000, 0, 1)
+    assert model.growth_net is not None  # the default free head: `lam` is 0, so the advice must not name it
+    with pytest.raises(ValueError, match=r"3 of the 4 paths ended far.*growth_penalty.*growth='none'") as info:
+        _check_finite(model, np.zeros((4, 2)), np.array([1.0, np.inf, 1.0, 1.0]), 0.0, 1.0, far=3)
+    assert "`lam`" not in str(info.value)
+
+
+def test_the_automatic_choices_record_their_scores(tmp_path):
+    """``params['selection_scores']``: each candidate's leave-one-snapshot-out W1, the chosen one the best (or the
+    anchor kept within its margin); through h5ad and the saved model."""
+    adata = scam.datasets.branching(n_cells=60, random_state=0)
+    model = scam.tl.fit(adata, "day", use_rep="X_latent", n_iters=20, hidden=(8,), progress_bar=False)
+    params = adata.uns["scam"]["params"]
+    scores = params["selection_scores"]
+    assert set(scores) >= {"curvature", "sigma"}
+    assert f"{params['spline_curvature']:g}" in scores["curvature"]
+    assert f"{params['sigma']:g}" in scores["sigma"]
+    assert all(np.isfinite(v) and v > 0 for choice in scores.values() for v in choice.values())
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    assert ad.read_h5ad(tmp_path / "a.h5ad").uns["scam"]["params"]["selection_scores"] == scores
+    model.save(tmp_path / "m")
+    assert scam.ActionModel.load(tmp_path / "m").metadata["selection_scores"] == scores

@@ -63,11 +63,16 @@ MASS_FLOOR = 1e-300
 
 
 def relative_cost(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
-    """Squared Euclidean cost between the rows of ``xa`` and ``xb``, divided by its mean."""
+    """Squared Euclidean cost between the rows of ``xa`` and ``xb``, divided by its mean.
+
+    All zero when every pair coincides (two snapshots of one repeated state, after the transport shift): every
+    pairing then costs the same, and dividing by the zero mean would give NaN.
+    """
     import ot
 
     cost = ot.dist(xa, xb)
-    return cost / cost.mean()
+    mean = cost.mean()
+    return cost / mean if mean > 0 else cost
 
 
 def relative_costs(xa: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
@@ -77,7 +82,8 @@ def relative_costs(xa: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
     """
     cost = (xa**2).sum(2)[:, :, None] + (xb**2).sum(2)[:, None, :] - 2 * torch.bmm(xa, xb.transpose(1, 2))
     cost = cost.clamp_min_(0.0)
-    return cost.div_(cost.mean(dim=(1, 2), keepdim=True))
+    mean = cost.mean(dim=(1, 2), keepdim=True)
+    return cost.div_(torch.where(mean > 0, mean, torch.ones_like(mean)))  # coinciding points: all zero, not NaN
 
 
 def transport_shift(
