@@ -122,8 +122,8 @@ def simulate(model, X, t_start, t_end, *, n_steps, stochastic, return_weights, r
     if far:
         warnings.warn(
             f"{far} of {z.shape[0]} simulated cells ended more than {FAR_FACTOR:g} times the observed cells' typical "
-            f"distance from their centre ({_span(model, t_start, t_end)}): the action there is extrapolated, not "
-            "learned, and these positions (and weights) mean little. Simulate over shorter intervals between "
+            f"distance from their centre, simulated {_span(model, t_start, t_end)}: the action there is extrapolated, "
+            "not learned, and these positions (and weights) mean little. Simulate over shorter intervals between "
             "observed times (backward across a long gap is the least stable), or check the fit "
             "(`scam.pl.history`) and the data for outlier cells.",
             UserWarning,
@@ -165,14 +165,14 @@ def _far_count(z: np.ndarray) -> int:
 
 
 def _span(model, t_start: float, t_end: float) -> str:
-    return f"from {t_start:g} to {t_end:g}, fitted range {_range_text(model)}"
+    return f"from {t_start:g} to {t_end:g} (fitted range {_range_text(model)})"
 
 
 def _check_finite(
     model, positions: np.ndarray, weights: np.ndarray | None, t_start: float, t_end: float, *, far: int = 0
 ) -> None:
     """Raise when the simulated positions or weights are no longer finite numbers."""
-    span = f"from {t_start:g} to {t_end:g} (fitted range {_range_text(model)})"
+    span = _span(model, t_start, t_end)
     if not np.all(np.isfinite(positions)):
         raise ValueError(
             f"The simulated positions diverged (NaN or infinite values) {span}; simulate over a shorter "
