@@ -287,7 +287,9 @@ class ActionModel:
         -----
         UserWarning
             Once per call when ``t_start`` or ``t_end`` lies outside the fitted :attr:`time_range` by more
-            than :data:`TIME_MARGIN` of its span: the dynamics there are extrapolated.
+            than :data:`TIME_MARGIN` of its span: the dynamics there are extrapolated. Also when cells
+            end more than :data:`scam._simulate.FAR_FACTOR` times the observed cells' typical distance
+            from their centre (seen backward across a long gap): their positions are extrapolated.
 
         Raises
         ------
