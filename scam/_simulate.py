@@ -64,8 +64,10 @@ def check_steps(n_steps) -> int | str:
     return int(n_steps)
 
 
-def simulate(model, X, t_start, t_end, *, n_steps, stochastic, return_weights, return_path, method, random_state):
-    """See :meth:`scam.ActionModel.simulate`."""
+def simulate(
+    model, X, t_start, t_end, *, n_steps, stochastic, return_weights, return_path, method, random_state, warn_far=True
+):
+    """See :meth:`scam.ActionModel.simulate`; ``warn_far=False`` leaves the far-cells warning to the caller."""
     for name, value in (("t_start", t_start), ("t_end", t_end)):
         if (
             isinstance(value, bool)
@@ -119,7 +121,7 @@ def simulate(model, X, t_start, t_end, *, n_steps, stochastic, return_weights, r
         weights = np.exp(np.concatenate(ws, axis=axis)).astype(np.float32)
     far = _far_count(np.concatenate([x[-1] if return_path else x for x in xs]))  # the end points, internal units
     _check_finite(model, positions, weights if return_weights else None, t_start, t_end, far=far)
-    if far:
+    if far and warn_far:
         warnings.warn(
             f"{far} of {z.shape[0]} simulated cells ended more than {FAR_FACTOR:g} times the observed cells' typical "
             f"distance from their centre, simulated {_span(model, t_start, t_end)}: the action there is extrapolated, "

@@ -13,7 +13,7 @@ from anndata import AnnData
 
 from .. import _keys
 from .._settings import torch_threads
-from .._simulate import choose_steps
+from .._simulate import choose_steps, simulate
 from .._time import TimeInfo, from_growth_prior, get_time, resolve_masses
 from .._validation import check_adata, check_key_added, get_growth_prior, get_rep, writable
 from ..core.interpolants import Interpolant
@@ -413,16 +413,19 @@ def _readouts(model: ActionModel, X: np.ndarray, time: TimeInfo):
             continue
         n_steps = _weight_steps(model, X[idx], time.values[k], time.values[k + 1])
         steps.append(n_steps)
-        with warnings.catch_warnings():  # cells that start far out end far out: _warn_extreme_weights tells the user
-            warnings.filterwarnings("ignore", message=r".* simulated cells ended more than", category=UserWarning)
-            _, w = model.simulate(
+        with torch_threads():  # cells that start far out end far out: _warn_extreme_weights tells the user
+            _, w = simulate(
+                model,
                 X[idx],
                 time.values[k],
                 time.values[k + 1],
                 n_steps=n_steps,
-                method="rk4",
                 stochastic=False,
                 return_weights=True,
+                return_path=False,
+                method="rk4",
+                random_state=None,
+                warn_far=False,
             )
         weight[idx] = w
     learned_mass = np.ones(time.n_times)
