@@ -7,6 +7,11 @@ import torch
 
 from .core.integrate import CHUNK_SIZE, fixed_step
 from .core.losses import laplacian
+from .core.network import ActionNet
+
+#: Cells per :meth:`ActionNet.laplacian` call are capped so that its Jacobians hold at most this many numbers
+#: (2**24 float32: 64 MB per layer).
+LAPLACIAN_ELEMENTS = 2**24
 
 
 def log_likelihood(model, X, t: float, *, base, t_base, n_steps: int, method: str, growth: bool) -> np.ndarray:
@@ -29,6 +34,9 @@ def log_likelihood(model, X, t: float, *, base, t_base, n_steps: int, method: st
         if not np.isfinite(value):
             raise ValueError(f"`{name}` must be a finite number, got {value!r}.")
     log_base = base_density(base, model.n_dims)
+    forward_laplacian = isinstance(model.net, ActionNet)  # else any module: d autograd passes
+    if forward_laplacian:
+        rows = max(1, LAPLACIAN_ELEMENTS // (max(model.net.hidden, default=1) * model.n_dims))
     z = model._x(X)
     units = model.units
 
@@ -36,7 +44,11 @@ def log_likelihood(model, X, t: float, *, base, t_base, n_steps: int, method: st
         with torch.enable_grad():
             z = z.detach().requires_grad_(True)
             s = model.net(z, tau)
-            (grad,) = torch.autograd.grad(s.sum(), z, create_graph=True)
+            (grad,) = torch.autograd.grad(s.sum(), z, create_graph=not forward_laplacian)
+        if forward_laplacian:  # the Jacobians it carries are (cells, width, d): a chunk of cells at a time
+            with torch.no_grad():
+                lap = torch.cat([model.net.laplacian(part, tau) for part in z.detach().split(rows)])
+        else:
             lap = laplacian(grad, z, method="exact").detach()
         # d log q / dτ along the path (internal units: Δ_x s_user dt = Δ_z s dτ, g_user dt = g dτ)
         if not growth:

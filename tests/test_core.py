@@ -90,6 +90,27 @@ def test_laplacian_exact_and_hutchinson_match_trace():
         laplacian(grad, x, method="bogus")
 
 
+@pytest.mark.parametrize("quadratic", ["none", "diag", "full"])
+@pytest.mark.parametrize("hidden", [(), (16,), (32, 8)])
+def test_action_net_forward_laplacian_equals_the_sum_of_second_derivatives(quadratic, hidden):
+    """``ActionNet.laplacian`` (Jacobians carried forward) against autograd's ``Σ ∂²s/∂x_i²``, time per row."""
+    torch.manual_seed(0)
+    net = ActionNet(5, hidden, quadratic=quadratic).double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_()  # the quadratic term starts at zero: give every part a Laplacian
+    x = torch.randn(7, 5, dtype=torch.float64, requires_grad=True)
+    t = torch.rand(7, dtype=torch.float64)
+    if not hidden and quadratic == "none":  # s is linear in x (autograd's second pass finds no graph)
+        assert torch.equal(net.laplacian(x.detach(), t), torch.zeros(7, dtype=torch.float64))
+        return
+    (grad,) = torch.autograd.grad(net(x, t).sum(), x, create_graph=True)
+    exact = laplacian(grad, x, method="exact")
+    assert exact.abs().max() > 0.1
+    torch.testing.assert_close(net.laplacian(x.detach(), t), exact, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(net.laplacian(x.detach(), t[:1])[:1], exact[:1], rtol=1e-10, atol=1e-12)
+
+
 def _snapshots(n=400, d=2, seed=0):
     rng = np.random.default_rng(seed)
     return [

@@ -135,6 +135,22 @@ def test_fitted_model_matches_closed_form():
     assert abs(np.mean(ll - exact)) < 0.2
 
 
+def test_fitted_action_net_forward_laplacian_matches_the_autograd_loop(monkeypatch):
+    """The likelihood of an :class:`ActionNet` takes ``Δs`` from its forward Jacobians, a few cells at a time: the
+    same numbers as the autograd sum of second derivatives any other module gets."""
+    import scam._likelihood as likelihood
+
+    adata = gaussian_path(n_cells=200, times=(0.0, 1.0), n_dims=3, random_state=0)
+    model = scam.tl.fit(adata, "time", n_iters=30, sigma=0, hidden=(16, 16), progress_bar=False)
+    X, base = adata.obsm["X_pca"][-50:], adata.obsm["X_pca"][:100]
+    monkeypatch.setattr(likelihood, "LAPLACIAN_ELEMENTS", 16 * 3 * 7)  # 7 cells per chunk
+    fast = model.log_likelihood(X, 1.0, base=base, n_steps=5)
+    monkeypatch.setattr(likelihood, "ActionNet", nn.Sequential)  # not an ActionNet: the autograd loop
+    slow = model.log_likelihood(X, 1.0, base=base, n_steps=5)
+    np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-5)
+    assert np.ptp(fast) > 1
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

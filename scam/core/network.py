@@ -139,6 +139,43 @@ class ActionNet(nn.Module):
             quad = ((xa * x[:, None, :]).sum(-1) * basis).sum(-1)
         return out + 0.5 * quad + ((basis @ self.linear) * x).sum(-1)
 
+    def laplacian(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Exact ``Δ_x s(x, t)``, shape ``(n,)``, in one forward pass.
+
+        Each layer carries the Jacobian of its units in ``x``, ``(n, width, d)``, and their Laplacians,
+        ``(n, width)``: a linear layer maps both by its weight; SiLU ``a = silu(z)`` gives ``∂a = silu'(z) ∂z``
+        and ``Δa = silu''(z) |∂z|² + silu'(z) Δz``. The quadratic term adds ``tr A(t)``. This is about ``d``
+        forward passes' work as batched products, where summing ``∂²s/∂x_i²`` by autograd
+        (:func:`scam.core.losses.laplacian`) takes ``d`` double-backward passes
+        (``docs/benchmarks/speed/likelihood.py``). :meth:`scam.ActionModel.log_likelihood` uses it; training
+        does not.
+        """
+        t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+        if t.ndim == 0 or t.numel() == 1:
+            t = t.reshape(1).expand(x.shape[0])
+        emb = self.time_embedding(t)
+        first, *rest = self.mlp
+        z = first(torch.cat([x, emb], dim=-1))
+        jac = first.weight[:, : self.n_dims].expand(x.shape[0], -1, -1)  # the embedding does not depend on x
+        lap = torch.zeros_like(z)
+        for layer in rest:
+            if isinstance(layer, nn.Linear):
+                z, jac, lap = layer(z), layer.weight @ jac, lap @ layer.weight.T
+            elif isinstance(layer, nn.SiLU):
+                sig = torch.sigmoid(z)
+                d1 = sig * (1 + z * (1 - sig))
+                d2 = sig * (1 - sig) * (2 + z * (1 - 2 * sig))
+                z, jac, lap = z * sig, d1[..., None] * jac, d2 * (jac * jac).sum(-1) + d1 * lap
+            else:
+                raise TypeError(f"ActionNet.laplacian knows Linear and SiLU layers, not {type(layer).__name__}.")
+        lap = lap.squeeze(-1)
+        if self.quadratic == "none":
+            return lap
+        basis = torch.cat([torch.ones_like(emb[:, :1]), emb], dim=-1)
+        # Δ(½ xᵀAx) = tr A: the diagonal's sum, per basis function
+        diag = self.quad if self.quadratic == "diag" else torch.diagonal(self.quad, dim1=1, dim2=2)
+        return lap + basis @ diag.sum(-1)
+
 
 class GrowthNet(ActionNet):
     """Free growth head ``g(x, t) -> ℝ``: a growth rate per unit (internal) time, not tied to the action.
