@@ -138,6 +138,20 @@ def condition(name: str) -> str:
     return str(name).replace("/", "_")
 
 
+def check_distinct(names: Iterable[str], what: str) -> None:
+    """Raise when two ``names`` (conditions, time labels) would be stored under one key (:func:`condition`)."""
+    by_key: dict[str, list[str]] = {}
+    for name in dict.fromkeys(map(str, names)):
+        by_key.setdefault(condition(name), []).append(name)
+    clashes = [group for group in by_key.values() if len(group) > 1]
+    if clashes:
+        raise ValueError(
+            f"{what} {clashes[0]} would overwrite each other's results: scam stores them under one key, "
+            f"{condition(clashes[0][0])!r} (h5ad turns '/' inside a key into nested groups, so '/' is stored as '_'). "
+            "Rename one of them."
+        )
+
+
 # --- the record of what scam wrote (every check of "is this key scam's?" goes through here)
 #: Sub-key of the ``uns`` entry a call owns: ``{"tool": ..., slot: [keys]}``, the keys it wrote besides the entry.
 WRITTEN = "scam_written"

@@ -149,6 +149,19 @@ def _thin(adata: ad.AnnData) -> ad.AnnData:
     return adata[np.setdiff1d(np.arange(adata.n_obs), drop)].copy()
 
 
+def _slash_twins(adata: ad.AnnData) -> ad.AnnData:
+    """'ko/1' and 'ko_1': both stored as 'ko_1' (h5ad nests keys at '/'), once silently one over the other."""
+    adata.obs["condition"] = adata.obs["condition"].cat.rename_categories({"control": "ko/1", "treated": "ko_1"})
+    return adata
+
+
+def _slash_times(adata: ad.AnnData) -> ad.AnnData:
+    """Ordered stage labels of which two interior ones are stored under one prediction key."""
+    names = ["d0", "d/1", "d_1", "d3", "d4"]
+    adata.obs["day"] = pd.Categorical([names[int(d)] for d in adata.obs["day"]], categories=names, ordered=True)
+    return adata
+
+
 def _float_condition(adata: ad.AnnData) -> ad.AnnData:
     adata.obs["condition"] = (adata.obs["condition"] == "treated").astype(float)
     return adata
@@ -165,8 +178,9 @@ def _float_condition(adata: ad.AnnData) -> ad.AnnData:
         (_float_condition, {}, "make it categorical"),
         (lambda a: a, {"masses": {"control": "counts"}}, "missing: \\['treated'\\]"),
         (lambda a: a, {"masses": {"control": [1.0, 2.0], "treated": "counts"}}, "Condition 'control'.*2 values"),
+        (_slash_twins, {}, r"\['ko/1', 'ko_1'\] would overwrite each other's results.*'ko_1'.*Rename one"),
     ],
-    ids=["missing", "time", "nan", "one_time", "few_cells", "float", "masses_missing", "masses_length"],
+    ids=["missing", "time", "nan", "one_time", "few_cells", "float", "masses_missing", "masses_length", "slash"],
 )
 def test_bad_conditions(tiny, make, kwargs, match):
     adata = make(tiny.copy())
@@ -272,8 +286,10 @@ def test_lot_skips_a_condition_with_too_few_time_points(tiny):
         (_thin, {}, "Condition 'treated'.*fewer than 10 cells"),
         (lambda a: a, {"masses": {"control": "counts"}}, "missing: \\['treated'\\]"),
         (lambda a: _drop_day(a, "treated", [0.0, 1.0, 2.0, 4.0]), {"held_out": 3.0}, "Condition 'treated'.*held_out"),
+        (_slash_twins, {}, r"\['ko/1', 'ko_1'\] would overwrite each other's results"),
+        (_slash_times, {"condition_key": None}, r"time points \['d/1', 'd_1'\] would overwrite"),
     ],
-    ids=["missing", "time", "nan", "float", "few_cells", "masses_missing", "held_out"],
+    ids=["missing", "time", "nan", "float", "few_cells", "masses_missing", "held_out", "slash", "slash_times"],
 )
 def test_lot_bad_conditions(tiny, make, kwargs, match):
     adata = make(tiny.copy())

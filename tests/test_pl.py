@@ -130,6 +130,11 @@ def test_show_semantics(adata, monkeypatch):
     assert scam.pl.history(adata) is None and shown == [1]  # no ax: shown, nothing returned
     assert isinstance(scam.pl.velocity(adata, basis="pca", return_fig=True), Figure)
     assert scam.pl.velocity(adata, basis="pca", ax=ax, show=True) is None and shown == [1, 1]
+    table = pd.DataFrame(
+        {"method": ["scam", "ot"], "held_out": "1", "seed": 0, "metric": "w1", "value": [1.0, 2.0], "fit_seconds": 1.0}
+    )
+    assert scam.pl.benchmark(table, ax=ax) is ax and shown == [1, 1]  # as every plot: ax given, not shown
+    assert scam.pl.benchmark(table) is None and shown == [1, 1, 1]
 
 
 # --- velocity_embedding ----------------------------------------------------------------------
@@ -199,6 +204,21 @@ def test_velocity_recomputes_after_refit(adata):
     del adata.uns["scam"]["velocity_embedding"]  # as after a new fit, which rewrites uns["scam"]
     scam.pl.velocity(adata, basis="lin", show=False)
     assert np.abs(adata.obsm["scam_velocity_lin"]).max() > 0
+
+
+def test_velocity_reuses_a_projection_only_for_the_coordinates_it_was_made_from(adata):
+    """As after rerunning ``sc.tl.umap``: the same basis with new coordinates is projected anew, not drawn stale."""
+    a = adata.copy()
+    scam.tl.velocity_embedding(a, basis="lin")
+    a.obsm["scam_velocity_lin"][:] = 7.0  # a marker: reused as it is while the embedding is unchanged
+    scam.pl.velocity(a, basis="lin", show=False)
+    assert np.all(a.obsm["scam_velocity_lin"] == 7.0)
+    rotation = np.array([[0.0, -1.0], [1.0, 0.0]])
+    a.obsm["X_lin"] = a.obsm["X_lin"] @ rotation
+    scam.pl.velocity(a, basis="lin", show=False)
+    np.testing.assert_allclose(
+        a.obsm["scam_velocity_lin"], a.obsm["scam_velocity"] @ A @ rotation, rtol=1e-3, atol=1e-4
+    )
 
 
 def test_grid_velocity_kernel_average():

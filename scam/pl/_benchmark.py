@@ -93,8 +93,6 @@ def benchmark(
             published,
             "Leave-one-timepoint-out" if name is None else f"{name}: leave-one-timepoint-out",
         )
-    # shown by default even on a given `ax` (unlike the other plots)
-    show = True if show is None else show
     result = axes[0] if len(axes) == 1 else axes
     return finish(fig, result, show=show, return_fig=return_fig, ax_given=ax_given, save=save, writekey="benchmark")
 

@@ -8,7 +8,7 @@ from anndata import AnnData
 from .. import _keys
 from .._validation import check_nonnegative, check_positive, check_positive_int
 from ..tl import velocity_embedding
-from ..tl._utils import basis_name, embedding_coords, fit_uns, resolve_basis
+from ..tl._utils import basis_name, embedding_coords, fingerprint, fit_uns, resolve_basis
 from ._utils import check_ax, check_dimensions, default_color, draw_background, finish, new_axes
 
 KINDS = ("stream", "grid", "arrows")
@@ -75,7 +75,8 @@ def velocity(
     Velocities (``obsm['scam_velocity']``, in ``use_rep`` coordinates) are projected into the
     embedding with :func:`scam.tl.velocity_embedding` (exact for PCA-like bases, local linear maps
     otherwise), which is run here when ``obsm[f"{key}_velocity_{basis}"]`` is missing or was made with other
-    settings (a refit with the same ``key_added`` removes the projections of the earlier fit);
+    settings or from other embedding coordinates (e.g. before ``sc.tl.umap`` was rerun; a refit with the same
+    ``key_added`` removes the projections of the earlier fit);
     its result can also be drawn with ``scvelo.pl.velocity_embedding_stream(adata, vkey="scam_velocity",
     basis=basis)``.
 
@@ -160,8 +161,9 @@ def velocity(
         and isinstance(record, dict)
         and record.get("obsm_key") == obsm_key
         and int(record.get("n_neighbors", -1)) == n_neighbors
+        and record.get("embedding_hash") == fingerprint(E)
     )
-    if not fresh:  # missing, or made with other settings (a refit removes the earlier fit's projections)
+    if not fresh:  # missing, made with other settings or of other coordinates (a refit removes the earlier ones)
         velocity_embedding(adata, basis=obsm_key, key=key, n_neighbors=n_neighbors)
     V = np.asarray(adata.obsm[out_key], dtype=np.float64)[:, [i, j]]
     xy = E[:, [i, j]]

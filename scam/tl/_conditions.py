@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .. import _keys
 from .._time import from_growth_prior, get_time
 from ..model import ActionModel
 from ..trainer import FitConfig
@@ -65,6 +66,7 @@ def _condition_levels(
     names = [str(c) for c in levels]
     if len(set(names)) != len(names):
         raise ValueError(f"{where} has conditions that differ only in type ({names}); make it `.astype(str)`.")
+    _keys.check_distinct(names, f"The conditions of {where}")
     return levels, names
 
 

@@ -9,7 +9,7 @@ from anndata import AnnData
 
 from .. import _keys
 from .._validation import check_adata, check_positive_int, get_rep, writable
-from ._utils import basis_name, embedding_coords, fit_uns, is_exact, resolve_basis
+from ._utils import basis_name, embedding_coords, fingerprint, fit_uns, is_exact, resolve_basis
 
 logger = logging.getLogger("scam")
 
@@ -94,7 +94,7 @@ def velocity_embedding(
     -------
     ``None`` (or the copy), writing ``obsm[f"{key}_velocity_{basis}"]`` (``(n_cells,
     n_components)``, scvelo/cellrank naming, e.g. ``obsm['scam_velocity_umap']``) and
-    ``uns[key]['velocity_embedding'][basis]`` (method and ``n_neighbors``); after
+    ``uns[key]['velocity_embedding'][basis]`` (method, ``n_neighbors`` and a hash of the embedding); after
     :func:`scam.tl.velocity_graph`, also lists the basis in ``uns['scam_velocity_params']['embeddings']``.
     """
     check_adata(adata)
@@ -153,7 +153,12 @@ def write_projection(adata: AnnData, key: str, projection: tuple[str, np.ndarray
     adata.obsm[out_key] = V_emb.astype(np.float32)
     _keys.add_to_record(adata, _keys.uns(key), "obsm", out_key)
     record = adata.uns[_keys.uns(key)].setdefault(_keys.VELOCITY_EMBEDDING, {})
-    record[name] = {"obsm_key": obsm_key, "method": "exact" if exact else "local_linear", "n_neighbors": n_neighbors}
+    record[name] = {
+        "obsm_key": obsm_key,
+        "method": "exact" if exact else "local_linear",
+        "n_neighbors": n_neighbors,
+        "embedding_hash": fingerprint(embedding_coords(adata, obsm_key)),  # what scam.pl.velocity checks before reuse
+    }
     params_key = _keys.velocity_params(key)
     if _keys.recorded(adata, params_key, _keys.VELOCITY_GRAPH) is not None:
         listed = [str(b) for b in adata.uns[params_key].get(_keys.EMBEDDINGS, [])]

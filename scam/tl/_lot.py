@@ -28,6 +28,7 @@ def _held_out_indices(held_out, time) -> list[int]:
     if not interior:
         raise ValueError("Leave-one-timepoint-out needs at least three time points (an interior one to hold out).")
     if held_out is None:
+        _keys.check_distinct([time.labels[k] for k in interior], "The held-out time points")
         return interior
     items = [held_out] if isinstance(held_out, (str, int, float, np.number)) else list(held_out)
     out = []
@@ -42,6 +43,7 @@ def _held_out_indices(held_out, time) -> list[int]:
                 f"{[time.labels[k] for k in interior]} (the first and last cannot be held out)."
             )
         out.append(k)
+    _keys.check_distinct([time.labels[k] for k in out], "The held-out time points")
     return out
 
 

@@ -6,6 +6,7 @@ makes ``adata`` writable).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 
@@ -272,6 +273,11 @@ def basis_name(obsm_key: str) -> str:
 def embedding_coords(adata: AnnData, obsm_key: str) -> np.ndarray:
     """``adata.obsm[obsm_key]`` as a finite float64 array."""
     return get_rep(adata, obsm_key, None)
+
+
+def fingerprint(E: np.ndarray) -> str:
+    """A short hash of coordinates: a stored velocity projection is reused only for the embedding it was made from."""
+    return hashlib.blake2b(np.ascontiguousarray(E, dtype=np.float64).tobytes(), digest_size=8).hexdigest()
 
 
 def is_exact(X: np.ndarray, E: np.ndarray) -> bool:
