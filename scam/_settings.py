@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import operator
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -240,8 +241,8 @@ def _recent_idle_cpus() -> float | None:
 
 
 # ------------------------------------------------------------------------------------------------- settings
-def check_n_threads(value) -> int | None:
-    """A valid :attr:`Settings.n_threads`: a positive integer, or ``None`` (automatic)."""
+def check_n_threads(value, name: str = "scam.settings.n_threads", automatic: str = "None (automatic)") -> int | None:
+    """A valid :attr:`Settings.n_threads`: a positive integer up to the machine's CPUs, or ``None`` (automatic)."""
     if value is None:
         return None
     try:
@@ -254,7 +255,27 @@ def check_n_threads(value) -> int | None:
             f"use, {default_n_threads()} here), got {value!r}; e.g. `scam.settings.n_threads = 1` on a busy "
             "machine, or `scam.settings.n_threads = None`."
         )
+    machine = os.cpu_count() or 1
+    if n > machine:  # 1,000 on 2 CPUs made a 5 s fit take 231 s; 100,000 failed inside torch / threadpoolctl
+        raise ValueError(
+            f"`{name}={n}` is more than the {machine} CPUs of this machine: the threads would "
+            f"fight over them (a fit runs many times slower, or fails to start them). Use at most "
+            f"{available_cpus()} (the CPUs this process may use), or {automatic}."
+        )
     return n
+
+
+def warn_oversubscribed(n: int, name: str) -> None:
+    """Warn when ``n`` threads are more than the CPUs this process may use (its affinity mask, cgroup quota)."""
+    usable = available_cpus()
+    if n > usable:
+        warnings.warn(
+            f"`{name}={n}` is more than the {usable} CPUs this process may use (affinity mask, cgroup CPU quota): the "
+            f"threads will fight over them and scam's torch work will run slower. Use at most {usable}, or the "
+            "automatic choice.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 class Settings:
@@ -264,7 +285,8 @@ class Settings:
     ----------
     n_threads
         CPU threads of scam's torch work (training, simulation, read-outs; the caller's torch thread count
-        is put back afterwards). Set a positive integer, or ``None`` for the automatic choice: the CPUs this
+        is put back afterwards). Set a positive integer (at most the machine's CPUs, ``os.cpu_count()``; more than
+        this process may use warns), or ``None`` for the automatic choice: the CPUs this
         process may use (affinity mask and cgroup CPU quota, see :func:`available_cpus`), at most
         ``OMP_NUM_THREADS`` when that is set, and at most the idle ones of them (:func:`default_n_threads`).
         Reading it gives the number in use. The worker processes of
@@ -280,7 +302,10 @@ class Settings:
 
     @n_threads.setter
     def n_threads(self, value: int | None) -> None:
-        self._n_threads = check_n_threads(value)
+        n = check_n_threads(value)
+        if n is not None:
+            warn_oversubscribed(n, "scam.settings.n_threads")
+        self._n_threads = n
 
     @property
     def n_threads_is_auto(self) -> bool:

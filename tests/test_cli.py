@@ -411,6 +411,7 @@ def test_threads_option_applies_to_the_fit_and_is_put_back(course, monkeypatch, 
         return real(*a, **k)
 
     monkeypatch.setattr(scam.trainer, "train_action", spy)
+    monkeypatch.setattr(scam._settings.os, "cpu_count", lambda: 8)  # 2 threads are allowed on a 1-CPU machine too
     threads, setting = torch.get_num_threads(), scam.settings.n_threads
     assert main([*args, "--threads", "2", "--out", str(out), "--model-dir", str(model_dir)]) == 0
     assert seen == [(2, 2)] and "(2 torch thread(s))" in capsys.readouterr().out
@@ -424,6 +425,10 @@ def test_threads_and_scheduler_errors_are_one_line(course, tmp_path, monkeypatch
     cases = [
         ([*args, "--threads", "0"], r"^scam fit: --threads must be a positive integer, got 0"),
         (["benchmark", "--threads", "-1", "--out", str(tmp_path / "b")], r"--threads must be a positive integer"),
+        (
+            [*args, "--threads", str((os.cpu_count() or 1) + 1)],
+            r"^scam fit: `--threads=\d+` is more than the \d+ CPUs of this machine.*leave it out",
+        ),
         (
             ["benchmark", "scale", "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "b")],
             r"--scheduler applies to 'lot' and 'suite', not 'scale'",

@@ -1,6 +1,7 @@
 """``scam.settings.n_threads``: the CPUs this process may use (affinity, cgroup quota), validation, restoring."""
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -148,7 +149,10 @@ def test_busy_cores_cut_the_automatic_thread_count(monkeypatch):
 # ---------------------------------------------------------------------------------------------- the setting
 def test_n_threads_setting(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    scam.settings.n_threads = 3
+    monkeypatch.setattr(scam._settings.os, "cpu_count", lambda: 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # more than the CPUs it may use, where it has fewer than 3
+        scam.settings.n_threads = 3
     assert scam.settings.n_threads == 3 and not scam.settings.n_threads_is_auto
     scam.settings.n_threads = np.int64(2)
     assert scam.settings.n_threads == 2 and type(scam.settings.n_threads) is int
@@ -159,13 +163,32 @@ def test_n_threads_setting(monkeypatch):
 
 @pytest.mark.parametrize("bad", [0, -2, 2.0, 1.5, "4", True])
 def test_n_threads_must_be_a_positive_integer_or_none(bad):
-    scam.settings.n_threads = 2
+    scam.settings.n_threads = 1
     with pytest.raises(ValueError, match=r"positive integer or None.*scam.settings.n_threads = 1"):
         scam.settings.n_threads = bad
-    assert scam.settings.n_threads == 2  # unchanged
+    assert scam.settings.n_threads == 1  # unchanged
 
 
-def test_torch_threads_puts_back_the_callers_count_and_the_setting():
+def test_more_threads_than_cpus_warn_and_more_than_the_machine_has_are_refused(monkeypatch):
+    """1,000 threads on 2 CPUs made a 5 s fit take 231 s, and 100,000 failed deep inside threadpoolctl."""
+    monkeypatch.setattr(scam._settings.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(scam._settings, "available_cpus", lambda: 2)
+    scam.settings.n_threads = 1
+    with pytest.raises(ValueError, match=r"`scam.settings.n_threads=9` is more than the 8 CPUs.*at most 2.*None"):
+        scam.settings.n_threads = 9
+    assert scam.settings.n_threads == 1
+    with pytest.raises(ValueError, match=r"more than the 8 CPUs"), torch_threads(100_000):
+        pass
+    with pytest.warns(UserWarning, match=r"`scam.settings.n_threads=3` is more than the 2 CPUs this process may use"):
+        scam.settings.n_threads = 3
+    assert scam.settings.n_threads == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scam.settings.n_threads = 2
+
+
+def test_torch_threads_puts_back_the_callers_count_and_the_setting(monkeypatch):
+    monkeypatch.setattr(scam._settings.os, "cpu_count", lambda: 8)
     torch.set_num_threads(2)
     scam.settings.n_threads = 1
     with torch_threads() as n:
@@ -212,8 +235,11 @@ def test_fit_and_simulate_use_the_setting_and_restore_torch(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(scam.trainer, "train_action", spy)
+    monkeypatch.setattr(scam._settings.os, "cpu_count", lambda: 8)
     torch.set_num_threads(3)  # the caller's count
-    scam.settings.n_threads = 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # more than the CPUs it may use, on a 1-CPU machine
+        scam.settings.n_threads = 2
     adata = small_path()
     model = scam.tl.fit(adata, "time", **TINY_FIT)
     assert seen == [2] and torch.get_num_threads() == 3

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .. import _io
-from .._settings import default_n_threads
+from .._settings import check_n_threads, default_n_threads, warn_oversubscribed
 
 EXIT_USAGE = 2
 EXIT_WRITE_FAILED = 1
@@ -118,4 +118,10 @@ def _threads(args: argparse.Namespace) -> int | None:
             f"--threads must be a positive integer, got {threads}; leave it out for the CPUs this process may use "
             f"({default_n_threads()} here)"
         )
+    if threads is not None:
+        try:
+            check_n_threads(threads, "--threads", "leave it out (automatic)")
+        except ValueError as e:
+            raise CommandError(str(e)) from None
+        warn_oversubscribed(threads, "--threads")
     return threads
