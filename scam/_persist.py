@@ -60,6 +60,12 @@ def write_model_files(model, folder: Path) -> None:
     state = {k: v.detach().cpu() for k, v in model.net.state_dict().items()}
     if model.growth_net is not None:  # one state dict: the growth head's tensors under a prefix
         state.update({GROWTH_PREFIX + k: v.detach().cpu() for k, v in model.growth_net.state_dict().items()})
+    bad = [k for k, v in state.items() if not torch.isfinite(v).all()]
+    if bad:  # load_model refuses such weights: fail here, before any file is written
+        raise ValueError(
+            f"The model's weights hold non-finite values (NaN or infinity) in {bad[:4]}: a fit that diverged? Refit "
+            "it (e.g. with a lower `lr`); a model with such weights predicts nothing and cannot be loaded."
+        )
     params = json.dumps(model_params(model), indent=2)  # fails before any file is written
     torch.save(state, folder / WEIGHTS_FILE)
     (folder / PARAMS_FILE).write_text(params, encoding="utf-8")

@@ -139,12 +139,18 @@ def check_key(name: str, value) -> str:
 
 
 def check_key_added(value, name: str = "key_added") -> str:
-    """A key scam writes under: a non-empty string without ``/`` (which h5ad files read as a nested group)."""
+    """A key scam writes under: no ``/``, not ``"."``, no NUL characters (h5ad would not round-trip it).
+
+    h5ad files read ``/`` as a nested group and ``"."`` as the group itself: its entries would land in ``uns``
+    and replace the user's.
+    """
     value = check_key(name, value)
-    if "/" in value:
+    if "/" in value or value == "." or "\x00" in value:
+        fix = value.replace("/", "_").replace("\x00", "") if value != "." else "scam"
         raise ValueError(
-            f"`{name}` must be a non-empty string without '/', got {value!r}: h5ad files read '/' as a nested group, "
-            f"so `adata.write_h5ad` would not round-trip; use e.g. {value.replace('/', '_')!r}."
+            f"`{name}` must be a non-empty string without '/' or NUL characters, and not '.', got {value!r}: h5ad "
+            f"files read '/' as a nested group and '.' as the group itself, so `adata.write_h5ad` would not "
+            f"round-trip; use e.g. {fix or 'scam'!r}."
         )
     return value
 

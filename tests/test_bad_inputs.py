@@ -487,6 +487,18 @@ def test_model_save_existing(fitted, tmp_path):
     model.save(path, overwrite=True)  # the fix works
 
 
+def test_model_save_refuses_weights_that_are_no_numbers(fitted, tmp_path):
+    """Such a model was written without complaint and then refused by ``load`` as 'files from different models'."""
+    import copy
+
+    model = copy.deepcopy(fitted[0])
+    with torch.no_grad():
+        next(model.net.parameters())[0, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"weights hold non-finite values .*mlp\.0\.weight.*Refit"):
+        model.save(tmp_path / "model")
+    assert not (tmp_path / "model").exists()
+
+
 def test_model_save_foreign_folder(fitted, tmp_path):
     model, _ = fitted
     (tmp_path / "notes.txt").write_text("mine")

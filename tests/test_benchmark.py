@@ -370,3 +370,12 @@ def test_true_sample_ratio_is_what_a_fresh_sample_of_the_held_out_cells_scores()
     assert true_sample_ratios(snapshots(50, 0.0), codes, values)[1] > 1.0
     X = snapshots(3, 0.0)
     assert true_sample_ratios(X, codes, values) == true_sample_ratios(X, codes, values)  # deterministic
+
+
+def test_suite_with_every_data_set_missing_names_the_files(tmp_path, caplog):
+    """Only the 100-PC EB sets can be missing; with nothing left the error was pandas' 'No objects to concatenate'."""
+    from scam.benchmark.suite import run_suite
+
+    with pytest.raises(ValueError, match=r"data sets \['eb100_50'\].*eb_pcs100_subset.*--eb100-dir"):
+        run_suite(["eb100_50"], eb100_dir=tmp_path)
+    assert "skipping eb100_50" in caplog.text

@@ -190,6 +190,7 @@ def test_interrupted_fit_saves_the_best_model_aside(course, monkeypatch, capsys)
 def test_output_paths_are_checked_before_training(course, tmp_path, monkeypatch, capsys):
     path, args, out, model_dir = course
     (tmp_path / "a_file").write_text("x")
+    (tmp_path / "res").mkdir()
     monkeypatch.setattr(scam.tl, "fit", _no_fit)
     monkeypatch.setattr(scam.tl, "leave_one_timepoint_out", _no_fit)
     capsys.readouterr()
@@ -204,6 +205,10 @@ def test_output_paths_are_checked_before_training(course, tmp_path, monkeypatch,
             r"a_file is a file, not a folder; choose another --model-dir",
         ),
         ([*args, "--model-dir", str(tmp_path / "a_file" / "m")], r"a_file is a file, not a folder"),
+        (  # the folder is replaced as a whole: the .h5ad written into it was lost after a whole fit
+            [*args, "--model-dir", str(tmp_path / "res"), "--out", str(tmp_path / "res" / "o.h5ad")],
+            r"--out .*o.h5ad lies inside --model-dir .*res, which is replaced as a whole.*e.g. --out .*o.h5ad",
+        ),
         (
             ["benchmark", "--data", str(path), "--time-key", "time", "--out", str(tmp_path / "a_file")],
             r"a_file is a file, not a folder; choose another --out",
@@ -428,6 +433,10 @@ def test_threads_and_scheduler_errors_are_one_line(course, tmp_path, monkeypatch
         (
             [*args, "--threads", str((os.cpu_count() or 1) + 1)],
             r"^scam fit: `--threads=\d+` is more than the \d+ CPUs of this machine.*leave it out",
+        ),
+        (
+            ["benchmark", "scale", "--sizes", "3", "--out", str(tmp_path / "b")],
+            r"sizes must be cell counts of at least 40",
         ),
         (
             ["benchmark", "scale", "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "b")],

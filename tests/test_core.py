@@ -419,13 +419,13 @@ def test_metrics_closed_forms():
         wasserstein(x, x, x_weights=-np.ones(300))
 
 
-def _train(n_iters, callback=None, lr=1e-3):
+def _train(n_iters, callback=None, lr=1e-3, val_every=5):
     marg = _snapshots(n=200)
     times = [0.0, 0.5, 1.0]
     interp = get_interpolant("ot").fit(marg, times, generator=_gen())
     torch.manual_seed(0)
     net = ActionNet(2, (16,))
-    config = TrainConfig(n_iters=n_iters, batch_size=64, val_every=5, lr=lr)
+    config = TrainConfig(n_iters=n_iters, batch_size=64, val_every=val_every, lr=lr)
     val = [m[:50] for m in marg]
     return train_action(
         net,
@@ -451,12 +451,57 @@ def test_ctrl_c_keeps_the_best_model_so_far():
         if i == 12:
             raise KeyboardInterrupt
 
-    with pytest.warns(UserWarning, match=r"training interrupted at iteration 13; keeping the best model so far"):
+    with pytest.warns(UserWarning, match=r"training interrupted after 13 step\(s\); keeping the best model so far"):
         result = _train(100, callback=interrupt)
-    assert result.interrupted
+    assert result.interrupted and result.n_steps == 13
     assert result.history["val_iteration"][-1] == 13
     best = int(np.argmin(result.history["val_w1"]))
     assert result.best_iteration == result.history["val_iteration"][best]
+
+
+def test_ctrl_c_inside_a_step_counts_the_finished_steps_only(monkeypatch):
+    """An interrupt in step 4's loss or backward leaves 3 optimiser updates: not 4 (nor 1 for the untrained net)."""
+    import scam.core.train as train
+
+    calls, real = [], train._step_loss
+
+    def step_loss(*args, **kwargs):
+        calls.append(1)
+        if len(calls) in (4, 104):  # the 4th step of the first run, the first of the second
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train, "_step_loss", step_loss)
+    with pytest.warns(UserWarning, match=r"interrupted after 3 step\(s\)"):
+        result = _train(100, val_every=0)
+    assert result.n_steps == 3 and result.best_iteration == 3
+    calls[:] = [1] * 103
+    with pytest.warns(UserWarning, match=r"interrupted after 0 step\(s\)"):
+        result = _train(100, val_every=0)
+    assert result.n_steps == 0 and result.best_iteration == 0
+
+
+def test_a_last_step_that_leaves_weights_no_numbers_is_an_error(monkeypatch):
+    """The loss is checked before each step; a last update to NaN weights was returned (and written) as a model."""
+    import scam.core.train as train
+
+    real = train._adam
+
+    def adam(params, **kwargs):
+        optimizer = real(params, **kwargs)
+        step = optimizer.step
+
+        def poisoned_step(*a, **k):
+            step(*a, **k)
+            with torch.no_grad():
+                params[0].fill_(float("nan"))
+
+        optimizer.step = poisoned_step
+        return optimizer
+
+    monkeypatch.setattr(train, "_adam", adam)
+    with pytest.raises(FloatingPointError, match=r"after 1 step\(s\) the network's weights are no longer finite"):
+        _train(1, val_every=0)
 
 
 @pytest.mark.parametrize("sigma", [0.5, 1.0])

@@ -119,12 +119,15 @@ def test_trajectories_on_a_view_leave_the_parent_unchanged(named):
     ("kwargs", "match"),
     [
         ({"key_added": "run/1"}, r"`key_added` must be a non-empty string without '/'.*use e\.g\. 'run_1'"),
+        # h5ad reads '.' as the group itself: the fit's entries landed in uns and replaced the user's own
+        ({"key_added": "."}, r"`key_added` must be .*and not '\.', got '\.'.*use e\.g\. 'scam'"),
+        ({"key_added": "a\x00b"}, r"without '/' or NUL characters.*use e\.g\. 'ab'"),
         (
             {"lam": 0.1, "masses": {"D2": 1.0, "D10": 2.0, "D11": 3.0, "D12": 4.0}},
             r"`masses` has entries for times that are not observed: \['D12'\]; give one mass per observed time",
         ),
     ],
-    ids=["key_added-slash", "masses-unknown-time"],
+    ids=["key_added-slash", "key_added-dot", "key_added-nul", "masses-unknown-time"],
 )
 def test_fit_bad_keys(kwargs, match):
     adata = make_named()

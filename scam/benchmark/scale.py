@@ -14,8 +14,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .. import _keys
 from .._io import check_output, replacing
+from .._time import MIN_CELLS_PER_TIME
+
+#: Time points of the Gaussian path each size is split over.
+N_TIMES = 4
 
 
 def run_one(
@@ -23,12 +29,11 @@ def run_one(
     *,
     n_dims: int = 50,
     n_iters: int = 1000,
-    n_times: int = 4,
+    n_times: int = N_TIMES,
     device: str = "auto",
     random_state: int = 0,
 ) -> dict:
     """Fit scam (defaults, given ``n_iters``) on a Gaussian path with ``n_cells`` cells; time it and measure memory."""
-    import numpy as np
     import torch
 
     from .. import datasets, tl
@@ -59,6 +64,13 @@ def run_scale(
     sizes=(10_000, 100_000, 1_000_000), *, n_dims: int = 50, n_iters: int = 1000, device: str = "auto", echo=print
 ) -> list[dict]:
     """Run :func:`run_one` for each size in a fresh process; returns one dict per size."""
+    smallest = N_TIMES * MIN_CELLS_PER_TIME
+    bad = [n for n in sizes if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < smallest]
+    if bad or not len(sizes):
+        raise ValueError(
+            f"The scale benchmark's sizes must be cell counts of at least {smallest} ({N_TIMES} time points of "
+            f"{MIN_CELLS_PER_TIME} cells or more), got {list(sizes)}; e.g. --sizes 10000 100000."
+        )
     rows = []
     for n in sizes:
         cmd = [

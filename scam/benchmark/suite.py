@@ -129,6 +129,12 @@ def run_suite(
             df["data"] = name
             rows.append(df)
             logger.info("suite: %s %s in %.0f s", name, label, _time.perf_counter() - start)
+    if not rows:
+        raise ValueError(
+            f"None of the suite's data sets {list(names)} could be loaded: the 100-PC EB files "
+            f"(eb_pcs100_subset_{{test,val}}.npz) are not in {eb100_dir or '../shared/data/eb'}; pass the folder "
+            "that holds them (--eb100-dir) or choose other data sets."
+        )
     return pd.concat(rows, ignore_index=True)
 
 

@@ -143,6 +143,11 @@ def _run_fit(args: argparse.Namespace) -> int:
     # every output is checked before the data are read and the model trained
     out = _output(args.out or f"{stem}_scam.h5ad", kind="file", flag="--out")
     model_dir = _output(args.model_dir or f"{stem}_scam_model", kind="model", flag="--model-dir")
+    if model_dir.resolve() in out.resolve().parents:  # the folder is replaced as a whole, with what was written in it
+        raise CommandError(
+            f"--out {out} lies inside --model-dir {model_dir}, which is replaced as a whole by the new model; write "
+            f"the .h5ad beside it, e.g. --out {model_dir.parent / out.name}"
+        )
     adata = datasets.embryoid_body() if args.path is None else _read_h5ad(path, flag="the input")
     kwargs = {
         k: v

@@ -348,7 +348,7 @@ def train_action(
     bar = tqdm(range(config.n_iters), desc="scam: training", disable=not progress_bar, leave=False)
     loop_start = time.perf_counter()
     interrupted = False
-    i = -1
+    done = 0  # optimisation steps finished (an interrupt can land inside step `i`)
     try:
         for i in bar:
             loss, stats = _step_loss(
@@ -370,6 +370,7 @@ def train_action(
             with torch.no_grad():
                 for p_ema, p in zip(ema.parameters(), nets.parameters(), strict=True):
                     p_ema.lerp_(p, 1 - decay)
+            done = i + 1
             for key in logged:
                 running[key] = running.get(key, 0.0) + stats[key]
             if (i + 1) % log_every == 0:
@@ -384,20 +385,27 @@ def train_action(
     except KeyboardInterrupt:
         interrupted = True
         warnings.warn(
-            f"training interrupted at iteration {i + 1}; keeping the best model so far", UserWarning, stacklevel=2
+            f"training interrupted after {done} step(s); keeping the best model so far", UserWarning, stacklevel=2
         )
-        if has_val and i >= 0 and (not history["val_iteration"] or history["val_iteration"][-1] != i + 1):
-            validate(i + 1)
+        if has_val and done > 0 and (not history["val_iteration"] or history["val_iteration"][-1] != done):
+            validate(done)
     finally:
         bar.close()
     if best[2] is not None:
         ema.load_state_dict(best[2])
+    # the loss is checked before each step: the last one could still leave weights that are no numbers
+    if not all(torch.isfinite(p).all() for p in ema.parameters()):
+        raise FloatingPointError(
+            f"Training diverged: after {done} step(s) the network's weights are no longer finite numbers. Lower the "
+            f"learning rate (`lr`, now {config.lr:g}), lengthen `warmup`, or check the representation for extreme "
+            "values."
+        )
     return TrainResult(
         net=ema[0],
         growth_net=ema[1] if growth_net is not None else None,
         history=history,
-        best_iteration=best[1] if best[2] is not None else i + 1,
+        best_iteration=best[1] if best[2] is not None else done,
         interrupted=interrupted,
-        n_steps=i + 1,
+        n_steps=done,
         seconds=time.perf_counter() - loop_start,
     )
