@@ -57,6 +57,39 @@ def same_time(a, b) -> np.ndarray:
     return np.abs(a - b) <= TIME_RTOL * np.maximum(np.abs(a), np.abs(b))
 
 
+#: What :func:`pandas.api.types.infer_dtype` calls dates, times of day and durations (objects or categories).
+DATE_KINDS = {"datetime64", "datetime", "date", "time", "timedelta64", "timedelta", "period"}
+
+
+def _refuse_dates(col: pd.Series, where: str, time_key: str) -> None:
+    """Dates or durations, also as a categorical's categories or objects, are no times in one unit: say how to convert.
+
+    As categories they once fell through to the ordered labels' positions: days 0, 1, 2, 3, 10 were fitted at 0-4.
+    """
+    values = col.cat.categories if isinstance(col.dtype, pd.CategoricalDtype) else col
+    dtype = values.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
+        kind = "dates"
+    elif pd.api.types.is_timedelta64_dtype(dtype):
+        kind = "durations"
+    elif pd.api.types.is_object_dtype(dtype) and pd.api.types.infer_dtype(values, skipna=True) in DATE_KINDS:
+        kind = "dates or durations"
+    else:
+        return
+    col_ref = f"adata.obs[{time_key!r}]"
+    if kind == "durations":
+        how = f"`{col_ref} = pd.to_timedelta({col_ref}.astype(object)).dt.total_seconds() / 86400`"
+    else:
+        how = (
+            f"`t = pd.to_datetime({col_ref}.astype(str))` and `{col_ref} = (t - t.min()).dt.total_seconds() / 86400` "
+            f"(durations: `pd.to_timedelta({col_ref}.astype(object)).dt.total_seconds() / 86400`)"
+        )
+    raise ValueError(
+        f"{where} holds {kind} (dtype {col.dtype}); scam needs numbers in one unit, or their spacing would be lost. "
+        f"Convert them, e.g. to days since the first: {how}."
+    )
+
+
 def get_time(
     adata: AnnData, time_key: str, *, min_cells: int = MIN_CELLS_PER_TIME, rows: np.ndarray | None = None
 ) -> TimeInfo:
@@ -88,19 +121,13 @@ def get_time(
         f"categorical (`adata.obs[{time_key!r}] = adata.obs[{time_key!r}].astype(pd.CategoricalDtype([...], "
         "ordered=True))` with the labels in time order)."
     )
+    _refuse_dates(col, where, time_key)
     if pd.api.types.is_bool_dtype(col.dtype) or not (
         isinstance(col.dtype, pd.CategoricalDtype)
         or pd.api.types.is_numeric_dtype(col.dtype)
         or pd.api.types.is_object_dtype(col.dtype)
         or pd.api.types.is_string_dtype(col.dtype)
     ):
-        if pd.api.types.is_datetime64_any_dtype(col.dtype) or pd.api.types.is_timedelta64_dtype(col.dtype):
-            since = f" - adata.obs[{time_key!r}].min()" if pd.api.types.is_datetime64_any_dtype(col.dtype) else ""
-            raise ValueError(
-                f"{where} holds dates or durations (dtype {col.dtype}); scam needs numbers in one unit. Convert "
-                f"them, e.g. to days: `adata.obs[{time_key!r}] = (adata.obs[{time_key!r}]{since})"
-                ".dt.total_seconds() / 86400`."
-            )
         raise ValueError(f"{where} has dtype {col.dtype}, which has no time order. " + fix_hint)
     if isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col.dtype):
         n_bad, what = int(col.isna().sum()), "missing"
@@ -331,8 +358,9 @@ def _masses_by_time(masses: Mapping | pd.Series, time: TimeInfo) -> np.ndarray:
     for key, mass in masses.items():
         k = _time_point(key, time)
         if k is None:
-            unknown.append(key)
-        elif m[k] is not None and m[k] != mass:
+            if not _is_zero(mass):  # an unused category of `value_counts()` has count 0: no time point, no mass
+                unknown.append(key)
+        elif m[k] is not None and _differ(m[k], mass):
             raise ValueError(
                 f"`masses` gives time {time.labels[k]!r} two masses ({m[k]!r} and {mass!r}: its label and its value, "
                 f"or two values equal up to float32 rounding, are both keys){series}; give one."
@@ -353,6 +381,21 @@ def _masses_by_time(masses: Mapping | pd.Series, time: TimeInfo) -> np.ndarray:
         return np.array(m, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"`masses` must map each time to a positive number, got {m!r}.") from None
+
+
+def _is_zero(mass) -> bool:
+    try:
+        return bool(mass == 0)
+    except (TypeError, ValueError):  # pd.NA, arrays
+        return False
+
+
+def _differ(a, b) -> bool:
+    """Whether two masses given for one time differ (``pd.NA`` or arrays are taken as different)."""
+    try:
+        return bool(a != b)
+    except (TypeError, ValueError):
+        return True
 
 
 def _time_point(key, time: TimeInfo) -> int | None:

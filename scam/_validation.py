@@ -19,6 +19,23 @@ def check_adata(adata) -> None:
         )
 
 
+def dense_numbers(values):
+    """Cells as numpy can read them: a masked array's masked entries and a DataFrame's missing values as NaN.
+
+    Nullable pandas columns (``Float64``, ``Int64``: what ``convert_dtypes()`` or a parquet file gives) become
+    floats instead of objects; a mask is no longer dropped, which fitted its placeholder values as coordinates.
+    Anything else is returned as it is.
+    """
+    if isinstance(values, pd.DataFrame):
+        numeric = all(pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d) for d in values.dtypes)
+        return values.to_numpy(dtype=np.float64, na_value=np.nan) if numeric else values.to_numpy()
+    if np.ma.isMaskedArray(values) and np.issubdtype(values.dtype, np.number):
+        if np.issubdtype(values.dtype, np.complexfloating):
+            return np.ma.getdata(values)
+        return np.ma.asarray(values, dtype=np.float64).filled(np.nan)
+    return values
+
+
 def get_rep(adata: AnnData, use_rep: str, n_dims: int | None) -> np.ndarray:
     """The first ``n_dims`` columns of ``adata.obsm[use_rep]`` as float64, checked."""
     if not isinstance(use_rep, str):
@@ -33,9 +50,7 @@ def get_rep(adata: AnnData, use_rep: str, n_dims: int | None) -> np.ndarray:
             "`adata.obsm['X_genes'] = adata[:, genes].X.toarray()`, and pass use_rep='X_genes'.",
         }.get(use_rep, "")
         raise ValueError(f"`use_rep={use_rep!r}` is not in adata.obsm (available: {keys}).{hint}")
-    rep = adata.obsm[use_rep]
-    if isinstance(rep, pd.DataFrame):
-        rep = rep.to_numpy()
+    rep = dense_numbers(adata.obsm[use_rep])
     if sparse.issparse(rep):
         rep = rep.toarray()
     rep = np.asarray(rep)
@@ -55,7 +70,10 @@ def get_rep(adata: AnnData, use_rep: str, n_dims: int | None) -> np.ndarray:
     rep = rep.astype(np.float64)
     if not np.all(np.isfinite(rep)):
         rows = int((~np.isfinite(rep)).any(1).sum())
-        raise ValueError(f"adata.obsm[{use_rep!r}] has NaN or infinite values in {rows} cells; remove or impute them.")
+        raise ValueError(
+            f"adata.obsm[{use_rep!r}] has NaN or infinite values in {rows} cells (missing or masked ones count as "
+            "NaN); remove or impute them."
+        )
     if len(rep) > 1 and not np.any(rep.max(0) > rep.min(0)):
         cols = "" if n_dims is None else f" (its first {n_dims} columns)"
         raise ValueError(

@@ -15,6 +15,7 @@ from ._persist import load_model, model_params, save_model
 from ._settings import torch_threads
 from ._simulate import simulate
 from ._units import Units
+from ._validation import dense_numbers
 from .core.integrate import CHUNK_SIZE, action_and_velocity
 from .core.network import ActionNet
 
@@ -148,6 +149,7 @@ class ActionModel:
 
     # ------------------------------------------------------------------ conversions
     def _x(self, X) -> torch.Tensor:
+        X = dense_numbers(X)
         if sparse.issparse(X):
             X = X.toarray()
         if np.iscomplexobj(X):
@@ -169,7 +171,7 @@ class ActionModel:
         if X.shape[0] == 0:
             raise ValueError(f"Expected at least one cell, got shape {X.shape}; check the selection of cells.")
         if not np.all(np.isfinite(X[:, : self.n_dims])):
-            raise ValueError("The coordinates contain NaN or infinite values.")
+            raise ValueError("The coordinates contain NaN or infinite values (missing or masked ones count as NaN).")
         return torch.as_tensor(self.units.to_internal(X), dtype=torch.float32, device=self.device)
 
     def _t(self, t, n: int) -> torch.Tensor:

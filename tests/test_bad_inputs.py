@@ -94,6 +94,28 @@ def _drop_pca(adata: ad.AnnData) -> ad.AnnData:
     return adata
 
 
+def _masked_rep(adata: ad.AnnData) -> ad.AnnData:
+    X = np.ma.masked_array(adata.obsm["X_pca"].copy(), mask=np.zeros(adata.obsm["X_pca"].shape, dtype=bool))
+    X[[3, 5], 0] = np.ma.masked
+    X.data[[3, 5], 0] = 1e6  # what a masked entry may hold
+    adata.obsm["X_pca"] = X
+    return adata
+
+
+def _nullable_frame_rep(missing: bool):
+    """``X_pca`` as a DataFrame of nullable ``Float64`` columns (``convert_dtypes()``, parquet), with one NA or none."""
+
+    def make(adata: ad.AnnData) -> ad.AnnData:
+        frame = pd.DataFrame(adata.obsm["X_pca"], index=adata.obs_names).convert_dtypes()
+        frame.columns = [f"PC{i + 1}" for i in range(frame.shape[1])]
+        if missing:
+            frame.iloc[4, 0] = pd.NA
+        adata.obsm["X_pca"] = frame
+        return adata
+
+    return make
+
+
 def _few_cells(adata: ad.AnnData) -> np.ndarray:
     keep = adata.obs["time"].to_numpy() < 2
     keep[np.flatnonzero(adata.obs["time"].to_numpy() == 2)[:5]] = True
@@ -118,8 +140,11 @@ BAD_ADATA = {
         {},
         r"adata\.obsm\['X_pca'\] must be a real-valued \(n_cells, n_dims\) array, got complex128",
     ),
-    "nan-rep": (_nonfinite_rep(np.nan), {}, r"NaN or infinite values in 1 cells; remove or impute"),
-    "inf-rep": (_nonfinite_rep(np.inf), {}, r"NaN or infinite values in 1 cells; remove or impute"),
+    "nan-rep": (_nonfinite_rep(np.nan), {}, r"NaN or infinite values in 1 cells.*remove or impute"),
+    "inf-rep": (_nonfinite_rep(np.inf), {}, r"NaN or infinite values in 1 cells.*remove or impute"),
+    # the mask was dropped: its placeholder values were fitted as coordinates
+    "masked-rep": (_masked_rep, {}, r"NaN or infinite values in 2 cells \(missing or masked ones count as NaN\)"),
+    "nullable-frame-rep-with-NA": (_nullable_frame_rep(missing=True), {}, r"NaN or infinite values in 1 cells"),
     "nan-time": (_set_obs(_nan_time), {}, r"1 NaN or infinite values; drop those cells or fill"),
     "string-time": (  # labels without numbers (labels like 'day 1' are ordered by their number)
         _set_obs(lambda t: t.map(lambda v: f"day {'abc'[int(v)]}").astype(object)),
@@ -135,14 +160,47 @@ BAD_ADATA = {
     "datetime-time": (
         _set_obs(lambda t: pd.Timestamp("2024-01-01") + pd.to_timedelta(t, unit="D")),
         {},
-        r"dates or durations.*to days.*\.min\(\)\)\.dt\.total_seconds\(\) / 86400",
+        r"holds dates.*to days since the first.*pd\.to_datetime.*\(t - t\.min\(\)\)\.dt\.total_seconds\(\) / 86400",
     ),
     "timedelta-time": (
         _set_obs(lambda t: pd.to_timedelta(t, unit="h")),
         {},
-        r"dates or durations.*to days.*\['time'\]\)\.dt\.total_seconds\(\) / 86400",
+        r"holds durations.*pd\.to_timedelta\(adata\.obs\['time'\]\.astype\(object\)\)\.dt\.total_seconds\(\) / 86400",
+    ),
+    # as categories, dates and durations once fell through to the ordered labels' positions (0, 1, 2, ...)
+    "datetime-categorical-time": (
+        _set_obs(lambda t: (pd.Timestamp("2024-01-01") + pd.to_timedelta(t, unit="D")).astype("category")),
+        {},
+        r"holds dates \(dtype category\)",
+    ),
+    "timedelta-ordered-categorical-time": (
+        _set_obs(lambda t: pd.to_timedelta(t, unit="h").astype(pd.CategoricalDtype(ordered=True))),
+        {},
+        r"holds durations \(dtype category\)",
     ),
 }
+
+
+@pytest.mark.parametrize("kind", ["datetime", "datetime-categorical", "timedelta", "timedelta-categorical"])
+def test_dates_or_durations_convert_as_the_error_says(kind):
+    """The conversion the error names gives the spacing of the dates (days 0, 1, 2, 3, 10), not positions 0-4."""
+    import re
+
+    from scam._time import get_time
+
+    days = np.repeat([0.0, 1.0, 2.0, 3.0, 10.0], 10)
+    span = pd.to_timedelta(days, unit="D")
+    col = pd.Series(span if kind.startswith("timedelta") else pd.Timestamp("2024-01-01") + span)
+    if kind.endswith("categorical"):
+        col = col.astype(pd.CategoricalDtype(ordered=True))
+    adata = ad.AnnData(obs=pd.DataFrame({"t": col.array}, index=[f"c{i}" for i in range(len(days))]))
+    assert isinstance(adata.obs["t"].dtype, pd.CategoricalDtype) == kind.endswith("categorical")
+    with pytest.raises(ValueError, match="holds") as info:
+        get_time(adata, "t")
+    namespace = {"pd": pd, "adata": adata}
+    for code in re.findall(r"`([^`]*= [^`]*)`", str(info.value))[:2]:  # the date fix has two statements
+        exec(code, namespace)
+    np.testing.assert_allclose(get_time(adata, "t").values, [0.0, 1.0, 2.0, 3.0, 10.0])
 
 
 @pytest.mark.parametrize(("make_bad", "kwargs", "match"), list(BAD_ADATA.values()), ids=list(BAD_ADATA))
@@ -183,6 +241,10 @@ BAD_ARGS = {
     "masses-wrong-length": (
         {"lam": 1.0, "masses": [1.0, 2.0]},
         r"`masses` has 2 values but there are 3 time points.*give one mass per time point",
+    ),
+    "masses-na-given-twice": (  # a raw "boolean value of NA is ambiguous" before
+        {"lam": 1.0, "masses": {0: 1.0, "0": pd.NA, 1: 2.0, 2: 3.0}},
+        r"`masses` gives time '0' two masses \(1\.0 and <NA>",
     ),
     "masses-set": ({"lam": 1.0, "masses": {1.0, 2.0, 3.0}}, r"`masses=.*` is not understood; use None, 'counts'"),
     "masses-strings": ({"lam": 1.0, "masses": ["a", "b", "c"]}, r"`masses=.*` is not understood; use None, 'counts'"),
@@ -264,6 +326,21 @@ def test_fit_cuda_unavailable():
 def test_fit_not_anndata(obj):
     with pytest.raises(TypeError, match=r"Expected an AnnData object, got \w+.*anndata\.AnnData"):
         scam.tl.fit(obj, **TINY_FIT)
+
+
+def test_masses_from_value_counts_skip_unused_categories():
+    """The documented ``masses=adata.obs[time_key].value_counts()`` lists an unused category with count 0: it names no
+    time point and was refused as 'entries for times that are not observed'."""
+    from scam._time import get_time, resolve_masses
+
+    adata = small_path()
+    adata.obs["time"] = pd.Categorical(adata.obs["time"], categories=[0.0, 1.0, 2.0, 5.0])
+    time = get_time(adata, "time")
+    counts = adata.obs["time"].value_counts()
+    assert counts[5.0] == 0
+    np.testing.assert_allclose(resolve_masses(counts, time, None), time.counts() / time.counts()[0])
+    with pytest.raises(ValueError, match=r"entries for times that are not observed: \[5\.0\]"):
+        resolve_masses({**counts.to_dict(), 5.0: 3}, time, None)  # a mass for a time with no cells is still an error
 
 
 def test_fit_masses_ignored_without_growth_warns():
@@ -409,7 +486,25 @@ BAD_MODEL_X = {
     "nan": (X_NAN, r"coordinates contain NaN or infinite values"),
     "inf": (X_INF, r"coordinates contain NaN or infinite values"),
     "complex": (X_OK.astype(complex), r"real-valued array \(n_cells, >= 2\), got complex numbers"),
+    "masked": (np.ma.masked_array(X_OK, mask=[[0, 1], [0, 0], [0, 0], [0, 0]]), r"missing or masked ones count as NaN"),
+    "frame-with-NA": (pd.DataFrame(X_OK).convert_dtypes().mask(X_OK.astype(bool) | np.eye(4, 2, dtype=bool)), "NaN"),
 }
+
+
+def test_nullable_float_frames_are_read_as_numbers(fitted):
+    """A DataFrame of nullable ``Float64`` columns (``convert_dtypes()``, parquet) is the same cells as floats, in a
+    fit (it was refused as 'object') and in the model."""
+    model, _ = fitted
+    X = np.random.default_rng(0).normal(size=(5, 2))
+    frame = pd.DataFrame(X).convert_dtypes()
+    assert str(frame.dtypes.iloc[0]) == "Float64"
+    np.testing.assert_array_equal(model.velocity(frame, 0.5), model.velocity(X, 0.5))
+    plain, nullable = small_path(), small_path()
+    nullable.obsm["X_pca"] = pd.DataFrame(nullable.obsm["X_pca"], index=nullable.obs_names).convert_dtypes()
+    kwargs = {"time_key": "time", **TINY_FIT}
+    scam.tl.fit(plain, **kwargs)
+    scam.tl.fit(nullable, **kwargs)
+    np.testing.assert_array_equal(plain.obsm["scam_velocity"], nullable.obsm["scam_velocity"])
 
 
 @pytest.mark.parametrize("method", ["velocity", "potential", "growth"])

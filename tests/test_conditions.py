@@ -190,6 +190,17 @@ def test_bad_conditions(tiny, make, kwargs, match):
     snap.assert_unchanged(adata)
 
 
+def test_a_time_mapping_applies_to_every_condition_also_when_conditions_are_integers():
+    """Conditions 0 and 1 and times 0-4: ``{0: 1, 1: 1.5, 2: 2, ...}`` is one mass per time (numbers alone), not a
+    mapping of conditions with 'unknown' conditions 2-4; a mapping of each condition's masses still is one."""
+    from scam.tl._conditions import _masses_per_condition
+
+    by_time = {0: 1.0, 1: 1.5, 2: 2.0, 3: 3.0, 4: 4.0}
+    assert _masses_per_condition(by_time, ["0", "1"]) == {"0": by_time, "1": by_time}
+    per_condition = {0: [1.0, 2.0], 1: "counts"}
+    assert _masses_per_condition(per_condition, ["0", "1"]) == {"0": [1.0, 2.0], "1": "counts"}
+
+
 def test_conditions_as_strings_in_sorted_order(tiny):
     adata = tiny.copy()
     adata.obs["condition"] = pd.Series(adata.obs["condition"].astype(str).to_numpy()[::-1], index=adata.obs_names)

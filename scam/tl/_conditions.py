@@ -98,8 +98,15 @@ def _condition_groups(adata: AnnData, condition_key: str, time_key: str, masses)
 
 
 def _masses_per_condition(masses, names: list[str]) -> dict:
-    """Each condition's ``masses``: the same for all, or from a mapping with one entry per condition."""
-    if isinstance(masses, Mapping) and any(str(k) in names for k in masses):
+    """Each condition's ``masses``: the same for all, or from a mapping with one entry per condition.
+
+    A mapping of numbers alone is one mass per time point for every condition, also where the times and the
+    conditions share names (integer conditions 0 and 1, times 0-4): a condition's entry is itself masses.
+    """
+    numbers = isinstance(masses, Mapping) and all(
+        isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in masses.values()
+    )
+    if isinstance(masses, Mapping) and not numbers and any(str(k) in names for k in masses):
         given = {str(k): v for k, v in masses.items()}
         if set(given) != set(names):
             missing, extra = sorted(set(names) - set(given)), sorted(set(given) - set(names))
