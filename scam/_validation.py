@@ -29,9 +29,7 @@ def dense_numbers(values):
     if isinstance(values, pd.DataFrame):
         numeric = all(pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d) for d in values.dtypes)
         return values.to_numpy(dtype=np.float64, na_value=np.nan) if numeric else values.to_numpy()
-    if np.ma.isMaskedArray(values) and np.issubdtype(values.dtype, np.number):
-        if np.issubdtype(values.dtype, np.complexfloating):
-            return np.ma.getdata(values)
+    if np.ma.isMaskedArray(values) and np.issubdtype(values.dtype, np.number) and not np.iscomplexobj(values):
         return np.ma.asarray(values, dtype=np.float64).filled(np.nan)
     return values
 
