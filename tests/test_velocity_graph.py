@@ -218,3 +218,28 @@ def test_scvelo_projection_agrees_with_scams(line):
     theirs = adata.obsm["scam_velocity_umap"]
     cos = (mine * theirs).sum(1) / (np.linalg.norm(mine, axis=1) * np.linalg.norm(theirs, axis=1))
     assert np.median(cos) > 0.99 and np.mean(cos > 0.9) > 0.9
+
+
+@pytest.mark.parametrize("n_dims", [3, 30])
+def test_nearest_neighbours_equal_a_kd_trees_in_any_dimension(n_dims, monkeypatch):
+    """Above ``KDTREE_MAX_DIMS`` the neighbours come from blocks of float32 distances re-ranked in float64 (a k-d tree
+    took 129 s for 50,000 cells in 30 PCs): the same neighbours and distances as the tree, in several blocks, with
+    a duplicated cell among them."""
+    from scipy.spatial import cKDTree
+
+    import scam.tl._utils as utils
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(700, n_dims)) * rng.uniform(0.1, 10, n_dims) + 100.0  # far from the origin, uneven scales
+    X[5] = X[6]  # a duplicated cell
+    Q = np.r_[X[:50], rng.normal(size=(30, n_dims)) + 100.0]
+    dist, idx = utils.nearest(X, Q, 12)
+    ref_dist, ref_idx = cKDTree(X).query(Q, k=12)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-12, atol=1e-9)
+    distinct = np.abs(np.diff(ref_dist, axis=1)).min(1) > 1e-9  # rows without ties: the same indices in order
+    np.testing.assert_array_equal(idx[distinct], ref_idx[distinct])
+    assert sorted(idx[5, :2]) == [5, 6] and sorted(idx[6, :2]) == [5, 6]
+    if n_dims > utils.KDTREE_MAX_DIMS:
+        assert idx[5, 0] == idx[6, 0] == 5  # ties: the lower index first
+    monkeypatch.setattr(utils, "KNN_BLOCK", 700 * 7)  # 7 queries per block
+    np.testing.assert_array_equal(utils.nearest(X, Q, 12)[1], idx)

@@ -9,7 +9,7 @@ from anndata import AnnData
 
 from .. import _keys
 from .._validation import check_adata, check_positive_int, get_rep, writable
-from ._utils import basis_name, embedding_coords, fingerprint, fit_uns, is_exact, resolve_basis
+from ._utils import basis_name, embedding_coords, fingerprint, fit_uns, is_exact, nearest, resolve_basis
 
 logger = logging.getLogger("scam")
 
@@ -27,12 +27,9 @@ def local_jacobians(X: np.ndarray, E: np.ndarray, *, n_neighbors: int = 30) -> n
     squares with an intercept; the slope is ``J_i``. Directions in which the neighbourhood spreads by
     less than ``RCOND`` times its largest spread are left out (minimum-norm solution).
     """
-    from scipy.spatial import cKDTree
-
     n, d = X.shape
     k = min(int(n_neighbors), n)
-    _, idx = cKDTree(X).query(X, k=k)
-    idx = idx.reshape(n, k)
+    _, idx = nearest(X, X, k)
     J = np.empty((n, E.shape[1], d))
     for lo in range(0, n, _CHUNK):
         nb = idx[lo : lo + _CHUNK]

@@ -12,7 +12,7 @@ from scipy import sparse
 from .. import _keys
 from .._validation import check_adata, check_positive_int, get_rep, writable
 from ._embedding import project, write_projection
-from ._utils import basis_name, fit_uns, resolve_basis
+from ._utils import basis_name, fit_uns, nearest, resolve_basis
 
 logger = logging.getLogger("scam")
 
@@ -55,11 +55,8 @@ def neighbor_pairs(adata: AnnData, X: np.ndarray, n_neighbors: int | None) -> tu
         return rows[order], cols[order], f"obsp[{key!r}]", int(np.median(counts))
     if n < 2:
         raise ValueError(f"A velocity graph needs at least 2 cells, got {n}.")
-    from scipy.spatial import cKDTree
-
     k = min(DEFAULT_NEIGHBORS if n_neighbors is None else n_neighbors, n - 1)
-    _, idx = cKDTree(X).query(X, k=k + 1)
-    idx = np.asarray(idx).reshape(n, k + 1)
+    _, idx = nearest(X, X, k + 1)
     # drop each cell itself (the first hit, or wherever a duplicate cell pushed it), else the farthest hit
     is_self = idx == np.arange(n)[:, None]
     drop = np.where(is_self.any(1), is_self.argmax(1), k)

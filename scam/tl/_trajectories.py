@@ -23,6 +23,7 @@ from ._utils import (
     model_inputs,
     model_rep,
     model_time,
+    nearest,
     path_positions,
     time_value,
 )
@@ -66,8 +67,6 @@ def support(
     spacing at each time) ``(m,)``, ``ratio`` ``(n_paths, m)``, ``off_fraction`` ``(m,)`` (the
     fraction of ratios above :data:`SUPPORT_RATIO`, weighted by mass) and ``threshold``.
     """
-    from scipy.spatial import cKDTree
-
     lo, hi = min(times[0], times[-1]), max(times[0], times[-1])
     picked, spacing, ratio, mass = [], [], [], []
     order = range(time.n_times) if times[-1] >= times[0] else range(time.n_times - 1, -1, -1)  # along the paths
@@ -79,14 +78,12 @@ def support(
         cells = X[cells_at(time, k)]
         if len(cells) < 2:
             continue
-        tree = cKDTree(cells)
-        gaps = tree.query(cells, k=2)[0][:, 1]
+        gaps = nearest(cells, cells, 2)[0][:, 1]
         if not np.any(gaps > 0):
             continue
         typical = float(np.median(gaps[gaps > 0]))
         n_near = min(SUPPORT_NEIGHBORS, len(cells))
-        dist, idx = tree.query(path_positions(paths, times, float(value)), k=n_near)
-        dist, idx = dist.reshape(len(paths), n_near), idx.reshape(len(paths), n_near)
+        dist, idx = nearest(cells, path_positions(paths, times, float(value)), n_near)
         local = np.maximum(np.quantile(gaps[idx], SUPPORT_QUANTILE, axis=1), 0.1 * typical)
         picked.append(k)
         spacing.append(typical)

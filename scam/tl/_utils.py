@@ -236,13 +236,54 @@ def group_labels(adata: AnnData, groupby: str, rows: np.ndarray, where: str) -> 
     return np.array([lookup[v] for v in values], dtype=np.int64), classes
 
 
+#: Up to this many dimensions a k-d tree finds nearest neighbours fast. Above, it ends up comparing most pairs one
+#: by one (projecting 50,000 cells' velocities in 30 PCs took 129 s), and matrix products do the same work in bulk.
+KDTREE_MAX_DIMS = 8
+
+#: Numbers in one block of squared distances (queries × reference cells, float32: 64 MB).
+KNN_BLOCK = 2**24
+
+#: Candidates beyond ``k`` taken from the float32 distances and re-ranked by exact float64 ones.
+KNN_MARGIN = 8
+
+
+def nearest(reference: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean distances and indices ``(m, k)`` of the ``k`` nearest ``reference`` rows of each query, nearest first.
+
+    A k-d tree in up to :data:`KDTREE_MAX_DIMS` dimensions; above, blocks of squared distances by matrix products
+    (float32, centred), whose ``k +`` :data:`KNN_MARGIN` smallest are re-ranked by their exact float64 distances
+    (3-7× faster than the tree in 30 dimensions, the same neighbours).
+    """
+    reference, queries = np.asarray(reference, dtype=np.float64), np.asarray(queries, dtype=np.float64)
+    k = min(int(k), len(reference))
+    if reference.shape[1] <= KDTREE_MAX_DIMS:
+        from scipy.spatial import cKDTree
+
+        dist, idx = cKDTree(reference).query(queries, k=k)
+        return np.asarray(dist).reshape(len(queries), k), np.asarray(idx).reshape(len(queries), k)
+    import torch
+
+    centre = reference.mean(0)
+    ref = torch.from_numpy(reference - centre).float()
+    ref_sq = (ref * ref).sum(1)[None, :]
+    n_cand = min(k + KNN_MARGIN, len(reference))
+    dist, idx = np.empty((len(queries), k)), np.empty((len(queries), k), dtype=np.int64)
+    rows = max(1, KNN_BLOCK // len(reference))
+    for lo in range(0, len(queries), rows):
+        q = queries[lo : lo + rows]
+        d2 = torch.addmm(ref_sq, torch.from_numpy(q - centre).float(), ref.T, alpha=-2)  # |r|² − 2 q·r: rank only
+        cand = np.sort(torch.topk(d2, n_cand, dim=1, largest=False, sorted=False).indices.numpy(), axis=1)
+        exact = np.sqrt(((q[:, None, :] - reference[cand]) ** 2).sum(-1))
+        order = np.argsort(exact, axis=1, kind="stable")[:, :k]  # ties: the lower index first
+        dist[lo : lo + rows] = np.take_along_axis(exact, order, 1)
+        idx[lo : lo + rows] = np.take_along_axis(cand, order, 1)
+    return dist, idx
+
+
 def knn_votes(points: np.ndarray, reference: np.ndarray, codes: np.ndarray, n_classes: int, k: int) -> np.ndarray:
     """Fraction of each class among the ``k`` nearest ``reference`` cells of every point, ``(n, n_classes)``."""
-    from scipy.spatial import cKDTree
-
     k = min(k, len(reference))
-    _, idx = cKDTree(reference).query(np.asarray(points, dtype=np.float64), k=k)
-    idx = np.asarray(idx).reshape(len(points), k)
+    _, idx = nearest(reference, points, k)
     flat = np.repeat(np.arange(len(points)), k) * n_classes + codes[idx].ravel()
     return np.bincount(flat, minlength=len(points) * n_classes).reshape(len(points), n_classes) / k
 
@@ -292,11 +333,8 @@ def knn_map(X: np.ndarray, E: np.ndarray, Q: np.ndarray, *, n_neighbors: int = 1
     cells in ``X``, weighted by inverse distance; a query point that coincides with a cell gets that
     cell's coordinates exactly.
     """
-    from scipy.spatial import cKDTree
-
     k = min(int(n_neighbors), len(X))
-    dist, idx = cKDTree(X).query(np.asarray(Q, dtype=np.float64), k=k)
-    dist, idx = dist.reshape(len(Q), k), idx.reshape(len(Q), k)
+    dist, idx = nearest(X, Q, k)
     w = 1.0 / np.maximum(dist, 1e-12)
     exact = dist[:, 0] <= 1e-12
     w[exact] = 0.0
