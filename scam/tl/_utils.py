@@ -240,7 +240,8 @@ def group_labels(adata: AnnData, groupby: str, rows: np.ndarray, where: str) -> 
 #: by one (projecting 50,000 cells' velocities in 30 PCs took 129 s), and matrix products do the same work in bulk.
 KDTREE_MAX_DIMS = 8
 
-#: Numbers in one block of squared distances (queries × reference cells, float32: 64 MB).
+#: Numbers in one block of squared distances (queries × reference cells, float32: 64 MB) and of the candidates'
+#: coordinates (queries × candidates × dimensions).
 KNN_BLOCK = 2**24
 
 #: Candidates beyond ``k`` taken from the float32 distances and re-ranked by exact float64 ones.
@@ -252,7 +253,7 @@ def nearest(reference: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndar
 
     A k-d tree in up to :data:`KDTREE_MAX_DIMS` dimensions; above, blocks of squared distances by matrix products
     (float32, centred), whose ``k +`` :data:`KNN_MARGIN` smallest are re-ranked by their exact float64 distances
-    (3-7× faster than the tree in 30 dimensions, the same neighbours).
+    (5-6× faster than the tree for 50,000 cells in 30 dimensions, with the same neighbours).
     """
     reference, queries = np.asarray(reference, dtype=np.float64), np.asarray(queries, dtype=np.float64)
     k = min(int(k), len(reference))
@@ -268,7 +269,8 @@ def nearest(reference: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndar
     ref_sq = (ref * ref).sum(1)[None, :]
     n_cand = min(k + KNN_MARGIN, len(reference))
     dist, idx = np.empty((len(queries), k)), np.empty((len(queries), k), dtype=np.int64)
-    rows = max(1, KNN_BLOCK // len(reference))
+    # a block's distances (rows × reference cells) and its candidates' coordinates (rows × n_cand × d) both bounded
+    rows = max(1, KNN_BLOCK // max(len(reference), n_cand * reference.shape[1]))
     for lo in range(0, len(queries), rows):
         q = queries[lo : lo + rows]
         d2 = torch.addmm(ref_sq, torch.from_numpy(q - centre).float(), ref.T, alpha=-2)  # |r|² − 2 q·r: rank only
