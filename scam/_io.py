@@ -137,9 +137,11 @@ def replacing_folder(path: str | os.PathLike) -> Iterator[Path]:
 
     The missing parents of ``path`` are created. When the block raises, the new folder is deleted and
     ``path`` is left as it was. On success an existing ``path`` is renamed aside, the new folder renamed
-    in, and the old one deleted; should the second rename fail, the old folder is renamed back.
+    in, and the old one deleted; should the second rename fail, the old folder is renamed back. A ``path``
+    that is a symbolic link has the folder it points to replaced (the link stays), as :func:`replacing` does.
     """
     path = expand(path)
+    path = path.resolve() if path.is_symlink() else path
     path.parent.mkdir(parents=True, exist_ok=True)
     new = _sibling(path, TMP_TAG)
     new.mkdir()

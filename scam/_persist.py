@@ -153,8 +153,18 @@ def _params_problem(params: dict) -> str | None:
     return _time_metadata_problem(params["metadata"])
 
 
+#: Entries of ``metadata`` that the read-outs use as column or ``obsm`` names: a string when present.
+NAME_METADATA = ("time_key", "use_rep", "condition_key", "condition")
+
+
 def _time_metadata_problem(metadata: dict) -> str | None:
-    """Why the fit's time points in ``metadata`` (labels and values, read by the read-outs) are damaged; None if not."""
+    """Why the fit's time points in ``metadata`` (labels and values, read by the read-outs) are damaged; None if not.
+
+    The names the read-outs look up (:data:`NAME_METADATA`) must be strings (or absent, or ``None``).
+    """
+    for key in NAME_METADATA:
+        if metadata.get(key) is not None and not isinstance(metadata[key], str):
+            return f"`metadata.{key}` must be a string, got {str(metadata[key])[:80]}"
     labels, values = metadata.get("time_labels"), metadata.get("time_values")
     if labels is None and values is None:
         return None

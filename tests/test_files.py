@@ -175,6 +175,17 @@ def test_save_and_load_expand_the_home_folder(models, tmp_path, monkeypatch):
     assert scam.ActionModel.load("~/m", device="cpu").n_dims == model.n_dims
 
 
+def test_save_through_a_symbolic_link_replaces_the_folder_it_points_to(models, tmp_path):
+    first, second = models
+    target, link = tmp_path / "store" / "m", tmp_path / "m"
+    first.save(target)
+    link.symlink_to(target, target_is_directory=True)
+    second.save(link, overwrite=True)
+    assert link.is_symlink() and link.resolve() == target.resolve()  # the link stays a link
+    assert scam.ActionModel.load(target, device="cpu").lam == second.lam  # and its folder holds the new model
+    assert _litter(tmp_path / "store") == [] and sorted(p.name for p in tmp_path.iterdir()) == ["m", "store"]
+
+
 def test_save_into_a_file_path_names_the_fix(models, tmp_path):
     model, _ = models
     (tmp_path / "f").write_text("x")
@@ -243,6 +254,12 @@ PARAM_DAMAGE = {
         r"`metadata\.time_values` must be a list of finite numbers",
     ),
     "time_values-reversed": (_meta("time_values", lambda v: v[::-1]), r"`metadata\.time_values` must increase"),
+    # the names the read-outs look up: a list where a column name belongs gave a TypeError deep in a read-out
+    "condition_key-list": (
+        _set("metadata", {"condition_key": ["a", "b"], "condition": "wt"}),
+        r"`metadata\.condition_key` must be a string, got \['a', 'b'\]",
+    ),
+    "use_rep-number": (_set("metadata", {"use_rep": 3}), r"`metadata\.use_rep` must be a string, got 3"),
     "net-list": (_set("net", [2, 8]), r"`net` must be a dict of network settings"),
     "net-n_dims": (_net("n_dims", 0), r"`net.n_dims` must be an integer in \[1, 1048576\], got 0"),
     "net-hidden": (_net("hidden", [8, -1]), r"`net.hidden` must be a list of at most 64 integers in \[1, 1048576\]"),
