@@ -8,7 +8,8 @@ the user's, or another tool's), and :func:`stale` lists what a refit makes out o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 
 DEFAULT_KEY = "scam"
 
@@ -311,6 +312,42 @@ def remove(adata, keys: Iterable[tuple[str, str]]) -> None:
             del adata.obs[k]
         else:
             del getattr(adata, slot)[k]
+
+
+@contextmanager
+def restoring(adata, keys: Iterable[tuple[str, str]]) -> Iterator[None]:
+    """Put ``(slot, key)`` of ``adata`` back as they were when the block raises (Ctrl-C included).
+
+    Wraps the write phase of a result so that it lands whole or not at all: the values are kept by
+    reference (no copies), and ``obs`` gets its former columns in their former order.
+    """
+    keys = list(dict.fromkeys(keys))
+    saved = [(slot, k, _get(adata, slot, k)) for slot, k in keys]
+    columns = list(adata.obs.columns)
+    try:
+        yield
+    except BaseException:
+        for slot, k, value in saved:
+            present = _present(adata, slot, k)
+            if value is _ABSENT:
+                if present:
+                    remove(adata, [(slot, k)])
+            elif slot == "obs":
+                adata.obs[k] = value
+            else:
+                getattr(adata, slot)[k] = value
+        if list(adata.obs.columns) != columns:
+            adata.obs = adata.obs[columns]
+        raise
+
+
+_ABSENT = object()
+
+
+def _get(adata, slot: str, key: str):
+    if not _present(adata, slot, key):
+        return _ABSENT
+    return adata.obs[key] if slot == "obs" else getattr(adata, slot)[key]
 
 
 def add_to_record(adata, entry: str, slot: str, key: str) -> None:

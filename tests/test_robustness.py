@@ -409,3 +409,35 @@ def test_the_automatic_choices_record_their_scores(tmp_path):
     assert ad.read_h5ad(tmp_path / "a.h5ad").uns["scam"]["params"]["selection_scores"] == scores
     model.save(tmp_path / "m")
     assert scam.ActionModel.load(tmp_path / "m").metadata["selection_scores"] == scores
+
+
+# --------------------------------------------------------------------------------------------
+# the write phase of a refit is all or nothing
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, MemoryError])
+def test_refit_interrupted_while_writing_leaves_the_earlier_fit_as_it_was(monkeypatch, error):
+    from _helpers import SMALL_FIT
+
+    import scam.tl._fit as fit_module
+
+    adata = small_path()
+    adata.obs["mine"] = 1.0
+    scam.tl.fit(adata, **SMALL_FIT)
+    scam.tl.velocity_graph(adata, basis=[])  # a read-out that the refit removes as out of date
+    adata.obs["after"] = 2.0  # a user column after scam's: its place must come back too
+    snap = Snapshot.of(adata)
+    real = fit_module._remove_stale
+
+    def interrupted(adata, key_added):  # the earlier results are gone, the new ones not yet written
+        real(adata, key_added)
+        raise error()
+
+    monkeypatch.setattr(fit_module, "_remove_stale", interrupted)
+    with pytest.raises(error):
+        scam.tl.fit(adata, **{**SMALL_FIT, "random_state": 1})
+    snap.assert_unchanged(adata)
+    monkeypatch.undo()
+    scam.tl.fit(adata, **{**SMALL_FIT, "random_state": 1})  # and a refit then works
+    assert "scam_velocity_graph" not in adata.uns and list(adata.obs.columns[:2]) == ["time", "mine"]

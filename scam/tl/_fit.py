@@ -351,14 +351,20 @@ def fit(
 
     uns[_keys.WRITTEN] = _keys.record(_keys.FIT, key_added)
 
-    # --- write
+    # --- write: all or nothing (an interrupt in between puts back what was there)
     adata = writable(adata, False)
-    _remove_stale(adata, key_added)
-    adata.obsm[_keys.velocity(key_added)] = velocity
-    adata.obs[_keys.potential(key_added)] = potential
-    adata.obs[_keys.growth(key_added)] = growth_rate
-    adata.obs[_keys.weight(key_added)] = weight.astype(np.float32)
-    adata.uns[_keys.uns(key_added)] = uns
+    written = [
+        ("obsm", _keys.velocity(key_added)),
+        *(("obs", k(key_added)) for k in (_keys.potential, _keys.growth, _keys.weight)),
+        ("uns", _keys.uns(key_added)),
+    ]
+    with _keys.restoring(adata, [*_keys.stale(adata, key_added), *written]):
+        _remove_stale(adata, key_added)
+        adata.obsm[_keys.velocity(key_added)] = velocity
+        adata.obs[_keys.potential(key_added)] = potential
+        adata.obs[_keys.growth(key_added)] = growth_rate
+        adata.obs[_keys.weight(key_added)] = weight.astype(np.float32)
+        adata.uns[_keys.uns(key_added)] = uns
     logger.info(
         "finished (%.1f s): added '%s' (obsm), '%s', '%s', '%s' (obs), '%s' (uns)",
         _time.perf_counter() - start,
