@@ -243,3 +243,35 @@ def test_nearest_neighbours_equal_a_kd_trees_in_any_dimension(n_dims, monkeypatc
         assert idx[5, 0] == idx[6, 0] == 5  # ties: the lower index first
     monkeypatch.setattr(utils, "KNN_BLOCK", 700 * 7)  # 7 queries per block
     np.testing.assert_array_equal(utils.nearest(X, Q, 12)[1], idx)
+
+
+def test_graph_and_every_embedding_share_one_neighbour_search(line, monkeypatch):
+    """Without the user's graph, the kNN graph and the local fits of two embeddings search the cells once."""
+    from scam.tl import _utils
+
+    adata = line.copy()
+    adata.obsm["X_tsne"] = adata.obsm["X_umap"] * 2 + 1
+    alone = adata.copy()
+    for basis in ("umap", "tsne"):
+        scam.tl.velocity_embedding(alone, basis=basis)
+    real, calls = _utils.nearest, []
+
+    def counted(reference, queries, k):
+        calls.append(k)
+        return real(reference, queries, k)
+
+    monkeypatch.setattr(_utils, "nearest", counted)
+    scam.tl.velocity_graph(adata, basis=["umap", "tsne"])
+    assert calls == [31]  # 30 neighbours and the cell itself; the local fits take their 30 from the same search
+    for basis in ("umap", "tsne"):  # the same projections as velocity_embedding's own searches
+        np.testing.assert_allclose(adata.obsm[f"scam_velocity_{basis}"], alone.obsm[f"scam_velocity_{basis}"])
+    calls.clear()
+    scam.tl.velocity_graph(adata, basis=["umap"], n_neighbors=5, n_neighbors_embedding=12)
+    assert calls == [12]  # once, for the larger of the two
+    calls.clear()
+    scam.tl.velocity_graph(adata, basis=[], n_neighbors=5)
+    assert calls == [6]  # no embedding: the graph's own
+    calls.clear()
+    adata.obsp["distances"] = sparse.csr_matrix(np.eye(N)[::-1] + np.eye(N, k=1))
+    scam.tl.velocity_graph(adata, basis=[])
+    assert calls == []  # the user's graph: no search at all

@@ -9,7 +9,7 @@ from anndata import AnnData
 
 from .. import _keys
 from .._validation import check_adata, check_positive_int, get_rep, writable
-from ._utils import basis_name, embedding_coords, fingerprint, fit_uns, is_exact, nearest, resolve_basis
+from ._utils import SelfNeighbors, basis_name, embedding_coords, fingerprint, fit_uns, is_exact, resolve_basis
 
 logger = logging.getLogger("scam")
 
@@ -19,17 +19,19 @@ RCOND = 1e-3
 _CHUNK = 4096
 
 
-def local_jacobians(X: np.ndarray, E: np.ndarray, *, n_neighbors: int = 30) -> np.ndarray:
+def local_jacobians(
+    X: np.ndarray, E: np.ndarray, *, n_neighbors: int = 30, neighbors: SelfNeighbors | None = None
+) -> np.ndarray:
     """Per-cell Jacobian ``J_i`` (``(n, m, d)``) of the embedding with respect to the representation.
 
     For each cell, the embedding coordinates of its ``n_neighbors`` nearest cells (itself
     included, neighbours found in ``X``) are regressed on their representation coordinates by least
     squares with an intercept; the slope is ``J_i``. Directions in which the neighbourhood spreads by
-    less than ``RCOND`` times its largest spread are left out (minimum-norm solution).
+    less than ``RCOND`` times its largest spread are left out (minimum-norm solution). ``neighbors``: the
+    search of ``X`` to take them from (shared with other uses of the same cells).
     """
     n, d = X.shape
-    k = min(int(n_neighbors), n)
-    _, idx = nearest(X, X, k)
+    idx = (SelfNeighbors(X) if neighbors is None else neighbors)(n_neighbors)
     J = np.empty((n, E.shape[1], d))
     for lo in range(0, n, _CHUNK):
         nb = idx[lo : lo + _CHUNK]
@@ -39,11 +41,13 @@ def local_jacobians(X: np.ndarray, E: np.ndarray, *, n_neighbors: int = 30) -> n
     return J
 
 
-def project_velocity(X: np.ndarray, E: np.ndarray, V: np.ndarray, *, n_neighbors: int = 30) -> np.ndarray:
+def project_velocity(
+    X: np.ndarray, E: np.ndarray, V: np.ndarray, *, n_neighbors: int = 30, neighbors: SelfNeighbors | None = None
+) -> np.ndarray:
     """Velocities ``V`` (in ``X`` coordinates) in the embedding ``E``: exact for leading columns, else ``J_i v_i``."""
     if is_exact(X, E):
         return V[:, : E.shape[1]].copy()
-    return np.einsum("nmd,nd->nm", local_jacobians(X, E, n_neighbors=n_neighbors), V)
+    return np.einsum("nmd,nd->nm", local_jacobians(X, E, n_neighbors=n_neighbors, neighbors=neighbors), V)
 
 
 def velocity_embedding(
@@ -103,8 +107,13 @@ def velocity_embedding(
     return adata if copy else None
 
 
-def project(adata: AnnData, key: str, basis: str, n_neighbors: int) -> tuple[str, np.ndarray, bool]:
-    """Check and compute the projection of :func:`velocity_embedding`: ``(obsm_key, V_emb, exact)``; writes nothing."""
+def project(
+    adata: AnnData, key: str, basis: str, n_neighbors: int, neighbors: SelfNeighbors | None = None
+) -> tuple[str, np.ndarray, bool]:
+    """Check and compute the projection of :func:`velocity_embedding`: ``(obsm_key, V_emb, exact)``; writes nothing.
+
+    ``neighbors``: the search of the fitted representation's cells to take the local fits' neighbours from.
+    """
     uns = fit_uns(adata, key)
     obsm_key = resolve_basis(adata, basis)
     vkey = _keys.velocity(key)
@@ -133,7 +142,7 @@ def project(adata: AnnData, key: str, basis: str, n_neighbors: int) -> tuple[str
         m = min(n_dims, E.shape[1])
         V_emb[:, :m] = V[:, :m]  # columns beyond n_dims are not modelled: 0, as in obsm['scam_velocity']
     else:
-        V_emb = project_velocity(X, E, V, n_neighbors=n_neighbors)
+        V_emb = project_velocity(X, E, V, n_neighbors=n_neighbors, neighbors=neighbors)
     return obsm_key, V_emb, exact
 
 

@@ -12,7 +12,7 @@ from scipy import sparse
 from .. import _keys
 from .._validation import check_adata, check_positive_int, get_rep, writable
 from ._embedding import project, write_projection
-from ._utils import basis_name, fit_uns, nearest, resolve_basis
+from ._utils import SelfNeighbors, basis_name, fit_uns, resolve_basis
 
 logger = logging.getLogger("scam")
 
@@ -32,12 +32,15 @@ def _obsp_graph(adata: AnnData) -> str | None:
     return None
 
 
-def neighbor_pairs(adata: AnnData, X: np.ndarray, n_neighbors: int | None) -> tuple[np.ndarray, np.ndarray, str, int]:
+def neighbor_pairs(
+    adata: AnnData, X: np.ndarray, n_neighbors: int | None, neighbors: SelfNeighbors | None = None
+) -> tuple[np.ndarray, np.ndarray, str, int]:
     """Directed neighbour pairs ``(i, j)``, ``i != j`` (rows, columns), where they came from, neighbours per cell.
 
     With ``n_neighbors=None`` the stored entries of the user's graph (:func:`_obsp_graph`) when
     there is one, else the :data:`DEFAULT_NEIGHBORS` nearest cells in ``X``; with a number, that
-    many nearest cells in ``X`` (the user's graph is neither read nor changed).
+    many nearest cells in ``X`` (the user's graph is neither read nor changed). ``neighbors``: the
+    search of ``X`` to take them from (shared with the projections' local fits).
     """
     n = X.shape[0]
     key = _obsp_graph(adata) if n_neighbors is None else None
@@ -56,7 +59,7 @@ def neighbor_pairs(adata: AnnData, X: np.ndarray, n_neighbors: int | None) -> tu
     if n < 2:
         raise ValueError(f"A velocity graph needs at least 2 cells, got {n}.")
     k = min(DEFAULT_NEIGHBORS if n_neighbors is None else n_neighbors, n - 1)
-    _, idx = nearest(X, X, k + 1)
+    idx = (SelfNeighbors(X) if neighbors is None else neighbors)(k + 1)
     # drop each cell itself (the first hit, or wherever a duplicate cell pushed it), else the farthest hit
     is_self = idx == np.arange(n)[:, None]
     drop = np.where(is_self.any(1), is_self.argmax(1), k)
@@ -216,8 +219,12 @@ def velocity_graph(
         arg="key",
         fix=f"rename or delete them, or fit with another `key_added` and pass it as `key` (scvelo's vkey is {vkey!r})",
     )
-    projections = [project(adata, key, b, n_neighbors_embedding) for b in _bases(adata, basis, use_rep)]
-    rows, cols, source, k = neighbor_pairs(adata, X, n_neighbors)
+    # one search of the cells' neighbours for the graph and every embedding's local fits (made only if needed)
+    bases = _bases(adata, basis, use_rep)
+    graph_k = (DEFAULT_NEIGHBORS if n_neighbors is None else n_neighbors) + 1
+    neighbors = SelfNeighbors(X, at_least=max(n_neighbors_embedding if bases else 1, graph_k))
+    projections = [project(adata, key, b, n_neighbors_embedding, neighbors) for b in bases]
+    rows, cols, source, k = neighbor_pairs(adata, X, n_neighbors, neighbors)
     logger.info("computing the velocity graph of %d cells on %s (%d neighbours per cell)", adata.n_obs, source, k)
     vals = velocity_cosines(X, V, rows, cols)
     graph, graph_neg = split_graph(vals, rows, cols, adata.n_obs)

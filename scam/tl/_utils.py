@@ -282,6 +282,26 @@ def nearest(reference: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndar
     return dist, idx
 
 
+class SelfNeighbors:
+    """The nearest cells of every cell of ``X`` (itself included), searched once for all the calls that need them.
+
+    ``SelfNeighbors(X, at_least=k)(m)`` gives the indices of ``nearest(X, X, m)``: the first ``m`` columns of
+    one search with ``max(m, at_least)`` neighbours, made at the first call (none if never called). A call that
+    needs both a kNN graph and local fits into several embeddings (:func:`scam.tl.velocity_graph`) searches
+    once instead of once per use; where several cells lie at the same distance, which of them come first may
+    differ from a search with ``m`` neighbours.
+    """
+
+    def __init__(self, X: np.ndarray, *, at_least: int = 1):
+        self.X, self.at_least, self._idx = X, int(at_least), None
+
+    def __call__(self, k: int) -> np.ndarray:
+        k = min(int(k), len(self.X))
+        if self._idx is None or self._idx.shape[1] < k:
+            _, self._idx = nearest(self.X, self.X, max(k, self.at_least))
+        return self._idx[:, :k]
+
+
 def knn_votes(points: np.ndarray, reference: np.ndarray, codes: np.ndarray, n_classes: int, k: int) -> np.ndarray:
     """Fraction of each class among the ``k`` nearest ``reference`` cells of every point, ``(n, n_classes)``."""
     k = min(k, len(reference))
