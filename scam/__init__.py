@@ -11,4 +11,25 @@ from .model import ActionModel
 
 __all__ = ["ActionModel", "datasets", "pl", "pp", "settings", "tl"]
 
+
+def __getattr__(name: str):
+    """Subpackages imported on first use (``scam.benchmark.run_lot`` after a plain ``import scam``).
+
+    The import of scam stays light: the benchmark runner is not needed to fit and read out.
+    """
+    if name == "benchmark":
+        import scam.benchmark as benchmark  # (`from . import benchmark` would call this __getattr__ again)
+
+        return benchmark
+    if name == "core":
+        import scam.core as core
+
+        return core
+    if name == "lot":
+        import scam.lot as lot
+
+        return lot
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _logging.setup()  # messages at scanpy's verbosity (read when each is emitted), see scam/_logging.py

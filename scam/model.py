@@ -270,7 +270,7 @@ class ActionModel:
             Simulate the SDE ``dx = ∇s dt + σ dW`` (Euler–Maruyama, torchsde) instead of the ODE.
             ``None`` (default): the SDE when the model has σ > 0, else the ODE.
         return_weights
-            Also return each particle's weight ``exp(∫ λ s dt)`` (``exp(∫ g dt)`` with a free growth head)
+            Also return each particle's weight ``exp(∫ g dt)`` (``g``: the free growth head, or ``λ s``)
             along its path, unnormalised (their
             mean is the predicted mass multiplier; normalise them before computing distances).
         return_path
@@ -296,7 +296,7 @@ class ActionModel:
         Raises
         ------
         ValueError
-            When positions or weights stop being finite along the paths (weights ``exp ∫ λ s dt`` overflow
+            When positions or weights stop being finite along the paths (weights ``exp ∫ g dt`` overflow
             over long times).
         """
         with torch_threads():  # scam.settings.n_threads, the caller's count put back afterwards

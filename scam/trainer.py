@@ -58,13 +58,23 @@ def resolve_growth(growth: str, lam: float, interpolant) -> str:
         return growth
     if lam > 0:
         return "tied"
-    balanced = interpolant in _BALANCED_PATHS if isinstance(interpolant, str) else not _carries_mass(interpolant)
-    return "none" if balanced else "free"
+    return "free" if _carries_mass(interpolant) else "none"
 
 
-def _carries_mass(interpolant: Interpolant) -> bool:
-    from .core.interpolants import GrowthInterpolant, SplineInterpolant, UnbalancedInterpolant
+def _carries_mass(interpolant: str | Interpolant) -> bool:
+    """Whether the path (a registered name or an instance) lets each sample's mass change on its own.
 
+    By name, the interpolant that the name builds for a fit with growth: the spline (whose chains then carry
+    mass), the growth and unbalanced paths, and interpolants registered under a new name that derive from
+    these two; any other registered interpolant is balanced, as it is when passed as an instance.
+    """
+    from .core.interpolants import INTERPOLANTS, GrowthInterpolant, SplineInterpolant, UnbalancedInterpolant
+
+    if isinstance(interpolant, str):
+        cls = INTERPOLANTS.get(interpolant)
+        return cls is SplineInterpolant or (
+            cls is not None and issubclass(cls, GrowthInterpolant | UnbalancedInterpolant)
+        )
     if isinstance(interpolant, SplineInterpolant):
         return interpolant.growth
     return isinstance(interpolant, GrowthInterpolant | UnbalancedInterpolant)
@@ -169,6 +179,11 @@ class FitConfig(TrainConfig):
         growth = resolve_growth(self.growth, lam, self.interpolant)
         if growth == "none" and lam > 0:
             raise ValueError("`growth='none'` conserves mass, so `lam` must be 0; use growth='tied' with lam > 0.")
+        if growth == "tied" and lam == 0:  # λ s with λ = 0 is no growth: say so rather than fit none silently
+            raise ValueError(
+                "`growth='tied'` is the paper's growth rate λ s, so it needs `lam > 0` (e.g. lam=0.1); for the free "
+                "growth head leave growth='auto' (or 'free'), for no growth pass growth='none'."
+            )
         growth_penalty = check_nonnegative("growth_penalty", self.growth_penalty)
         check_growth(lam=lam, free=growth == "free", growth_penalty=growth_penalty)
         return dataclasses.replace(

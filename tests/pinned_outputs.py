@@ -31,7 +31,7 @@ CONFIGS = {
     # tied growth on the spline path, with masses and validation
     "tied": {"sigma": 0.0, "lam": 0.5, "interpolant": "spline", "growth": "tied", "masses": [1.0, 1.5, 2.0]},
     # the SDE (validation simulates it) on the Schrödinger-bridge path
-    "sde": {"sigma": 0.3, "lam": 0.0, "interpolant": "sb", "growth": "tied", "masses": None},
+    "sde": {"sigma": 0.3, "lam": 0.0, "interpolant": "sb", "growth": "none", "masses": None},
     # the free growth head on the growth path
     "free": {"sigma": 0.0, "lam": 0.0, "interpolant": "growth", "growth": "free", "masses": [1.0, 1.5, 2.0]},
     # unbalanced pairs and the paper's estimator-free defaults elsewhere

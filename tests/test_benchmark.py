@@ -379,3 +379,37 @@ def test_suite_with_every_data_set_missing_names_the_files(tmp_path, caplog):
     with pytest.raises(ValueError, match=r"data sets \['eb100_50'\].*eb_pcs100_subset.*--eb100-dir"):
         run_suite(["eb100_50"], eb100_dir=tmp_path)
     assert "skipping eb100_50" in caplog.text
+
+
+def test_a_baseline_registered_as_docs_contributing_says_runs_once_per_fold(monkeypatch):
+    """docs/contributing.md's ``mean_shift``, registered in BASELINES without ``random_state``: runs once per fold."""
+    from scam.lot import baselines
+    from scam.lot.engine import deterministic, run_lot
+
+    calls = []
+
+    def mean_shift(x_prev, x_next, t_prev, t_next, t):
+        calls.append(t)
+        tau = baselines._tau(t_prev, t_next, t)
+        return x_prev + tau * (x_next.mean(0) - x_prev.mean(0)), None
+
+    monkeypatch.setitem(baselines.BASELINES, "mean_shift", mean_shift)
+    assert deterministic("mean_shift") and deterministic("ot_midpoint") and not deterministic("entropic_ot")
+    rng = np.random.default_rng(0)
+    codes = np.repeat([0, 1, 2], 50)
+    X = rng.normal(size=(150, 2)) + 3.0 * codes[:, None]  # the population moves by (3, 3) per time point
+    df = run_lot(
+        X,
+        codes,
+        [0.0, 1.0, 2.0],
+        ["0", "1", "2"],
+        None,
+        held_out=[1],
+        methods=["mean_shift"],
+        n_seeds=2,
+        metrics=("w1",),
+        progress_bar=False,
+    )
+    assert calls == [1.0] and list(df["seed"]) == [0, 1] and df["value"].nunique() == 1
+    shifted = X[codes == 0] + (X[codes == 2].mean(0) - X[codes == 0].mean(0)) / 2
+    assert df["value"].iloc[0] == pytest.approx(scam.core.wasserstein(shifted, X[codes == 1]))

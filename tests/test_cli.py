@@ -348,6 +348,21 @@ def test_fit_key_added_curvature_and_numeric_masses(course, tmp_path, capsys):
     assert fitted.uns["scam"]["params"]["curvature"] == "auto"
 
 
+def test_fit_growth_prior_masses_from_a_column_named_on_the_command_line(course, tmp_path, capsys):
+    """The fix that the missing-prior error names (``growth_prior_key``) exists on the command line too."""
+    path, args, out, model_dir = course
+    adata = ad.read_h5ad(path)
+    adata.obs["my_rates"] = 0.4  # every cell grows at 0.4 per unit time: masses 1, e^0.4, e^0.8
+    adata.write_h5ad(path)
+    argv = [*args, "--out", str(tmp_path / "p.h5ad"), "--model-dir", str(tmp_path / "p"), "--masses", "growth_prior"]
+    assert main(argv) == 2
+    assert "growth_prior_key" in capsys.readouterr().err
+    assert main([*argv, "--growth-prior-key", "my_rates"]) == 0
+    fitted = ad.read_h5ad(tmp_path / "p.h5ad")
+    np.testing.assert_allclose(fitted.uns["scam"]["masses"], np.exp([0.0, 0.4, 0.8]), rtol=1e-6)
+    assert fitted.uns["scam"]["params"]["growth_prior_key"] == "my_rates"
+
+
 def test_fit_rejects_bad_curvature_and_masses_in_one_line(course, capsys):
     path, args, out, model_dir = course
     before = _files(out, model_dir)

@@ -99,6 +99,21 @@ def test_import_is_light():
     assert loaded == [], f"`import scam` imports {loaded}"
 
 
+def test_subpackages_the_docs_name_work_after_a_plain_import_and_load_on_first_use():
+    """``scam.benchmark.run_lot`` (docs/benchmarks.md) after ``import scam``, without importing it up front."""
+    code = (
+        "import json, sys; import scam; before = 'scam.benchmark' in sys.modules; "
+        "names = scam.benchmark.available_methods(); run = scam.benchmark.run_lot, scam.lot.run_lot; "
+        "print(json.dumps([before, 'ot_midpoint' in names, all(map(callable, run))]))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [False, True, True]
+    import scam
+
+    with pytest.raises(AttributeError, match="module 'scam' has no attribute 'nope'"):
+        scam.nope  # noqa: B018
+
+
 # ------------------------------------------------------------------------------------------------ layers
 #: The package's layers, lowest first: a module may import a lower layer, or its own package, never a
 #: higher layer nor a sibling package of its own layer.

@@ -228,14 +228,45 @@ def test_free_growth_warns_on_a_uniform_path(sim):
         scam.tl.fit(sim.copy(), "day", growth="free", interpolant="ot", **{**FAST, "n_iters": 2})
 
 
-def test_auto_growth_resolves_by_lam_and_path(sim):
+def test_auto_growth_resolves_by_lam_and_path(sim, monkeypatch):
+    from scam.core import INTERPOLANTS, PairInterpolant, SplineInterpolant
+    from scam.core.interpolants import GrowthInterpolant
     from scam.trainer import FitConfig
 
     assert FitConfig().checked().growth == "free"  # the default spline carries mass
     assert FitConfig(lam=0.1).checked().growth == "tied"
     assert FitConfig(interpolant="ot").checked().growth == "none"
+    assert FitConfig(interpolant=SplineInterpolant(curvature=0.25)).checked().growth == "none"  # an instance: as built
+    assert FitConfig(interpolant=SplineInterpolant(growth=True)).checked().growth == "free"
+
+    class Nearest(PairInterpolant):  # docs/contributing.md's example: a balanced path, by name as by instance
+        name = "nearest"
+
+    class MyGrowth(GrowthInterpolant):
+        name = "my_growth"
+
+    for cls in (Nearest, MyGrowth):
+        monkeypatch.setitem(INTERPOLANTS, cls.name, cls)
+    assert (
+        FitConfig(interpolant="nearest").checked().growth == "none" == FitConfig(interpolant=Nearest()).checked().growth
+    )
+    assert (
+        FitConfig(interpolant="my_growth").checked().growth
+        == "free"
+        == FitConfig(interpolant=MyGrowth()).checked().growth
+    )
     with pytest.raises(ValueError, match="growth='none'.*lam"):
         FitConfig(growth="none", lam=0.1).checked()
+
+
+def test_tied_growth_without_lam_is_refused_not_fitted_as_no_growth(sim):
+    adata = sim.copy()
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=r"growth='tied'.*needs `lam > 0` \(e\.g\. lam=0\.1\).*growth='none'"):
+        scam.tl.fit(adata, "day", growth="tied", **FAST)
+    snap.assert_unchanged(adata)
+    model = scam.tl.fit(adata, "day", growth="tied", lam=0.1, **{**FAST, "n_iters": 2})  # the fix named
+    assert model.lam == 0.1 and adata.uns["scam"]["params"]["growth"] == "tied"
 
 
 def test_benchmark_report_layout():

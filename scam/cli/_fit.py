@@ -94,6 +94,12 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
         help="growth model: auto (default: a free head on the spline, tied with --lam > 0), tied (λ s), free, none",
     )
     p.add_argument("--growth-penalty", type=float, default=None, help="weight pulling the growth toward the prior")
+    p.add_argument(
+        "--growth-prior-key",
+        default=None,
+        help=f"obs column of prior growth rates per unit time, read by --masses growth_prior and --growth-penalty "
+        f"(default: {_keys.GROWTH_PRIOR!r}, which scam.pp.growth_prior writes)",
+    )
     p.add_argument("--interpolant", default=None, help="path between snapshots (ot, spline, sb, unbalanced, ...)")
     p.add_argument(
         "--curvature",
@@ -161,6 +167,7 @@ def _run_fit(args: argparse.Namespace) -> int:
             "curvature": args.curvature,
             "growth": args.growth,
             "growth_penalty": args.growth_penalty,
+            "growth_prior_key": args.growth_prior_key,
         }.items()
         if v is not None
     }

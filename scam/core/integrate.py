@@ -1,4 +1,4 @@
-"""Integrators for the learned dynamics ``dx = ∇s dt + σ dW``, ``d log w = λ s dt`` (note §4)."""
+"""Integrators for the learned dynamics ``dx = ∇s dt + σ dW``, ``d log w = g dt`` (``g = λ s`` or a growth head)."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time as _time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -130,8 +131,13 @@ def _score(pred, weights, target, metrics, seed) -> dict[str, float]:
 #: Euler steps of the OT-CFM peer with ``n_steps="auto"`` (its protocol's count).
 PEER_STEPS = 100
 
-#: Baselines whose prediction does not depend on the seed: predicted and scored once per fold.
-DETERMINISTIC = ("previous", "next", "ot_midpoint")
+
+def deterministic(method: str) -> bool:
+    """Whether ``method`` is a baseline that takes no ``random_state``: predicted and scored once per fold.
+
+    Read from the function's signature, so that a baseline registered in ``BASELINES`` needs nothing else.
+    """
+    return method in BASELINES and "random_state" not in inspect.signature(BASELINES[method]).parameters
 
 
 def _cost(method: str) -> int:
@@ -180,7 +186,7 @@ def _predict_and_score(job, state: _LotState) -> tuple[list[dict], tuple | None]
             mass_pred = float(w.mean()) * (masses[k - 1] if masses is not None else 1.0)
             weights = w.astype(np.float64) / w.sum()
     elif method in BASELINES:
-        kwargs = {} if method in DETERMINISTIC else {"random_state": seed}
+        kwargs = {} if deterministic(method) else {"random_state": seed}
         if method == "unbalanced_ot" and masses is not None:
             kwargs.update(m_prev=float(masses[k - 1]), m_next=float(masses[k + 1]))
         pred, weights = BASELINES[method](x_prev, x_next, t_prev, t_next, t, **kwargs)
@@ -387,7 +393,7 @@ def run_lot(
     if len(held_out) == 0:
         raise ValueError("`held_out` is empty; give at least one interior time point to hold out.")
     seeds = range(n_seeds)
-    jobs = [(k, seed, m) for k in held_out for seed in seeds for m in methods if seed == 0 or m not in DETERMINISTIC]
+    jobs = [(k, seed, m) for k in held_out for seed in seeds for m in methods if seed == 0 or not deterministic(m)]
     client = check_client(client)
     state = _LotState(
         X=X,
@@ -404,7 +410,7 @@ def run_lot(
     for k in held_out:
         for seed in range(n_seeds):
             for method in methods:
-                job_rows, pred = results[(k, 0 if method in DETERMINISTIC else seed, method)]
+                job_rows, pred = results[(k, 0 if deterministic(method) else seed, method)]
                 rows += [{**r, "held_out": labels[k], "seed": seed} for r in job_rows]
                 if return_predictions:
                     predictions[(method, labels[k], seed)] = pred

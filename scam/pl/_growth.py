@@ -27,7 +27,7 @@ def growth(
     save: bool | str | None = None,
     **kwargs,
 ):
-    """Growth rate ``λ s`` of each cell (``obs['scam_growth']``), on a diverging colour map centred at 0.
+    """Growth rate of each cell (``obs['scam_growth']``: the free head ``g``, or ``λ s``), diverging colours at 0.
 
     Red cells grow (divide faster than they die), blue cells shrink; the colour limits are
     symmetric, ``±vmax``.

@@ -135,8 +135,8 @@ def fate(
     (``n_samples`` noisy descendants per cell when the model simulates the SDE, one otherwise).
     Each end point votes for the ``groupby`` classes of its ``n_neighbors`` nearest observed
     cells at ``target`` (the fraction of each class among them); a cell's fate probabilities are
-    the votes of its descendants averaged with their growth weights ``exp ∫ λ s dt``, so a
-    descendant that multiplies counts more. Rows sum to 1.
+    the votes of its descendants averaged with their growth weights ``exp ∫ g dt`` (``g``: the
+    model's growth rate), so a descendant that multiplies counts more. Rows sum to 1.
 
     With the ``dict`` of models of ``scam.tl.fit(..., condition_key=...)``, each condition's
     cells at ``source`` follow their condition's model and vote among their condition's cells at
@@ -262,7 +262,7 @@ def transition_matrix(
     share of class ``a`` among the source cells, the whole matrix to 1; divide each row by its
     sum for moscot's ``forward=True`` (row-stochastic) normalisation. Growth enters through the
     weighting of each cell's descendants; the mean mass multiplier of each source class over
-    the interval (``exp ∫ λ s dt``, 1 without growth) is stored beside the matrix.
+    the interval (``exp ∫ g dt``, 1 without growth) is stored beside the matrix.
 
     Parameters
     ----------

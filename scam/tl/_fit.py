@@ -198,10 +198,10 @@ def fit(
     ``adata.obs['scam_potential']``
         The action ``s`` in your units (its gradient is the velocity).
     ``adata.obs['scam_growth']``
-        Growth rate per unit time: ``λ s``, or the free head ``g`` with ``growth="free"``.
+        Growth rate per unit time ``g``: the free growth head (the default), or ``λ s`` with ``growth="tied"``.
     ``adata.obs['scam_weight']``
         Expected mass multiplier of each cell over the interval to the next observed time:
-        ``exp(∫ λ s dt)`` (``exp(∫ g dt)`` with the free head) along its deterministic path (NaN at
+        ``exp(∫ g dt)`` (``g``: the growth rate of ``obs['scam_growth']``) along its deterministic path (NaN at
         the last time point), by RK4 with as many steps per interval as keep the log-weights within
         1e-3 of twice the steps (``uns['scam']['training']['weight_steps']``).
     ``adata.uns['scam']``

@@ -311,7 +311,7 @@ def gene_trends(
     them, as it has an intercept; ``uns[...]['r2']``: the variance it explains). With ``groupby``, each path is
     assigned the class that the ``n_neighbors`` nearest observed cells at ``target`` vote for
     (as in :func:`fate`), and the statistics are per class. Means and spreads are weighted by the
-    paths' growth weights ``exp ∫ λ s dt`` at each time.
+    paths' growth weights ``exp ∫ g dt`` (``g``: the model's growth rate) at each time.
 
     Parameters
     ----------

@@ -210,10 +210,10 @@ def trajectories(
     ``None`` (or the copy), writing ``uns[key_added]['trajectories']`` with ``paths``
     ``(n_cells, n_steps + 1, n_dims)`` in ``use_rep`` coordinates, ``times`` ``(n_steps + 1,)``,
     ``start_cells`` (obs names), ``start_index`` (row numbers), ``weights``
-    ``(n_cells, n_steps + 1)`` (``exp ∫ λ s dt``, 1 when ``lam == 0``), ``params`` and
-    ``support``: ``times`` and ``labels`` of the observed times checked, the cells' median
-    ``spacing`` there, each path's distance ``ratio`` ``(n_cells, n_times)``, the ``off_fraction``
-    of ratios above ``threshold`` (3) per time.
+    ``(n_cells, n_steps + 1)`` (``exp ∫ g dt``, ``g`` the model's growth rate: the free head, or
+    ``λ s``; 1 without growth), ``params`` and ``support``: ``times`` and ``labels`` of the observed
+    times checked, the cells' median ``spacing`` there, each path's distance ``ratio``
+    ``(n_cells, n_times)``, the ``off_fraction`` of ratios above ``threshold`` (3) per time.
 
     With a ``dict`` of models, ``uns[key_added]['trajectories']`` holds ``params``
     (``condition_key``, ``conditions``: the names in order) and ``conditions``: per condition
