@@ -284,15 +284,18 @@ def test_spline_bend_is_limited_on_unevenly_spaced_snapshots():
     x, t = adata.obsm["X_pca"], adata.obs["time"].to_numpy()
     marg = [torch.tensor(x[t == tt], dtype=torch.float32) for tt in (0.0, 0.002, 1.0)]
     interp = SplineInterpolant(growth=True).fit(marg, [0.0, 0.002, 1.0], [1.0, 1.001, 2.0], generator=_gen())
-    assert interp.bend_scale is not None and interp.logw_bend_scale is not None
-    assert float(interp.logw_bend_scale.min()) < 0.1  # the natural spline would go 10× past the knots
+    assert interp.bend_scale is not None
+    y = interp.knots_logw.double()  # the log-weights' bends are capped too
+    natural = SplineInterpolant._natural_spline(y[:, :, None], interp.times)[..., 0]
+    scale = spline._bend_scale(y[:, :, None], natural[:, :-1, None], natural[:, 1:, None], interp.times)
+    assert scale is not None and float(scale.min()) < 0.1
     # draw the path's chain indices as sample() does, to compare each sample with its own chain
     path = interp.sample(20_000, generator=_gen())
     gen = _gen()
     interp._times_and_intervals(20_000, gen)
     j = torch.randint(0, interp.knots_idx.shape[0], (20_000,), generator=gen)
     lo, hi = _chain_ranges(interp.knots_logw.double(), interp.knots_idx, j)
-    log_w = torch.log(path.w).double()
+    log_w = torch.log(path.w).double()  # the natural spline would go 10× past the knots
     assert bool((log_w >= lo - spline.BEND_LIMIT * (hi - lo) - 1e-4).all())
     assert bool((log_w <= hi + spline.BEND_LIMIT * (hi - lo) + 1e-4).all())
     knots = interp.x[interp.knots_idx].double()  # (n, K+1, d)
@@ -301,7 +304,7 @@ def test_spline_bend_is_limited_on_unevenly_spaced_snapshots():
     assert bool((nearest <= (1 + spline.BEND_LIMIT) * diameter + 1e-4).all())
     # evenly spaced snapshots: no chain comes near the limit, so the path is the natural spline's
     even = SplineInterpolant(growth=True).fit(marg, [0.0, 0.5, 1.0], [1.0, 1.001, 2.0], generator=_gen())
-    assert even.bend_scale is None and even.logw_bend_scale is None
+    assert even.bend_scale is None
 
 
 def test_spline_curvature_auto_follows_signal_and_noise():

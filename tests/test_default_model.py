@@ -517,3 +517,68 @@ def test_unknown_growth_target_slopes_raise(monkeypatch):
     marg = _static_gaussians(times, n=100)
     with pytest.raises(ValueError, match="GROWTH_TARGET_SLOPES must be 'spline' or 'local'"):
         _target_fit(marg, times, monkeypatch, slopes="cubic")
+
+
+def test_chain_log_weights_are_the_natural_spline_made_monotone_on_each_interval():
+    """``MASS_SLOPES="monotone_spline"``: the natural spline where it is monotone between knots, else Hyman-filtered
+    slopes, so that no interval leaves its two knots."""
+    from scam.core.spline import _cubic_at, _filtered_spline_cubic
+
+    times = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0], dtype=torch.float64)
+    smooth = torch.stack([times**2, 0.1 * times**2, torch.exp(0.3 * times), -0.5 * times])
+    start, end = _filtered_spline_cubic(smooth, times)
+    m = SplineInterpolant._natural_spline(smooth[:, :, None], times)[..., 0]
+    torch.testing.assert_close(start, m[:, :-1])  # smooth monotone masses: the natural spline itself
+    torch.testing.assert_close(end, m[:, 1:])
+    rng = np.random.default_rng(0)
+    uneven = torch.tensor([0.0, 0.33, 1.0, 3.0, 7.0], dtype=torch.float64)
+    y = torch.cat([torch.as_tensor(rng.normal(size=(200, 5)) * 3), torch.tensor([[0.0, -0.01, -0.05, -0.12, -24.3]])])
+    start, end = _filtered_spline_cubic(y, uneven)
+    h = torch.diff(uneven)
+    for k in range(4):
+        a = torch.linspace(1, 0, 41, dtype=torch.float64)[:, None]
+        value, _ = _cubic_at(y[:, k], y[:, k + 1], start[:, k], end[:, k], a, 1 - a, h[k])
+        assert bool((value >= torch.minimum(y[:, k], y[:, k + 1]) - 1e-12).all())
+        assert bool((value <= torch.maximum(y[:, k], y[:, k + 1]) + 1e-12).all())
+        if k > 0:  # C1 at the knots
+            _, left = _cubic_at(y[:, k - 1], y[:, k], start[:, k - 1], end[:, k - 1], 0.0, 1.0, h[k - 1])
+            _, right = _cubic_at(y[:, k], y[:, k + 1], start[:, k], end[:, k], 1.0, 0.0, h[k])
+            torch.testing.assert_close(left, right)
+
+
+def test_a_weight_collapse_in_the_last_link_does_not_bend_the_earlier_weights_up(monkeypatch):
+    """Heavy-tailed cells (Student t, 2 degrees of freedom) that neither grow nor die, day 2 left out.
+
+    Chains that end far out in the last snapshot lose their weight in their last link (log-weight −24). The natural
+    spline through their knots bent their weight up to e^4.5 between the two earlier knots, so at day 2 a few chains
+    carried most of the path's mass (one chain 362 times the mean). With the floor on dead chains' log-weights
+    (``LOGW_FLOOR``), or the monotone filter (``MASS_SLOPES="monotone_spline"``), the weights stay spread.
+    """
+    import math
+
+    from scam.core import spline
+
+    rng = np.random.default_rng(1)
+    times = [0.0, 1.0, 2.0, 3.0, 4.0]
+    X = [rng.standard_t(2.0, (300, 10)) * 0.7 + np.r_[t, 0.5 * t, np.zeros(8)] for t in times]
+    mu, sd = np.vstack(X).mean(0), np.vstack(X).std()
+    keep = [0, 1, 3, 4]
+    marg = [torch.as_tensor((X[k] - mu) / sd, dtype=torch.float32) for k in keep]
+    assert spline.LOGW_FLOOR == math.log(1e-3) and spline.MASS_SLOPES == "spline"  # the defaults
+    at_2 = {}
+    for name, floor, slopes in (
+        ("no floor", None, "spline"),
+        ("default", math.log(1e-3), "spline"),
+        ("monotone", None, "monotone_spline"),
+    ):
+        monkeypatch.setattr(spline, "LOGW_FLOOR", floor)
+        monkeypatch.setattr(spline, "MASS_SLOPES", slopes)
+        interp = SplineInterpolant(growth=True, batch_size=256).fit(
+            marg, [times[k] for k in keep], None, generator=torch.Generator().manual_seed(0)
+        )
+        path = interp.sample(20_000, generator=torch.Generator().manual_seed(1))
+        w = path.w.numpy()[np.abs(path.t.numpy() - 2.0) < 0.1]
+        at_2[name] = (w.max() / w.mean(), w.mean() ** 2 / np.mean(w**2))  # the largest weight, the effective size
+    assert at_2["no floor"][0] > 50 and at_2["no floor"][1] < 0.1  # what went wrong
+    assert at_2["default"][0] < 10 and at_2["default"][1] > 0.8
+    assert at_2["monotone"][0] < 3 and at_2["monotone"][1] > 0.9
