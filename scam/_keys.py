@@ -328,14 +328,10 @@ def restoring(adata, keys: Iterable[tuple[str, str]]) -> Iterator[None]:
         yield
     except BaseException:
         for slot, k, value in saved:
-            present = _present(adata, slot, k)
-            if value is _ABSENT:
-                if present:
-                    remove(adata, [(slot, k)])
-            elif slot == "obs":
-                adata.obs[k] = value
-            else:
-                getattr(adata, slot)[k] = value
+            if value is not _ABSENT:
+                (adata.obs if slot == "obs" else getattr(adata, slot))[k] = value
+            elif _present(adata, slot, k):
+                remove(adata, [(slot, k)])
         if list(adata.obs.columns) != columns:
             adata.obs = adata.obs[columns]
         raise

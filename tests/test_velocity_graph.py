@@ -275,3 +275,5 @@ def test_graph_and_every_embedding_share_one_neighbour_search(line, monkeypatch)
     adata.obsp["distances"] = sparse.csr_matrix(np.eye(N)[::-1] + np.eye(N, k=1))
     scam.tl.velocity_graph(adata, basis=[])
     assert calls == []  # the user's graph: no search at all
+    scam.tl.velocity_graph(adata, basis=["umap"], n_neighbors_embedding=12)
+    assert calls == [12]  # the local fits' own, not the 31 of a graph that is not built

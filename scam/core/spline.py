@@ -112,6 +112,17 @@ def _cubic_at(y0, y1, m0, m1, a, b, h):
     return value, slope
 
 
+def _hermite_bends(secant: torch.Tensor, d: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each interval's second derivatives at its start and end ``(n, K)``, as :func:`_cubic_at` takes them.
+
+    Of the Hermite cubics with the links' ``secant`` slopes ``(n, K)``, the knots' slopes ``d`` ``(n, K+1)`` and the
+    gaps ``h``.
+    """
+    start = (6 * secant - 4 * d[:, :-1] - 2 * d[:, 1:]) / h
+    end = (-6 * secant + 2 * d[:, :-1] + 4 * d[:, 1:]) / h
+    return start, end
+
+
 def _local_cubic(y: torch.Tensor, times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Second derivatives at the start and end of each interval ``(n, K)`` of the local cubics through ``y`` (n, K+1).
 
@@ -125,9 +136,7 @@ def _local_cubic(y: torch.Tensor, times: torch.Tensor) -> tuple[torch.Tensor, to
     d[:, 0], d[:, -1] = secant[:, 0], secant[:, -1]
     if y.shape[1] > 2:
         d[:, 1:-1] = (h[1:] * secant[:, :-1] + h[:-1] * secant[:, 1:]) / (h[:-1] + h[1:])
-    start = (6 * secant - 4 * d[:, :-1] - 2 * d[:, 1:]) / h
-    end = (-6 * secant + 2 * d[:, :-1] + 4 * d[:, 1:]) / h
-    return start, end
+    return _hermite_bends(secant, d, h)
 
 
 def _filtered_spline_cubic(y: torch.Tensor, times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -150,9 +159,7 @@ def _filtered_spline_cubic(y: torch.Tensor, times: torch.Tensor) -> tuple[torch.
     sign = torch.sign(right)
     bound = 3 * torch.minimum(left.abs(), right.abs())
     d = torch.where(left * right > 0, sign * torch.minimum((sign * d).clamp_min(0), bound), torch.zeros_like(d))
-    start = (6 * secant - 4 * d[:, :-1] - 2 * d[:, 1:]) / h
-    end = (-6 * secant + 2 * d[:, :-1] + 4 * d[:, 1:]) / h
-    return start, end
+    return _hermite_bends(secant, d, h)
 
 
 def _logw_cubic(y: torch.Tensor, times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -674,13 +681,13 @@ class SplineInterpolant(Interpolant):
         y = torch.as_tensor(logw, device=self.device)
         if GROWTH_TARGET_SLOPES == "local":
             start, end = _local_cubic(y, self.times)
-        elif GROWTH_TARGET_SLOPES == "spline":  # the path's own cubics (MASS_SLOPES)
+            scale = _bend_scale(y[:, :, None], start[..., None], end[..., None], self.times)
+            if scale is not None:
+                start, end = start * scale, end * scale
+        elif GROWTH_TARGET_SLOPES == "spline":  # the path's own cubics (MASS_SLOPES), their bends limited already
             start, end = _logw_cubic(y, self.times.to(y.device))
         else:
             raise ValueError(f"GROWTH_TARGET_SLOPES must be 'spline' or 'local', got {GROWTH_TARGET_SLOPES!r}.")
-        scale = _bend_scale(y[:, :, None], start[..., None], end[..., None], self.times)
-        if scale is not None:
-            start, end = start * scale, end * scale
         return y.to(self.dtype), start.to(self.dtype), end.to(self.dtype)
 
     @staticmethod

@@ -221,7 +221,8 @@ def velocity_graph(
     )
     # one search of the cells' neighbours for the graph and every embedding's local fits (made only if needed)
     bases = _bases(adata, basis, use_rep)
-    graph_k = (DEFAULT_NEIGHBORS if n_neighbors is None else n_neighbors) + 1
+    own_graph = n_neighbors is None and _obsp_graph(adata) is not None  # the user's: no search for the graph
+    graph_k = 1 if own_graph else (DEFAULT_NEIGHBORS if n_neighbors is None else n_neighbors) + 1
     neighbors = SelfNeighbors(X, at_least=max(n_neighbors_embedding if bases else 1, graph_k))
     projections = [project(adata, key, b, n_neighbors_embedding, neighbors) for b in bases]
     rows, cols, source, k = neighbor_pairs(adata, X, n_neighbors, neighbors)
