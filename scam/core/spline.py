@@ -58,8 +58,8 @@ MASS_SLOPES = "spline"
 #: thousandth of the mean weight is dead for every read-out, and how much less says nothing. Without the floor, chains
 #: that end far out in a heavy-tailed snapshot (Student t, 2 degrees of freedom) lost e^24 of their weight in their
 #: last link, and the natural spline bent their weight up e^4.5-fold between the knots before, so a held-out push put
-#: 12 % of its mass on one cell (W1 2.6 times exact OT's). No chain of EB, of :func:`scam.datasets.branching` or of
-#: the suite's data comes within e^4 of the floor, so their paths are unchanged.
+#: 12 % of its mass on one cell (W1 2.6 times exact OT's). No chain of EB or of :func:`scam.datasets.branching` comes
+#: within e^4 of the floor, and the quick suite's results are identical with it.
 LOGW_FLOOR = float(np.log(1e-3))
 #: The growth head's target, apart from the path (``growth=True``; off by default). The path's cells and weights stay
 #: the chains' own, so the action's training does not change; only what the free growth head regresses on does (and,
