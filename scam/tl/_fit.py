@@ -142,8 +142,9 @@ def fit(
     curvature
         Bend ``γ`` of the spline path in ``[0, 1]`` (0: straight lines between snapshots), or
         ``"auto"`` (default): chosen by leave-one-snapshot-out on the training snapshots, keeping
-        0.5 unless another value predicts the left-out snapshots clearly (2 %) better; straight
-        lines win on many dimensions and unevenly spaced times. The choice is recorded in
+        0.5 unless more bend predicts the left-out snapshots clearly (2 %) better. The bend at each
+        snapshot is averaged over neighbouring trajectories, so it costs little where the true paths
+        are straight (:class:`~scam.core.SplineInterpolant`). The choice is recorded in
         ``uns[key_added]['params']['spline_curvature']``, and the scores of every candidate of the
         automatic choices (curvature, ``sigma``, the transport shift; summed W1 at the left-out
         snapshots, lower is better) in ``uns[key_added]['params']['selection_scores']``.

@@ -3,8 +3,8 @@
 For each leave-one-timepoint-out fold of the suite's data sets (:mod:`scam.benchmark.suite`), the
 spline path through the kept snapshots (no training) is scored at the held-out time by exact W1
 for each γ of ``CURVATURE_GRID``, beside the exact-OT midpoint, and the scores that
-``curvature="auto"`` minimises are listed with the γ it would pick by plain argmin and with the
-2 % margin toward γ = 0.5 that it uses.
+``curvature="auto"`` minimises are listed with the γ their plain argmin would pick and the γ that
+``auto`` picks (upward from γ = 0.5 only, by a 2 % margin).
 
 Usage (from the repository root)::
 
@@ -62,8 +62,9 @@ def main() -> None:
         '# `curvature="auto"`: leave-one-snapshot-out scores against the path\'s W1 at the held-out time',
         "",
         "Made by `python docs/benchmarks/curvature/auto.py` (see its docstring). `cv`: the score `auto` minimises "
-        f"on the kept snapshots; it keeps γ = {CURVATURE_ANCHOR} unless the best `cv` is more than "
-        f"{CURVATURE_MARGIN:.0%} lower.",
+        f"on the kept snapshots; it keeps γ = {CURVATURE_ANCHOR} unless a larger γ's `cv` is more than "
+        f"{CURVATURE_MARGIN:.0%} lower. The path's bend is averaged over neighbouring chains "
+        "(`scam.core.spline.BEND_NEIGHBOURS`).",
         "",
         f"| data | held out | path W1 at γ = {grid} | exact OT | cv at γ = {grid} | argmin γ | chosen γ |",
         "|---|---|---|---|---|---|---|",
