@@ -330,6 +330,34 @@ def test_spline_curvature_auto_follows_signal_and_noise():
             SplineInterpolant(curvature=bad)
 
 
+def test_spline_bend_is_each_branchs_own_acceleration(monkeypatch):
+    """The bend averaged over neighbouring chains keeps each branch's acceleration (ground truth: the natural
+    spline through the branch's means), where the average over every chain would cancel them."""
+    from scam.core import spline
+
+    rng = np.random.default_rng(0)
+    times = [0.0, 0.25, 0.5, 0.75, 1.0]
+
+    def mean(t, sign):  # two branches from one point, bending apart: accelerations (0, ±4)
+        return np.array([t, sign * 2.0 * t**2])
+
+    marg = [
+        torch.tensor(np.vstack([rng.normal(size=(150, 2)) * 0.02 + mean(t, s) for s in (1, -1)]), dtype=torch.float32)
+        for t in times
+    ]
+    fit = SplineInterpolant(curvature=1.0).fit(marg, times, generator=_gen())
+    up = fit.x[fit.knots_idx][:, -1, 1] > 0
+    for sign, chains in ((1, up), (-1, ~up)):
+        means = torch.tensor(np.stack([mean(t, sign) for t in times]), dtype=torch.float32)[None]
+        truth = SplineInterpolant._natural_spline(means, fit.times)[0, 1:-1, 1]  # 5.14, 3.43, 5.14 (signed)
+        bend = fit.second_derivatives[chains][:, 1:-1, 1]
+        assert torch.allclose(bend.mean(0), truth, rtol=0.15)
+        assert float(bend.std(0).max()) < 0.1  # averaged: the chains of a branch agree
+    monkeypatch.setattr(spline, "BEND_NEIGHBOURS", 10**9)  # every chain: the branches cancel
+    both = SplineInterpolant(curvature=1.0).fit(marg, times, generator=_gen()).second_derivatives[up][:, 1:-1, 1]
+    assert float(both.mean(0).abs().max()) < 0.5
+
+
 def test_spline_curvature_walk_picks_the_full_grids_choice(monkeypatch):
     """The upward walk from γ = 0.5 scores fewer γ and picks what scoring the whole grid picks."""
     rng = np.random.default_rng(4)
