@@ -93,12 +93,13 @@ BEND_LIMIT = 2.0
 #: acceleration is mostly the noise of its OT matching, which the cubic multiplies by the gap squared; the
 #: population's acceleration near it is smooth in space, and the average keeps it. The path alone (no training),
 #: ratio of its W1 at each held-out time to the exact-OT interpolation's, best γ of the grid (before -> after):
-#: EB 5 PCs 0.968 -> 0.968, the 100-PC EB subset at 20 / 50 / 100 PCs 0.999 / 1.000 / 1.000 -> 0.989 / 0.996 / 0.997,
-#: the suite's uneven course 0.950 -> 0.938, a curved path sampled at hours 0, 6, 24, 72, 168: 0.985 -> 0.938, where
-#: the bend of single chains across the long last gap overshot (``docs/benchmarks/spline/bend_smoothing.md``).
+#: EB 5 PCs 0.950 -> 0.944, the 100-PC EB subset at 20 / 50 / 100 PCs 1.002 / 1.000 / 1.000 (straight lines) ->
+#: 0.991 / 0.996 / 0.997, the suite's uneven course 0.946 -> 0.929, a curved path sampled at hours 0, 6, 24, 72, 168
+#: 0.983 -> 0.939, where the bend of single chains across the long last gap overshot
+#: (``docs/benchmarks/spline/bend_smoothing.md``).
 #: ``None`` turns the average off.
 BEND_NEIGHBOURS, BEND_ANCHORS = 256, 2048
-#: Rows of the chains' distances to the anchors computed at once by :func:`_smoothed_bends` (memory: 16 MB).
+#: Rows of the chains' distances to the anchors computed at once by :func:`_smoothed_bends` (memory: about 50 MB).
 _BEND_CHUNK = 2048
 #: The largest ``|a³ − a|`` on ``[0, 1]`` (at ``a = 1/√3``): the cubic bend of an interval reaches at most
 #: ``_MAX_CUBIC (|m0| + |m1|) h² / 6`` from its chord.
