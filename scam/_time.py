@@ -51,17 +51,47 @@ TIME_RTOL = float(np.finfo(np.float32).eps)
 _NUMBER_IN_LABEL = re.compile(r"([-−]?)(\d+(?:\.\d+)?)")
 
 
-def same_time(a, b) -> np.ndarray:
-    """Whether times ``a`` and ``b`` are equal up to float32 rounding (elementwise)."""
+def same_time(a, b, scale: float = 0.0) -> np.ndarray:
+    """Whether times ``a`` and ``b`` are equal up to float32 rounding (elementwise).
+
+    The rounding is relative to the larger of ``|a|``, ``|b|`` and ``scale`` (the span of the time axis), so that
+    float noise next to 0 (``0.1 + 0.2 - 0.3``) is 0. Two whole numbers are equal only when they are: rounding does
+    not make a whole number of another (days 20240101 and 20240102 stay two time points).
+    """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return np.abs(a - b) <= TIME_RTOL * np.maximum(np.abs(a), np.abs(b))
+    tol = TIME_RTOL * np.maximum(np.maximum(np.abs(a), np.abs(b)), abs(float(scale)))
+    whole = (a == np.round(a)) & (b == np.round(b))
+    return (a == b) | (~whole & (np.abs(a - b) <= tol))
+
+
+def span(values) -> float:
+    """The span ``max - min`` of finite time values (0 for none): the scale of :func:`same_time` on that axis."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(v.max() - v.min()) if v.size else 0.0
+
+
+def number_labels(values, scale: float = 0.0) -> list[str]:
+    """Labels of numeric times, with as few significant digits as tell them apart.
+
+    At least 6, as ``:g`` writes them, and as many more as needed for each label to read back as the same time
+    (:func:`same_time`): a float32 0.1 is '0.1', and 1234567 is not '1.23457e+06'.
+    """
+    values = [float(v) for v in values]
+    for digits in range(6, 18):
+        labels = [f"{v:.{digits}g}" for v in values]
+        if len(set(labels)) == len(labels) and all(
+            bool(same_time(float(label), v, scale)) for label, v in zip(labels, values, strict=True)
+        ):
+            return labels
+    return [repr(v) for v in values]
 
 
 #: What :func:`pandas.api.types.infer_dtype` calls dates, times of day and durations (objects or categories).
 DATE_KINDS = {"datetime64", "datetime", "date", "time", "timedelta64", "timedelta", "period"}
 
 
-def _refuse_dates(col: pd.Series, where: str, time_key: str) -> None:
+def _refuse_dates(col: pd.Series, where: str, time_key: str, shown=None) -> None:
     """Dates or durations, also as a categorical's categories or objects, are no times in one unit: say how to convert.
 
     As categories they once fell through to the ordered labels' positions: days 0, 1, 2, 3, 10 were fitted at 0-4.
@@ -85,7 +115,8 @@ def _refuse_dates(col: pd.Series, where: str, time_key: str) -> None:
             f"(durations: `pd.to_timedelta({col_ref}.astype(object)).dt.total_seconds() / 86400`)"
         )
     raise ValueError(
-        f"{where} holds {kind} (dtype {col.dtype}); scam needs numbers in one unit, or their spacing would be lost. "
+        f"{where} holds {kind} (dtype {col.dtype if shown is None else shown}); scam needs numbers in one unit, or "
+        "their spacing would be lost. "
         f"Convert them, e.g. to days since the first: {how}."
     )
 
@@ -122,11 +153,15 @@ def get_time(
         "ordered=True))` with the labels in time order)."
     )
     _refuse_dates(col, where, time_key)
-    if pd.api.types.is_bool_dtype(col.dtype) or not (
-        isinstance(col.dtype, pd.CategoricalDtype)
-        or pd.api.types.is_numeric_dtype(col.dtype)
-        or pd.api.types.is_object_dtype(col.dtype)
-        or pd.api.types.is_string_dtype(col.dtype)
+    if (
+        pd.api.types.is_bool_dtype(col.dtype)
+        or pd.api.types.is_complex_dtype(col.dtype)
+        or not (
+            isinstance(col.dtype, pd.CategoricalDtype)
+            or pd.api.types.is_numeric_dtype(col.dtype)
+            or pd.api.types.is_object_dtype(col.dtype)
+            or pd.api.types.is_string_dtype(col.dtype)
+        )
     ):
         raise ValueError(f"{where} has dtype {col.dtype}, which has no time order. " + fix_hint)
     if isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col.dtype):
@@ -151,6 +186,8 @@ def get_time(
         if declared:
             _warn_if_reordered(where, cats, present, values_all, "their values", guessed=False)
     elif (label_numbers := _label_numbers([str(c) for c in cats[present]])) is not None:
+        if len(present) > 1 and all(_NUMBER_IN_LABEL.findall(str(c))[0][0] for c in cats[present]):
+            label_numbers = _minus_read(label_numbers, present, declared, where, [str(c) for c in cats[present]])
         values_all = np.full(len(cats), np.nan)
         values_all[present] = label_numbers
         order = present[np.argsort(label_numbers, kind="stable")]
@@ -164,15 +201,22 @@ def get_time(
     elif declared:
         values_all, ordinal = np.arange(len(cats), dtype=np.float64), True
     else:
+        labels = [str(c) for c in cats[present]]
+        if _all_dates(labels):
+            _refuse_dates(pd.Series(pd.to_datetime(labels, format="ISO8601")), where, time_key, shown=col.dtype)
         kind = "an unordered categorical" if isinstance(col.dtype, pd.CategoricalDtype) else f"dtype {col.dtype}"
-        raise ValueError(
-            f"{where} has labels ({kind}) without one number each in the same place (like 'day3'), so it has no "
-            "time order. " + fix_hint
+        twins = _same_number(labels)
+        why = (
+            f"labels that carry the same number ({twins}), so their order is ambiguous"
+            if twins
+            else "labels without one number each in the same place (like 'day3'), so it has no time order"
         )
+        raise ValueError(f"{where} has {why} ({kind}). " + fix_hint)
     groups = _merge_close(values_all, present, np.bincount(cell_codes, minlength=len(cats)), where, cats)
     groups.sort(key=lambda g: values_all[g[0]])
     numeric_col = not isinstance(col.dtype, pd.CategoricalDtype) and pd.api.types.is_numeric_dtype(col.dtype)
-    labels = [f"{values_all[g[0]]:g}" if numeric_col else str(cats[g[0]]) for g in groups]
+    firsts = [values_all[g[0]] for g in groups]
+    labels = number_labels(firsts, span(firsts)) if numeric_col else [str(cats[g[0]]) for g in groups]
     values = np.array([values_all[g[0]] for g in groups], dtype=np.float64)
     remap = np.full(len(cats), -1)
     for k, group in enumerate(groups):
@@ -183,12 +227,70 @@ def get_time(
     counts = info.counts()
     few = [(lab, int(c)) for lab, c in zip(info.labels, counts, strict=True) if c < min_cells]
     if few:
-        desc = ", ".join(f"{lab!r}: {c}" for lab, c in few)
-        raise ValueError(
-            f"Time points with fewer than {min_cells} cells in {where} ({desc}). "
-            "Remove those cells or merge them with a neighbouring time point."
-        )
+        desc = ", ".join(f"{lab!r}: {c}" for lab, c in few[:_LISTED])
+        if len(few) > _LISTED:
+            desc += f", … and {len(few) - _LISTED} more"
+        hint = "Remove those cells or merge them with a neighbouring time point."
+        if info.n_times > _LISTED and len(few) > info.n_times / 2:
+            hint = (
+                f"The column has {info.n_times} distinct values, most with few cells: it looks continuous (a "
+                "pseudotime?), not the sampling times of snapshots. Use the time each sample was collected, or bin "
+                f"it (e.g. `adata.obs['time_bin'] = pd.cut(adata.obs[{time_key!r}], 5, labels=False)`)."
+            )
+        raise ValueError(f"Time points with fewer than {min_cells} cells in {where} ({desc}). {hint}")
     return info
+
+
+#: How many offending time points an error lists.
+_LISTED = 10
+
+
+def _all_dates(labels: list[str]) -> bool:
+    """Whether every label is a calendar date written out ("2024-01-31", "2024/01/31")."""
+    if not labels or not all(re.fullmatch(r"\s*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}([ T].*)?", x) for x in labels):
+        return False
+    try:
+        pd.to_datetime(labels, format="ISO8601")
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def _minus_read(numbers: np.ndarray, present: np.ndarray, declared: bool, where: str, labels: list[str]) -> np.ndarray:
+    """The numbers of labels that all have a minus before their number ("D-3", "D-2", "D-1").
+
+    An ordered categorical decides: when its category order is that of the negative numbers (and not of the
+    positive ones), they are negative. Otherwise the minus is a separator, as in "day-1", "day-2", and a
+    ``UserWarning`` says so (the other reading reverses time).
+    """
+    by_category = np.argsort(present, kind="stable")
+    rising = np.all(np.diff(numbers[by_category]) > 0)
+    falling = np.all(np.diff(numbers[by_category]) < 0)
+    if declared and falling and not rising:
+        return -numbers
+    if not declared:
+        warnings.warn(
+            f"Every label of {where} has a '-' before its number ({', '.join(labels[:4])}): scam reads it as a "
+            f"separator, so the times are {', '.join(f'{v:g}' for v in numbers[:4])}. If they are negative times "
+            "(days before an event), make the column an ordered categorical with the categories in time order, or "
+            "numeric.",
+            UserWarning,
+            stacklevel=4,
+        )
+    return numbers
+
+
+def _same_number(labels: list[str]) -> str:
+    """Labels with one number each and the same text around it, where two carry the same number: a pair, or ""."""
+    found = [_NUMBER_IN_LABEL.findall(label) for label in labels]
+    if any(len(f) != 1 for f in found):
+        return ""
+    seen: dict[float, str] = {}
+    for label, ((_, digits),) in zip(labels, found, strict=True):
+        if float(digits) in seen:
+            return f"{seen[float(digits)]!r} and {label!r}"
+        seen[float(digits)] = label
+    return ""
 
 
 def _numbers(cats: pd.Index) -> np.ndarray | None:
@@ -253,9 +355,10 @@ def _merge_close(
     the one with the most cells). A merge is reported in a ``UserWarning``.
     """
     order = present[np.argsort(values[present], kind="stable")]
+    scale = span(values[present])
     groups: list[list[int]] = []
     for i in order:
-        if groups and same_time(values[groups[-1][0]], values[i]):
+        if groups and same_time(values[groups[-1][0]], values[i], scale):
             groups[-1].append(i)
         else:
             groups.append([i])
@@ -404,7 +507,7 @@ def _time_point(key, time: TimeInfo) -> int | None:
         return time.labels.index(key) if key in time.labels else None
     if isinstance(key, bool) or not isinstance(key, (int, float, np.integer, np.floating)):
         return None
-    hit = np.flatnonzero(same_time(time.values, float(key)))
+    hit = np.flatnonzero(same_time(time.values, float(key), span(time.values)))
     return int(hit[0]) if len(hit) else None
 
 

@@ -206,6 +206,77 @@ def test_labels_with_different_text_keep_the_category_order():
     assert_fit_raises(adata, r"no time order.*ordered categorical.*in time order")
 
 
+def test_whole_number_times_are_never_merged_and_noise_next_to_zero_is():
+    """Days written as YYYYMMDD are three time points (float32 rounding of their size once merged two), and float
+    noise next to 0 (``0.1 + 0.2 - 0.3``) is day 0: the rounding is relative to the time axis' span as well."""
+    adata = with_times({0.0: 20240101, 1.0: 20240102, 2.0: 20240104})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no merge warning
+        time = get_time(adata, "time")
+    assert time.values.tolist() == [20240101.0, 20240102.0, 20240104.0]
+    assert time.labels == ["20240101", "20240102", "20240104"]
+    adata = small_path()
+    t = adata.obs["time"].to_numpy().copy()
+    t[np.flatnonzero(t == 0.0)[::2]] = 0.1 + 0.2 - 0.3  # 5.55e-17
+    adata.obs["time"] = t
+    with pytest.warns(UserWarning, match="differ only by float rounding"):
+        time = get_time(adata, "time")
+    assert time.values.tolist() == [0.0, 1.0, 2.0] and time.counts().tolist() == [60, 60, 60]
+
+
+def test_numeric_time_labels_keep_every_digit_that_tells_them_apart():
+    """``:g`` wrote 1234567 and 1234568 both as '1.23457e+06'; labels are short only where that is exact."""
+    assert get_time(with_times({0.0: 1234567, 1.0: 1234568, 2.0: 1234570}), "time").labels == [
+        "1234567",
+        "1234568",
+        "1234570",
+    ]
+    assert get_time(with_times({0.0: 0.1234567, 1.0: 0.1234569, 2.0: 1}), "time").labels == [
+        "0.1234567",
+        "0.1234569",
+        "1",
+    ]
+    assert get_time(with_times({0.0: 0.0, 1.0: 0.5, 2.0: 7.0}), "time").labels == ["0", "0.5", "7"]
+
+
+def test_labels_with_a_minus_on_every_number_warn_or_follow_the_declared_order():
+    """'D-3', 'D-2', 'D-1': a minus on every label is read as a separator (as in 'day-1', 'day-2'), which reverses
+    time if the days are negative, so it warns; an ordered categorical in the negative order makes them negative."""
+    order = ["D-3", "D-2", "D-1"]
+    adata = with_times(dict(enumerate(order)))
+    with pytest.warns(UserWarning, match=r"'-' before its number.*separator.*ordered categorical"):
+        time = get_time(adata, "time")
+    assert time.labels == ["D-1", "D-2", "D-3"] and time.values.tolist() == [1.0, 2.0, 3.0]
+    adata.obs["time"] = pd.Categorical(adata.obs["time"], order, ordered=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        time = get_time(adata, "time")
+    assert time.labels == order and time.values.tolist() == [-3.0, -2.0, -1.0]
+
+
+@pytest.mark.parametrize(
+    ("mapping", "match"),
+    [
+        ({0.0: "day1", 1.0: "day01", 2.0: "day2"}, r"same number \('day0?1' and 'day0?1'\)"),
+        ({0.0: "2024-01-01", 1.0: "2024-01-03", 2.0: "2024-01-08"}, r"holds dates \(dtype object\).*pd\.to_datetime"),
+        ({0.0: 1 + 0j, 1.0: 2 + 0j, 2.0: 3 + 0j}, r"dtype complex128, which has no time order"),
+    ],
+)
+def test_unreadable_time_labels_name_what_is_wrong(mapping, match):
+    assert_fit_raises(with_times(mapping), match)
+
+
+def test_a_continuous_time_column_is_refused_briefly_and_named():
+    """A pseudotime, one value per cell: the error lists a few values, not all of them, and says what it looks like."""
+    adata = small_path()
+    adata.obs["time"] = np.linspace(0.0, 1.0, adata.n_obs)
+    snap = Snapshot.of(adata)
+    with pytest.raises(ValueError, match=r"and \d+ more\).*looks continuous.*pd\.cut") as err:
+        scam.tl.fit(adata, **TINY_FIT)
+    assert len(str(err.value)) < 1200
+    snap.assert_unchanged(adata)
+
+
 # --------------------------------------------------------------------------------------------
 # masses: a Series by its index, keys matched as times are
 # --------------------------------------------------------------------------------------------

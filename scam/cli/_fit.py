@@ -124,7 +124,9 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--out", help="output .h5ad (default: <input stem>_scam.h5ad in the current folder)")
+    p.add_argument(
+        "--out", help="output .h5ad, replaced if it exists (default: <input stem>_scam.h5ad in the current folder)"
+    )
     p.add_argument(
         "--model-dir", help="model folder, replaced if it holds a model (default: <input stem>_scam_model here)"
     )

@@ -10,7 +10,7 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _keys
-from .._time import TimeInfo, same_time
+from .._time import TimeInfo, same_time, span
 from .._validation import check_key_added, check_positive_int, check_seed, writable
 from ..model import ActionModel
 from ._conditions import _condition_models, _where
@@ -279,7 +279,7 @@ def _paths(
     time = model_time(adata, model, time_key, min_cells=0)
     t_start = time_value(time, t_start, "t_start", default=0)
     t_end = time_value(time, t_end, "t_end", default=-1)
-    if not np.isfinite(t_start) or not same_time(time.values, t_start).any():
+    if not np.isfinite(t_start) or not same_time(time.values, t_start, span(time.values)).any():
         raise ValueError(f"`t_start={t_start:g}` is not an observed time; choose one of {time.values.tolist()}.")
     if not np.isfinite(t_end):
         raise ValueError(f"`t_end` must be a finite number, got {t_end!r}.")

@@ -14,7 +14,7 @@ import numpy as np
 from anndata import AnnData
 
 from .. import _keys
-from .._time import TimeInfo, align_time, get_time, same_time
+from .._time import TimeInfo, align_time, get_time, same_time, span
 from .._validation import check_adata, check_key, class_order, get_rep
 from ..model import ActionModel
 from ._conditions import _check_one_condition
@@ -160,7 +160,7 @@ def time_index(time: TimeInfo, value, name: str, *, default: int | None = None) 
         raise ValueError(f"`{name}={value!r}` is not an observed time point; {choices}.")
     if not _is_number(value):
         raise ValueError(f"`{name}` must be an observed time (a number or a label), got {value!r}; {choices}.")
-    hit = np.flatnonzero(same_time(values, float(value)))  # float32 time columns: 0.1 is 0.10000000149
+    hit = np.flatnonzero(same_time(values, float(value), span(values)))  # float32 time columns: 0.1 is 0.10000000149
     if len(hit) == 0:
         raise ValueError(f"`{name}={value!r}` is not an observed time point; {choices}.")
     return int(hit[0])
