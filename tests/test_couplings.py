@@ -18,6 +18,7 @@ from scam.core.couplings import (
     sample_pairs,
     semi_relaxed_plan,
     semi_relaxed_plans,
+    transport_map,
     transport_shift,
     unbalanced_mass_factors,
     unbalanced_plan,
@@ -241,6 +242,34 @@ def test_transport_shift_keeps_drift_out_of_the_growth():
     # the raw cost grows the front and shrinks the back (measured: std 0.14, correlation 0.999 with x)
     assert raw.std() > 0.1 and np.corrcoef(raw, xa[:, 0])[0, 1] > 0.9
     assert shifted.std() < 0.04 and abs(np.corrcoef(shifted, xa[:, 0])[0, 1]) < 0.2  # measured 0.017, -0.03
+
+
+def test_transport_map_keeps_spreading_out_of_the_growth():
+    """A cloud that moves and doubles its spread without growth: the map scales it by 2 (the Gaussian OT map), and
+    the plan on the mapped cost grows no cell; the translation alone reads the spreading as growth of the outer
+    cells. Each axis is scaled by its own spread's change, and a spread that only sampling changed is not."""
+    rng = np.random.default_rng(0)
+    xa, xb = rng.standard_normal((300, 2)), 2.0 * rng.standard_normal((300, 2)) + [3.0, 0.0]
+    a = b = uniform_masses(300, 1.0)
+    settings = {"epsilon": 0.01, "reg_m": (1.0, 50.0)}
+    radius = np.linalg.norm(xa - xa.mean(0), axis=1)
+    rates = {}
+    for scale in (False, True):
+        A, c = transport_map(xa, xb, a, b, scale=scale, **settings)
+        rates[scale] = np.log(growth_rates(semi_relaxed_plan(a, b, relative_cost(xa @ A + c, xb), **settings), a))
+        if scale:
+            np.testing.assert_allclose(A, 2.0 * np.eye(2), atol=0.15)  # measured 1.92 and 1.94
+            np.testing.assert_allclose(xa.mean(0) @ A + c, xb.mean(0), atol=0.15)
+        else:
+            np.testing.assert_array_equal(A, np.eye(2))
+            np.testing.assert_array_equal(c, transport_shift(xa, xb, a, b, **settings))
+    # the translation alone: std 0.15, correlation 0.96 with the distance from the centre; the map: 0.04, -0.36
+    assert rates[False].std() > 0.1 and np.corrcoef(rates[False], radius)[0, 1] > 0.9
+    assert rates[True].std() < 0.06 and abs(np.corrcoef(rates[True], radius)[0, 1]) < 0.5
+    A, _ = transport_map(xa, xb * [1.0, 0.5], a, b, **settings)  # spreads along the first axis only
+    np.testing.assert_allclose(np.diag(A), [2.0, 1.0], atol=0.15)
+    A, _ = transport_map(xa, rng.standard_normal((300, 2)) + [3.0, 0.0], a, b, **settings)
+    np.testing.assert_array_equal(A, np.eye(2))  # the spreads differ only by sampling: shrunk to none
 
 
 def test_sample_pairs_frequencies_follow_the_plan():

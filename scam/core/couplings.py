@@ -32,6 +32,7 @@ __all__ = [
     "sample_pairs",
     "semi_relaxed_plan",
     "semi_relaxed_plans",
+    "transport_map",
     "transport_shift",
     "unbalanced_mass_factors",
     "unbalanced_plan",
@@ -56,7 +57,7 @@ UNBALANCED_MAX_ITER = 1_000
 SEMI_RELAXED_STOP_THR = 1e-4
 #: Plain iterations before an over-relaxed semi-relaxed iteration starts to over-relax (``relaxation > 1``).
 RELAXATION_START = 5
-#: Updates of :func:`transport_shift` (each solves one semi-relaxed plan): two gave most of the gain, four little more.
+#: Updates of :func:`transport_map` (each solves one semi-relaxed plan): two gave most of the gain, four little more.
 TRANSPORT_SHIFT_ITERS = 3
 #: Floor under a plan's marginals (and the growth path's end masses) before dividing by or logging them.
 MASS_FLOOR = 1e-300
@@ -86,6 +87,128 @@ def relative_costs(xa: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
     return cost.div_(torch.where(mean > 0, mean, torch.ones_like(mean)))  # coinciding points: all zero, not NaN
 
 
+def transport_map(
+    xa: np.ndarray,
+    xb: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    epsilon: float,
+    reg_m: tuple[float, float],
+    n_iter: int = TRANSPORT_SHIFT_ITERS,
+    relaxation: float = 1.0,
+    scale: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The affine map of the population that transport explains and growth does not: ``x -> x A + c``.
+
+    A balanced OT plan does not change when one cloud is translated (``|x + c − y|²`` differs from
+    ``|x − y|²`` by terms in ``x`` alone and ``y`` alone), but a semi-relaxed plan, whose source
+    marginal is free, does: with the raw cost the source cells nearer the target (the front of a
+    population that moves as a whole) take more mass, so the plan reads the drift as growth at the
+    front and death at the back (on a Gaussian drifting without growth, chain growth with std 0.15
+    and correlation 0.997 with the position along the drift). A population that spreads is read the
+    same way: the target's outer cells are nearest the source's outer cells, which then take more
+    mass (a 2-D Gaussian whose std doubles without growth: chain growth std 0.12, correlation 0.94
+    with the distance from the centre), and a pitchfork that splits one cloud into two branches
+    reads its spreading as growth on both flanks. Mapping the source onto the target's mean and
+    spread first removes both. But the mean displacement and the change of spread also hold the
+    part that growth explains (a growing cluster pulls the mean toward itself), which a full map
+    would hide. So the map is the fixed point fitted to the source *after its growth* ``ρ`` (the
+    plan's rows on the mapped cost): ``c`` takes the grown source mean to the target mean, and
+    ``A`` (with ``scale``, diagonal) scales the grown source's standard deviation to the target's
+    along each axis of the representation (the Gaussian OT map where both covariances are
+    diagonal). Each axis' log-scale is shrunk toward 0 by its sampling variance (positive-part
+    James-Stein, with the samples' kurtosis), so that a spread that only sampling changed is not
+    mapped. From ``c = ȳ − x̄`` and the ungrown scales, ``n_iter`` updates. The representation's
+    axes (PCs, fixed by all the cells) rather than each link's principal axes (estimated from its
+    minibatch; the same map in any rotation): on EB (5 seeds) 0.688 against 0.693
+    (``docs/benchmarks/growth/transport_scale.md``).
+
+    Measured (``docs/benchmarks/growth/transport_scale.md``): drift growth std 0.02; spreading
+    growth std 0.06; on :func:`scam.datasets.branching` the chains' growth correlates better with
+    the truth. The price: where growth is strong between far clusters, the plan's growth (already
+    damped by the source relaxation) leaves part of the mean displacement to the shift, which damps
+    it further (two clusters 10 apart, five source cells in each, eight and two target cells, ε =
+    0.2: rates 1.13 / 0.85 instead of 1.23 / 0.75, where the truth is 1.6 / 0.4), and where branches
+    diverge over a long interval the mean displacement translates neither branch. In many
+    dimensions the sharp plan's nearest-neighbour hubs (cells near the centre, nearest to many)
+    take more mass once the spreads match. Used by the spline's chains with ``shift_drift=True``
+    (:class:`~scam.core.SplineInterpolant`, where ``shift_drift="auto"`` chooses it by
+    leave-one-snapshot-out), not by the pairwise growth path.
+
+    Parameters
+    ----------
+    xa, xb
+        Source and target points, ``(n_a, d)`` and ``(n_b, d)``.
+    a, b
+        Masses of the source and target points.
+    epsilon, reg_m
+        The semi-relaxed plan's settings (see :func:`semi_relaxed_plan`).
+    n_iter
+        Updates of the map (each one solves a plan).
+    relaxation
+        Over-relaxation ``ω`` of the plans (:func:`semi_relaxed_plans`); 1: POT's iteration
+        (:func:`semi_relaxed_plan`). The spline's chains pass theirs (1.5): 2.3x faster on the links of
+        :func:`scam.datasets.branching`, the shift within 2e-4 of POT's
+        (``docs/benchmarks/speed/shift_relaxation.py``).
+    scale
+        Scale each axis as well; ``False``: a translation only (``A`` the identity).
+
+    Returns
+    -------
+    ``A`` (``(d, d)``, diagonal and positive) and ``c`` (``(d,)``): use ``relative_cost(xa @ A + c, xb)``.
+    """
+    xa, xb = np.asarray(xa, dtype=np.float64), np.asarray(xb, dtype=np.float64)
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    d = xa.shape[1]
+    target_mean = np.average(xb, axis=0, weights=b)
+    target_sd, target_var = _spread(xb, b)
+
+    def fitted(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean = np.average(xa, axis=0, weights=weights)
+        if not scale:
+            return np.eye(d), target_mean - mean
+        sd, var = _spread(xa, weights)
+        ok = (sd > 0) & (target_sd > 0)
+        log_scale = np.where(ok, np.log(np.where(ok, target_sd, 1.0) / np.where(ok, sd, 1.0)), 0.0)
+        # James-Stein toward 0: an axis' log-scale within its sampling noise is no spread to map
+        noise = var + target_var
+        log_scale = log_scale * np.clip(1.0 - noise / np.maximum(log_scale**2, 1e-300), 0.0, 1.0)
+        return np.diag(np.exp(log_scale)), target_mean - np.exp(log_scale) * mean
+
+    matrix, offset = fitted(a)
+    for _ in range(int(n_iter)):
+        # one problem on the host: with relaxation 1, semi_relaxed_plan itself
+        plan = semi_relaxed_plans(
+            torch.as_tensor(a, dtype=torch.float64)[None],
+            torch.as_tensor(b, dtype=torch.float64)[None],
+            torch.as_tensor(relative_cost(xa @ matrix + offset, xb), dtype=torch.float64)[None],
+            epsilon=epsilon,
+            reg_m=reg_m,
+            relaxation=relaxation,
+        )[0].numpy()
+        grown = plan.sum(1)
+        if not (np.all(np.isfinite(grown)) and grown.sum() > 0):
+            break  # the caller's own solve reports the failure
+        matrix, offset = fitted(grown)
+    return matrix, offset
+
+
+def _spread(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted standard deviation of each column, and the sampling variance of its log.
+
+    ``Var(log sd) ≈ (kurtosis − 1) / (4 n)``, with ``n`` the weights' effective sample size
+    (``1 / (2 n)`` for a Gaussian).
+    """
+    w = w / w.sum()
+    centred = x - w @ x
+    var = w @ centred**2
+    sd = np.sqrt(var)
+    z4 = w @ (centred / np.where(sd > 0, sd, 1.0)) ** 4
+    n_eff = 1.0 / np.sum(w**2)
+    return sd, np.maximum(z4 - 1.0, 0.0) / (4.0 * n_eff)
+
+
 def transport_shift(
     xa: np.ndarray,
     xb: np.ndarray,
@@ -97,64 +220,13 @@ def transport_shift(
     n_iter: int = TRANSPORT_SHIFT_ITERS,
     relaxation: float = 1.0,
 ) -> np.ndarray:
-    """The displacement of the population that transport explains and growth does not.
+    """The translation alone of :func:`transport_map` (``scale=False``): ``c`` for ``relative_cost(xa + c, xb)``.
 
-    A balanced OT plan does not change when one cloud is translated (``|x + c − y|²`` differs from
-    ``|x − y|²`` by terms in ``x`` alone and ``y`` alone), but a semi-relaxed plan, whose source
-    marginal is free, does: with the raw cost the source cells nearer the target (the front of a
-    population that moves as a whole) take more mass, so the plan reads the drift as growth at the
-    front and death at the back (on a Gaussian drifting without growth, chain growth with std 0.15
-    and correlation 0.997 with the position along the drift). Shifting the source by the drift
-    removes that; but the whole mean displacement ``ȳ − x̄`` also holds the part that growth explains
-    (a growing cluster pulls the mean toward itself), which a full shift would hide. So the shift is
-    the fixed point ``c = ȳ − x̄_ρ``, the target mean minus the mean of the source *after its growth*
-    ``ρ`` (the plan's rows on the shifted cost), from ``c = ȳ − x̄`` in ``n_iter`` updates.
-    Measured (``docs/benchmarks/growth/attribution.md``): drift growth std 0.02; on
-    :func:`scam.datasets.branching` the chains' growth correlates better with the truth. The price:
-    where growth is strong between far clusters, the plan's growth (already damped by the source
-    relaxation) leaves part of the mean displacement to the shift, which damps it further (two
-    clusters 10 apart, five source cells in each, eight and two target cells, ε = 0.2: rates 1.13 / 0.85
-    instead of 1.23 / 0.75, where the truth is 1.6 / 0.4), and where branches diverge over a long interval the mean
-    displacement translates neither branch. Used by the spline's chains with ``shift_drift=True``
-    (:class:`~scam.core.SplineInterpolant`, where ``shift_drift="auto"`` chooses it), not by the pairwise growth path.
-
-    Parameters
-    ----------
-    xa, xb
-        Source and target points, ``(n_a, d)`` and ``(n_b, d)``.
-    a, b
-        Masses of the source and target points.
-    epsilon, reg_m
-        The semi-relaxed plan's settings (see :func:`semi_relaxed_plan`).
-    n_iter
-        Updates of the shift (each one solves a plan).
-    relaxation
-        Over-relaxation ``ω`` of the plans (:func:`semi_relaxed_plans`); 1: POT's iteration
-        (:func:`semi_relaxed_plan`). The spline's chains pass theirs (1.5): 2.3x faster on the links of
-        :func:`scam.datasets.branching`, the shift within 2e-4 of POT's
-        (``docs/benchmarks/speed/shift_relaxation.py``).
-
-    Returns
-    -------
-    The shift ``c`` (``(d,)``): use ``relative_cost(xa + c, xb)``.
+    The fixed point ``c = ȳ − x̄_ρ``: the target mean minus the mean of the source after its growth ``ρ``.
     """
-    target_mean = np.average(xb, axis=0, weights=b)
-    shift = target_mean - np.average(xa, axis=0, weights=a)
-    for _ in range(int(n_iter)):
-        # one problem on the host: with relaxation 1, semi_relaxed_plan itself
-        plan = semi_relaxed_plans(
-            torch.as_tensor(a, dtype=torch.float64)[None],
-            torch.as_tensor(b, dtype=torch.float64)[None],
-            torch.as_tensor(relative_cost(xa + shift, xb), dtype=torch.float64)[None],
-            epsilon=epsilon,
-            reg_m=reg_m,
-            relaxation=relaxation,
-        )[0].numpy()
-        grown = plan.sum(1)
-        if not (np.all(np.isfinite(grown)) and grown.sum() > 0):
-            break  # the caller's own solve reports the failure
-        shift = target_mean - np.average(xa, axis=0, weights=grown)
-    return shift
+    return transport_map(xa, xb, a, b, epsilon=epsilon, reg_m=reg_m, n_iter=n_iter, relaxation=relaxation, scale=False)[
+        1
+    ]
 
 
 def uniform_masses(n: int, mass: float) -> np.ndarray:

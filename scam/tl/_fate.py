@@ -250,7 +250,7 @@ def transition_matrix(
     random_state: int | None = 0,
     key_added: str = _keys.DEFAULT_KEY,
 ) -> pd.DataFrame | dict[str, pd.DataFrame]:
-    """Class-to-class flow of mass between two time points.
+    """Class-to-class transitions of the cells between two time points (shares of cells; growth beside them).
 
     Like moscot's ``cell_transition`` (aggregating a transport plan by annotation), but from the
     learned dynamics: entry ``(a, b)`` is the share of the cells at ``source`` that are in class
@@ -261,8 +261,11 @@ def transition_matrix(
     with ``P_i`` the fate probabilities of :func:`fate` (same arguments). Each row sums to the
     share of class ``a`` among the source cells, the whole matrix to 1; divide each row by its
     sum for moscot's ``forward=True`` (row-stochastic) normalisation. Growth enters through the
-    weighting of each cell's descendants; the mean mass multiplier of each source class over
-    the interval (``exp ∫ g dt``, 1 without growth) is stored beside the matrix.
+    weighting of each cell's descendants (which class they end in), not through the row sums: the
+    mean mass multiplier of each source class over the interval (``exp ∫ g dt``, 1 without growth)
+    is stored beside the matrix; multiply row ``a`` by it for the flow of mass. With ``target``
+    before ``source`` (backward in time) the multiplier is ``exp`` of the growth integrated
+    backward, the reciprocal of the forward one (a class that grows forward shrinks backward).
 
     Parameters
     ----------
