@@ -99,7 +99,7 @@ def transport_map(
     relaxation: float = 1.0,
     scale: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The affine map of the population that transport explains and growth does not: ``x -> x A + c``.
+    """The map of the population that transport explains and growth does not: ``x -> s x + c``, per axis.
 
     A balanced OT plan does not change when one cloud is translated (``|x + c − y|²`` differs from
     ``|x − y|²`` by terms in ``x`` alone and ``y`` alone), but a semi-relaxed plan, whose source
@@ -115,13 +115,13 @@ def transport_map(
     part that growth explains (a growing cluster pulls the mean toward itself), which a full map
     would hide. So the map is the fixed point fitted to the source *after its growth* ``ρ`` (the
     plan's rows on the mapped cost): ``c`` takes the grown source mean to the target mean, and
-    ``A`` (with ``scale``, diagonal) scales the grown source's standard deviation to the target's
-    along each axis of the representation (the Gaussian OT map where both covariances are
-    diagonal). Each axis' log-scale is shrunk toward 0 by its sampling variance (positive-part
-    James-Stein, with the samples' kurtosis), so that a spread that only sampling changed is not
-    mapped. From ``c = ȳ − x̄`` and the ungrown scales, ``n_iter`` updates. The representation's
-    axes (PCs, fixed by all the cells) rather than each link's principal axes (estimated from its
-    minibatch; the same map in any rotation): on EB (5 seeds) 0.688 against 0.693
+    ``s`` (with ``scale``) scales the grown source's standard deviation to the target's along each
+    axis of the representation (the Gaussian OT map where both covariances are diagonal). Each
+    axis' log-scale is shrunk toward 0 by its sampling variance (positive-part James-Stein, with the
+    samples' kurtosis), so that a spread that only sampling changed is not mapped. From
+    ``c = ȳ − x̄`` and the ungrown scales, ``n_iter`` updates. The representation's axes (PCs, fixed
+    by all the cells) rather than each link's principal axes (estimated from its minibatch; the same
+    map in any rotation): on EB (5 seeds) 0.688 against 0.693
     (``docs/benchmarks/growth/transport_scale.md``).
 
     Measured (``docs/benchmarks/growth/transport_scale.md``): drift growth std 0.02; spreading
@@ -152,11 +152,11 @@ def transport_map(
         :func:`scam.datasets.branching`, the shift within 2e-4 of POT's
         (``docs/benchmarks/speed/shift_relaxation.py``).
     scale
-        Scale each axis as well; ``False``: a translation only (``A`` the identity).
+        Scale each axis as well; ``False``: a translation only (``s`` all ones).
 
     Returns
     -------
-    ``A`` (``(d, d)``, diagonal and positive) and ``c`` (``(d,)``): use ``relative_cost(xa @ A + c, xb)``.
+    ``s`` (``(d,)``, positive) and ``c`` (``(d,)``): use ``relative_cost(s * xa + c, xb)``.
     """
     xa, xb = np.asarray(xa, dtype=np.float64), np.asarray(xb, dtype=np.float64)
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -167,22 +167,22 @@ def transport_map(
     def fitted(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mean = np.average(xa, axis=0, weights=weights)
         if not scale:
-            return np.eye(d), target_mean - mean
+            return np.ones(d), target_mean - mean
         sd, var = _spread(xa, weights)
         ok = (sd > 0) & (target_sd > 0)
         log_scale = np.where(ok, np.log(np.where(ok, target_sd, 1.0) / np.where(ok, sd, 1.0)), 0.0)
         # James-Stein toward 0: an axis' log-scale within its sampling noise is no spread to map
         noise = var + target_var
         log_scale = log_scale * np.clip(1.0 - noise / np.maximum(log_scale**2, 1e-300), 0.0, 1.0)
-        return np.diag(np.exp(log_scale)), target_mean - np.exp(log_scale) * mean
+        return np.exp(log_scale), target_mean - np.exp(log_scale) * mean
 
-    matrix, offset = fitted(a)
+    factor, offset = fitted(a)
     for _ in range(int(n_iter)):
         # one problem on the host: with relaxation 1, semi_relaxed_plan itself
         plan = semi_relaxed_plans(
             torch.as_tensor(a, dtype=torch.float64)[None],
             torch.as_tensor(b, dtype=torch.float64)[None],
-            torch.as_tensor(relative_cost(xa @ matrix + offset, xb), dtype=torch.float64)[None],
+            torch.as_tensor(relative_cost(factor * xa + offset, xb), dtype=torch.float64)[None],
             epsilon=epsilon,
             reg_m=reg_m,
             relaxation=relaxation,
@@ -190,8 +190,8 @@ def transport_map(
         grown = plan.sum(1)
         if not (np.all(np.isfinite(grown)) and grown.sum() > 0):
             break  # the caller's own solve reports the failure
-        matrix, offset = fitted(grown)
-    return matrix, offset
+        factor, offset = fitted(grown)
+    return factor, offset
 
 
 def _spread(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -476,8 +476,8 @@ class SplineInterpolant(Interpolant):
                                 scale=SHIFT_SCALE,
                             )
                         )
-                    matrix, offset = shifts[k]
-                    xa = (xa @ matrix if SHIFT_SCALE else xa) + offset
+                    factor, offset = shifts[k]
+                    xa = factor * xa + offset
                 cost = relative_costs(xa, xb)
                 plan = semi_relaxed_plans(
                     a, bb, cost, epsilon=CHAIN_EPSILON, reg_m=CHAIN_REG_M, relaxation=CHAIN_RELAXATION
