@@ -272,6 +272,25 @@ def test_transport_map_keeps_spreading_out_of_the_growth():
     np.testing.assert_array_equal(s, [1.0, 1.0])  # the spreads differ only by sampling: shrunk to none
 
 
+def test_transport_map_scales_no_axis_it_cannot_measure():
+    """A column constant in the source (rounding leaves it a spread of ~1e-16, which once gave a scale of 5e15) is
+    shifted, not scaled, and a minibatch whose weight sits on a few cells is not scaled at all."""
+    rng = np.random.default_rng(0)
+    xa, xb = rng.standard_normal((50, 3)), 2.0 * rng.standard_normal((60, 3))
+    xa[:, 1] = 2.0
+    settings = {"epsilon": 0.01, "reg_m": (1.0, 50.0)}
+    b = uniform_masses(60, 1.0)
+    a = rng.dirichlet(np.ones(50))  # uneven weights: the constant column's weighted spread is not exactly 0
+    s, c = transport_map(xa, xb, a, b, **settings)
+    assert np.all(np.isfinite(s)) and np.all(np.isfinite(c)) and s[1] == 1.0
+    np.testing.assert_allclose(s[[0, 2]], 2.0, atol=0.5)
+    few = np.full(50, 1e-12)
+    few[:3] = 1.0  # effective size 3
+    s, c = transport_map(xa, xb, few / few.sum(), b, **settings)
+    np.testing.assert_array_equal(s, np.ones(3))
+    assert np.all(np.isfinite(c))
+
+
 def test_sample_pairs_frequencies_follow_the_plan():
     plan = np.array([[0.1, 0.0, 0.2], [0.3, 0.05, 0.35]])
     n = 200_000

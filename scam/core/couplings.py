@@ -59,6 +59,9 @@ SEMI_RELAXED_STOP_THR = 1e-4
 RELAXATION_START = 5
 #: Updates of :func:`transport_map` (each solves one semi-relaxed plan): two gave most of the gain, four little more.
 TRANSPORT_SHIFT_ITERS = 3
+#: :func:`transport_map` scales no axis when the source's weights have an effective size below this (a chain
+#: minibatch whose weight sits on a few cells), and none whose spread on one side is below this ratio of the other's.
+SCALE_MIN_CELLS, SCALE_MIN_RATIO = 10.0, 1e-6
 #: Floor under a plan's marginals (and the growth path's end masses) before dividing by or logging them.
 MASS_FLOOR = 1e-300
 
@@ -166,10 +169,11 @@ def transport_map(
 
     def fitted(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mean = np.average(xa, axis=0, weights=weights)
-        if not scale:
+        if not scale or _effective_size(weights) < SCALE_MIN_CELLS:  # a spread of a few cells says nothing
             return np.ones(d), target_mean - mean
         sd, var = _spread(xa, weights)
-        ok = (sd > 0) & (target_sd > 0)
+        # an axis without spread on one side (a constant column; rounding leaves ~1e-16) is shifted, not scaled
+        ok = (sd > SCALE_MIN_RATIO * target_sd) & (target_sd > SCALE_MIN_RATIO * sd)
         log_scale = np.where(ok, np.log(np.where(ok, target_sd, 1.0) / np.where(ok, sd, 1.0)), 0.0)
         # James-Stein toward 0: an axis' log-scale within its sampling noise is no spread to map
         noise = var + target_var
@@ -194,6 +198,11 @@ def transport_map(
     return factor, offset
 
 
+def _effective_size(w: np.ndarray) -> float:
+    """Kish's effective sample size of weights ``w``: ``(Σ w)² / Σ w²``."""
+    return float(np.sum(w) ** 2 / np.sum(w**2))
+
+
 def _spread(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Weighted standard deviation of each column, and the sampling variance of its log.
 
@@ -205,8 +214,7 @@ def _spread(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     var = w @ centred**2
     sd = np.sqrt(var)
     z4 = w @ (centred / np.where(sd > 0, sd, 1.0)) ** 4
-    n_eff = 1.0 / np.sum(w**2)
-    return sd, np.maximum(z4 - 1.0, 0.0) / (4.0 * n_eff)
+    return sd, np.maximum(z4 - 1.0, 0.0) / (4.0 * _effective_size(w))
 
 
 def transport_shift(
